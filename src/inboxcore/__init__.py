@@ -1,0 +1,83 @@
+"""inboxcore: the domain core of a helpdesk's hosted email inbox channel.
+
+Hosts hand it raw messages and implement its ports (:mod:`inboxcore.ports`); inboxcore decides
+everything in between. The names below are the values and errors a host meets everywhere; the
+policies live in :mod:`inboxcore.channels`, :mod:`inboxcore.ingest`, :mod:`inboxcore.routing` and
+:mod:`inboxcore.tickets`, and the fakes in :mod:`inboxcore.testing`.
+"""
+
+from inboxcore.addresses import EmailAddress, parse_address_list
+from inboxcore.errors import (
+    ConfigurationError,
+    ConflictError,
+    DnsTemporaryError,
+    InboxcoreError,
+    InvalidEmailAddress,
+    InvalidTransition,
+    NotFoundError,
+    PortError,
+    Problem,
+)
+from inboxcore.ids import (
+    AccountId,
+    ChannelId,
+    ContactId,
+    ConversationId,
+    MessageId,
+    RawMessageId,
+    TeamId,
+    TicketId,
+    UserId,
+)
+from inboxcore.model import (
+    Account,
+    Channel,
+    ChannelState,
+    Contact,
+    Conversation,
+    Envelope,
+    Message,
+    Team,
+    Ticket,
+    User,
+)
+from inboxcore.outcomes import Disposition, Reason, SmtpReply
+
+__all__ = [
+    "Account",
+    "AccountId",
+    "Channel",
+    "ChannelId",
+    "ChannelState",
+    "ConfigurationError",
+    "ConflictError",
+    "Contact",
+    "ContactId",
+    "Conversation",
+    "ConversationId",
+    "Disposition",
+    "DnsTemporaryError",
+    "EmailAddress",
+    "Envelope",
+    "InboxcoreError",
+    "InvalidEmailAddress",
+    "InvalidTransition",
+    "Message",
+    "MessageId",
+    "NotFoundError",
+    "PortError",
+    "Problem",
+    "RawMessageId",
+    "Reason",
+    "SmtpReply",
+    "Team",
+    "TeamId",
+    "Ticket",
+    "TicketId",
+    "User",
+    "UserId",
+    "__version__",
+    "parse_address_list",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,67 @@
+"""Outcomes are values: dispositions, reasons and the SMTP reply a host should give.
+
+A host logs the reason codes, shows the human sentences to the team ("why was this mail
+refused?") and maps :class:`SmtpReply` onto its SMTP or LMTP session.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+__all__ = [
+    "Disposition",
+    "Reason",
+    "SmtpReply",
+]
+
+
+class Disposition(enum.Enum):
+    """What became of an incoming message."""
+
+    ACCEPTED = "accepted"
+    """Delivered to the inbox."""
+    DUPLICATE = "duplicate"
+    """The channel already has it; nothing new was stored."""
+    QUARANTINED = "quarantined"
+    """Kept aside (raw message stored), not shown as work; can be released or re-processed."""
+    REJECTED = "rejected"
+    """Refused; the sender is told by the SMTP reply."""
+    DEFERRED = "deferred"
+    """Refused for now with a temporary reply; the sender will retry."""
+
+
+@attrs.frozen(kw_only=True)
+class Reason:
+    """One reason for a disposition: a stable code and a sentence for people."""
+
+    code: str
+    message: str
+
+
+@attrs.frozen(kw_only=True)
+class SmtpReply:
+    """An SMTP reply: ``250 2.0.0 Message accepted``."""
+
+    code: int = attrs.field(
+        validator=attrs.validators.and_(attrs.validators.ge(200), attrs.validators.le(599))
+    )
+    enhanced: str
+    text: str = attrs.field()
+
+    @text.validator
+    def _single_line(self, attribute: attrs.Attribute[str], value: str) -> None:
+        if "\r" in value or "\n" in value:
+            raise ValueError("an SMTP reply text is one line")
+
+    @property
+    def is_permanent_failure(self) -> bool:
+        return 500 <= self.code < 600
+
+    @property
+    def is_temporary_failure(self) -> bool:
+        return 400 <= self.code < 500
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.enhanced} {self.text}"

@@ -22,7 +22,7 @@ LAYERS = {
     "channels": 3,
     "routing": 3,
     "tickets": 3,
-    "threading": 3,
+    "threads": 3,
     "tokens": 3,
     "signature": 3,
     "service": 5,

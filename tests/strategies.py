@@ -101,6 +101,7 @@ channels = _builds(
     name=texts,
     forwarding_address=email_addresses(),
     created_at=utc_datetimes,
+    mailbox_addresses=st.lists(email_addresses(), max_size=2).map(tuple),
     state=st.sampled_from(ChannelState),
     connected_at=st.none() | utc_datetimes,
     from_name_mode=st.sampled_from(FromNameMode),

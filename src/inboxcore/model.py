@@ -283,6 +283,9 @@ class Channel:
     """When the provider's forwarding-confirmation mail arrived."""
     receiving_since: datetime | None = attrs.field(default=None, validator=utc)
     """When the first real forwarded message arrived."""
+    mailbox_addresses: tuple[EmailAddress, ...] = ()
+    """The team's own mailboxes that forward to this channel (``support@acme.example``): mail
+    from them holding a forwarded message is a manual forward, not the mailbox writing."""
     from_name_mode: FromNameMode = FromNameMode.AGENT_AND_COMPANY
     company_name: str = ""
     from_address: FromAddressSettings = FromAddressSettings()

@@ -26,6 +26,7 @@ LAYERS = {
     "tokens": 3,
     "signature": 3,
     "service": 5,
+    "channel_setup": 5,
     "outbound": 5,
     "serialization": 6,
     "adapters": 6,

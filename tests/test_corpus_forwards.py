@@ -65,6 +65,7 @@ def _observed(resolution: SenderResolution) -> dict[str, Any]:
     forwarded = resolution.forwarded
     if forwarded is None:
         return {"forwarded": False}
+    email_seen: str | None
     if forwarded.from_address is not None:
         # The resolution must have used the block: the sender is the block's author.
         used = resolution.source is SenderSource.MANUAL_FORWARD_BODY

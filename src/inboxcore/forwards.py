@@ -353,6 +353,7 @@ _MAILTO_BRACKET = re.compile(r"[\[<]mailto:([^\]>]*)[\]>]", re.IGNORECASE)
 _SQUARE_ADDR = re.compile(r"\[([^\[\]\s]+@[^\[\]\s]+)\]")
 _PAREN_ADDR = re.compile(r"\(\s*<?([^()<>\s]+@[^()<>\s]+?)>?\s*\)")
 _SINGLE_QUOTED_NAME = re.compile(r"'([^'<>]*)'\s*<")
+_ADDRESS_AS_NAME = re.compile(r"(^|[,;]\s*)([^\s<>,;\"']+@[^\s<>,;\"']+)\s*<")
 
 
 def _clean_mailbox_text(value: str) -> str:
@@ -362,6 +363,8 @@ def _clean_mailbox_text(value: str) -> str:
     text = _SQUARE_ADDR.sub(r"<\1>", text)
     text = _PAREN_ADDR.sub(r"<\1>", text)
     text = _SINGLE_QUOTED_NAME.sub(lambda m: '"' + m.group(1).replace('"', "") + '" <', text)
+    # Outlook's "x@y <x@y>": an unquoted address as display name would read as two mailboxes.
+    text = _ADDRESS_AS_NAME.sub(r'\1"\2" <', text)
     return text.replace(";", ",")
 
 

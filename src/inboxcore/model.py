@@ -100,6 +100,11 @@ def _str_tuple(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(values)
 
 
+def _str_set(values: Iterable[str]) -> frozenset[str]:
+    # A typed converter: with a bare ``frozenset`` mypy cannot type the attrs __init__ argument.
+    return frozenset(values)
+
+
 def from_name_key(value: str) -> str:
     """The form in which from-names are compared for uniqueness within an account.
 
@@ -120,7 +125,7 @@ class Account:
     name: str
     subdomain: str
     plan: str = "default"
-    sending_domains: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    sending_domains: frozenset[str] = attrs.field(default=frozenset(), converter=_str_set)
     """Domains the account has connected for sending (SPF/DKIM set up); no verification needed."""
 
 
@@ -330,7 +335,7 @@ class Conversation:
     status: ConversationStatus = ConversationStatus.OPEN
     closed_at: datetime | None = attrs.field(default=None, validator=utc)
     assignee_id: UserId | None = None
-    participants: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    participants: frozenset[str] = attrs.field(default=frozenset(), converter=_str_set)
     """Address keys (see :attr:`EmailAddress.key`) of everyone who took part."""
     linked_conversation_id: ConversationId | None = None
     """The older conversation this one was split from (hijack protection, late reopen)."""

@@ -477,6 +477,14 @@ def _read_headers(lines: Sequence[str], start: int, depth: int) -> _Headers:
     while index < len(lines):
         line = _unquote(lines[index], depth)
         if not line.strip():
+            # Text derived from HTML may hold a blank line between header lines: continue
+            # only when a header the block has not had yet follows at once.
+            following = index + 1
+            if following < len(lines) and fields:
+                upcoming = _label_field(_unquote(lines[following], depth))
+                if upcoming is not None and upcoming[0] not in fields:
+                    index = following
+                    continue
             break
         found = _label_field(line)
         if found is not None:

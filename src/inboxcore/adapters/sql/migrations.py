@@ -1,0 +1,397 @@
+"""Versioned schema migrations for the SQL storage: ordered steps, applied in one transaction.
+
+The schema lives here and only here: each :class:`Migration` is a frozen step that builds its own
+tables and indexes (a later step never edits an earlier one, it adds a new step). The database
+records what it has in ``inboxcore_schema_version``, one row per applied step. :func:`migrate`
+brings a database to the newest version:
+
+- it takes a lock first, so that many workers starting at once migrate exactly once
+  (PostgreSQL: a transaction-scoped advisory lock; SQLite: ``BEGIN IMMEDIATE``);
+- it applies every missing step and records it in the same transaction, so a failed step leaves
+  the database at the version it had (both PostgreSQL and SQLite have transactional DDL);
+- it refuses a database newer than this code (an older worker must not write to a newer schema).
+
+Why not Alembic: the schema is small, hosts embed it into their own databases, and an ordered list
+of steps with a version table is the part of Alembic that matters here, without its environment
+files. Hosts that run Alembic for their own tables keep ours out of autogenerate with
+``include_name`` (every table of ours starts with ``inboxcore_``).
+
+Constraints mirror the domain rules of :mod:`inboxcore.ports`: one channel per forwarding
+address, one from-name per account among channels that are not disconnected (a partial unique
+index), one message per dedup key per channel, one contact per email key per account, one ticket
+per conversation. Foreign keys are ``DEFERRABLE INITIALLY DEFERRED``: a unit of work may write a
+conversation before the contact it names, as long as both are there at commit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Connection, Engine
+
+from inboxcore.errors import InvalidValueError, StorageError
+
+__all__ = [
+    "LATEST_VERSION",
+    "MIGRATIONS",
+    "Migration",
+    "VERSION_TABLE",
+    "check_schema_name",
+    "migrate",
+    "schema_version",
+]
+
+VERSION_TABLE = "inboxcore_schema_version"
+"""The table recording every applied step."""
+
+# Any fixed 64-bit number: the advisory lock that serializes migrations on PostgreSQL.
+_PG_LOCK_KEY = 0x1B0C0E5C4E
+
+
+@attrs.frozen(kw_only=True)
+class Migration:
+    """One step of the schema's history.
+
+    ``apply`` receives a connection inside the migration's transaction and must only create or
+    alter (never read application data it does not also write); it may branch on
+    ``connection.dialect.name``.
+    """
+
+    version: int
+    name: str
+    apply: Callable[[Connection], None]
+
+
+def _json() -> sa.types.TypeEngine[Any]:
+    return sa.Text().with_variant(JSONB(), "postgresql")
+
+
+def _seq() -> sa.Column[int]:
+    # INTEGER PRIMARY KEY is SQLite's rowid; BIGSERIAL on PostgreSQL. It orders records by
+    # insertion, which breaks ties between equal timestamps the way the in-memory store does.
+    return sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True)
+
+
+def _fk(target: str, name: str) -> sa.ForeignKey:
+    return sa.ForeignKey(target, name=name, deferrable=True, initially="DEFERRED")
+
+
+def _ts(name: str, nullable: bool = False) -> sa.Column[object]:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
+def _v1_initial(connection: Connection) -> None:
+    """The record tables, their uniqueness rules and the pipeline's lookup indexes."""
+    md = sa.MetaData()
+    sa.Table(
+        "inboxcore_accounts",
+        md,
+        _seq(),
+        sa.Column("id", sa.String(255), nullable=False),
+        sa.Column("data", _json(), nullable=False),
+        sa.UniqueConstraint("id", name="uq_inboxcore_accounts_id"),
+    )
+    sa.Table(
+        "inboxcore_channels",
+        md,
+        _seq(),
+        sa.Column("id", sa.String(255), nullable=False),
+        sa.Column(
+            "account_id",
+            sa.String(255),
+            _fk("inboxcore_accounts.id", "fk_inboxcore_channels_account"),
+            nullable=False,
+        ),
+        sa.Column("address_key", sa.String(320), nullable=False),
+        sa.Column("from_name_key", sa.Text(), nullable=False),
+        sa.Column("state", sa.String(32), nullable=False),
+        _ts("created_at"),
+        sa.Column("data", _json(), nullable=False),
+        sa.UniqueConstraint("id", name="uq_inboxcore_channels_id"),
+        sa.UniqueConstraint("address_key", name="uq_inboxcore_channels_address_key"),
+    )
+    channels = md.tables["inboxcore_channels"]
+    sa.Index(
+        "uq_inboxcore_channels_from_name",
+        channels.c.account_id,
+        channels.c.from_name_key,
+        unique=True,
+        sqlite_where=sa.text("state <> 'disconnected' AND from_name_key <> ''"),
+        postgresql_where=sa.text("state <> 'disconnected' AND from_name_key <> ''"),
+    )
+    sa.Index("ix_inboxcore_channels_account", channels.c.account_id, channels.c.created_at)
+    sa.Table(
+        "inboxcore_retired_addresses",
+        md,
+        sa.Column("address_key", sa.String(320), primary_key=True),
+        sa.Column(
+            "channel_id",
+            sa.String(255),
+            _fk("inboxcore_channels.id", "fk_inboxcore_retired_addresses_channel"),
+            nullable=False,
+        ),
+        _ts("retired_at"),
+    )
+    sa.Table(
+        "inboxcore_contacts",
+        md,
+        _seq(),
+        sa.Column("id", sa.String(255), nullable=False),
+        sa.Column(
+            "account_id",
+            sa.String(255),
+            _fk("inboxcore_accounts.id", "fk_inboxcore_contacts_account"),
+            nullable=False,
+        ),
+        sa.Column("email_key", sa.String(320), nullable=False),
+        sa.Column("data", _json(), nullable=False),
+        sa.UniqueConstraint("id", name="uq_inboxcore_contacts_id"),
+        sa.UniqueConstraint("account_id", "email_key", name="uq_inboxcore_contacts_email"),
+    )
+    conversations = sa.Table(
+        "inboxcore_conversations",
+        md,
+        _seq(),
+        sa.Column("id", sa.String(255), nullable=False),
+        sa.Column(
+            "account_id",
+            sa.String(255),
+            _fk("inboxcore_accounts.id", "fk_inboxcore_conversations_account"),
+            nullable=False,
+        ),
+        sa.Column(
+            "channel_id",
+            sa.String(255),
+            _fk("inboxcore_channels.id", "fk_inboxcore_conversations_channel"),
+            nullable=False,
+        ),
+        # No foreign key to contacts: a host may keep contacts in its CRM and store only the id.
+        sa.Column("contact_id", sa.String(255), nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("assignee_id", sa.String(255), nullable=True),
+        _ts("created_at"),
+        _ts("last_message_at"),
+        sa.Column("data", _json(), nullable=False),
+        sa.UniqueConstraint("id", name="uq_inboxcore_conversations_id"),
+    )
+    sa.Index(
+        "ix_inboxcore_conversations_contact",
+        conversations.c.channel_id,
+        conversations.c.contact_id,
+        conversations.c.last_message_at,
+    )
+    sa.Index(
+        "ix_inboxcore_conversations_channel",
+        conversations.c.channel_id,
+        conversations.c.created_at,
+    )
+    messages = sa.Table(
+        "inboxcore_messages",
+        md,
+        _seq(),
+        sa.Column("id", sa.String(255), nullable=False),
+        sa.Column("account_id", sa.String(255), nullable=False),
+        sa.Column(
+            "channel_id",
+            sa.String(255),
+            _fk("inboxcore_channels.id", "fk_inboxcore_messages_channel"),
+            nullable=False,
+        ),
+        # No foreign key to conversations: a message may be filed before its conversation is.
+        sa.Column("conversation_id", sa.String(255), nullable=False),
+        # "mid:<Message-ID>" or "fp:<fingerprint>": the unique index is also the Message-ID index.
+        sa.Column("dedup_key", sa.Text(), nullable=False),
+        _ts("received_at"),
+        sa.Column("data", _json(), nullable=False),
+        sa.UniqueConstraint("id", name="uq_inboxcore_messages_id"),
+        sa.UniqueConstraint("channel_id", "dedup_key", name="uq_inboxcore_messages_dedup"),
+    )
+    sa.Index(
+        "ix_inboxcore_messages_conversation",
+        messages.c.conversation_id,
+        messages.c.received_at,
+    )
+    tickets = sa.Table(
+        "inboxcore_tickets",
+        md,
+        _seq(),
+        sa.Column("id", sa.String(255), nullable=False),
+        sa.Column("account_id", sa.String(255), nullable=False),
+        sa.Column(
+            "channel_id",
+            sa.String(255),
+            _fk("inboxcore_channels.id", "fk_inboxcore_tickets_channel"),
+            nullable=False,
+        ),
+        sa.Column(
+            "conversation_id",
+            sa.String(255),
+            _fk("inboxcore_conversations.id", "fk_inboxcore_tickets_conversation"),
+            nullable=False,
+        ),
+        _ts("created_at"),
+        sa.Column("data", _json(), nullable=False),
+        sa.UniqueConstraint("id", name="uq_inboxcore_tickets_id"),
+        sa.UniqueConstraint("conversation_id", name="uq_inboxcore_tickets_conversation"),
+    )
+    sa.Index("ix_inboxcore_tickets_channel", tickets.c.channel_id, tickets.c.created_at)
+    sa.Table(
+        "inboxcore_rotations",
+        md,
+        sa.Column(
+            "channel_id",
+            sa.String(255),
+            _fk("inboxcore_channels.id", "fk_inboxcore_rotations_channel"),
+            primary_key=True,
+        ),
+        # NULL until the first assignment: the row exists early so that it can be locked.
+        sa.Column("data", _json(), nullable=True),
+    )
+    intake = sa.Table(
+        "inboxcore_intake_log",
+        md,
+        _seq(),
+        sa.Column("raw_id", sa.String(64), nullable=False),
+        # No foreign key: the log records mail for addresses that match no channel, and must
+        # never fail to append.
+        sa.Column("channel_id", sa.String(255), nullable=True),
+        sa.Column("disposition", sa.String(32), nullable=False),
+        _ts("at"),
+        sa.Column("data", _json(), nullable=False),
+    )
+    sa.Index("ix_inboxcore_intake_log_raw", intake.c.raw_id)
+    sa.Index("ix_inboxcore_intake_log_disposition", intake.c.disposition, intake.c.channel_id)
+    md.create_all(connection)
+
+
+def _v2_raw_messages_and_assignee(connection: Connection) -> None:
+    """The table raw-message store, and the index behind per-agent caps on open conversations."""
+    md = sa.MetaData()
+    sa.Table(
+        "inboxcore_raw_messages",
+        md,
+        sa.Column("raw_id", sa.String(64), primary_key=True),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+    )
+    md.create_all(connection)
+    conversations = sa.Table(
+        "inboxcore_conversations",
+        sa.MetaData(),
+        sa.Column("assignee_id", sa.String(255)),
+        sa.Column("status", sa.String(32)),
+    )
+    sa.Index(
+        "ix_inboxcore_conversations_open_assignee",
+        conversations.c.assignee_id,
+        sqlite_where=sa.text("status = 'open'"),
+        postgresql_where=sa.text("status = 'open'"),
+    ).create(connection)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(version=1, name="initial schema", apply=_v1_initial),
+    Migration(
+        version=2,
+        name="raw-message table and open-by-assignee index",
+        apply=_v2_raw_messages_and_assignee,
+    ),
+)
+"""Every step, oldest first; versions count up from 1 without gaps."""
+
+LATEST_VERSION = MIGRATIONS[-1].version
+"""The schema version this code reads and writes."""
+
+_VERSIONS = sa.Table(
+    VERSION_TABLE,
+    sa.MetaData(),
+    sa.Column("version", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column(
+        "applied_at",
+        sa.DateTime(timezone=True),
+        nullable=False,
+        server_default=sa.func.current_timestamp(),
+    ),
+)
+
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+
+def check_schema_name(schema: str) -> str:
+    """``schema`` if it is a plain lowercase PostgreSQL identifier; InvalidValueError if not."""
+    if not _SCHEMA_NAME.fullmatch(schema):
+        raise InvalidValueError(f"not a plain lowercase schema name: {schema!r}")
+    return schema
+
+
+def _read_version(connection: Connection) -> int:
+    if not sa.inspect(connection).has_table(VERSION_TABLE):
+        return 0
+    found = connection.execute(sa.select(sa.func.max(_VERSIONS.c.version))).scalar()
+    return int(found or 0)
+
+
+def schema_version(engine: Engine) -> int:
+    """The version of the schema in the database; 0 for an empty database."""
+    with engine.connect() as connection:
+        return _read_version(connection)
+
+
+def migrate(
+    engine: Engine, *, target: int | None = None, schema: str | None = None
+) -> tuple[int, ...]:
+    """Bring the database to ``target`` (default: the newest version); return the steps applied.
+
+    ``schema`` (PostgreSQL only) is created if missing; the engine's connections must have it
+    first in their ``search_path`` (:func:`inboxcore.adapters.sql.make_engine` does that).
+    Raises :class:`~inboxcore.errors.StorageError` if the database is newer than this code or a
+    step fails (then nothing of this run was applied).
+    """
+    goal = LATEST_VERSION if target is None else target
+    if not 0 <= goal <= LATEST_VERSION:
+        raise InvalidValueError(f"no schema version {goal} (this code knows 0..{LATEST_VERSION})")
+    dialect = engine.dialect.name
+    try:
+        with engine.connect() as connection:
+            if dialect == "sqlite":
+                # The storage engine runs the driver in autocommit mode; take the write lock.
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            elif dialect == "postgresql":
+                connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
+                if schema is not None:
+                    name = check_schema_name(schema)
+                    connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{name}"')
+            try:
+                applied = _apply(connection, goal)
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
+            return applied
+    except sa.exc.SQLAlchemyError as exc:
+        raise StorageError(f"schema migration failed: {exc}") from exc
+
+
+def _apply(connection: Connection, goal: int) -> tuple[int, ...]:
+    current = _read_version(connection)
+    if current > LATEST_VERSION:
+        raise StorageError(
+            f"the database schema is version {current}, newer than this code knows "
+            f"({LATEST_VERSION}): upgrade inboxcore before using this database"
+        )
+    if current > goal:
+        raise StorageError(f"the database is at version {current}; migrations never go back")
+    _VERSIONS.create(connection, checkfirst=True)
+    applied: list[int] = []
+    for step in MIGRATIONS:
+        if current < step.version <= goal:
+            step.apply(connection)
+            connection.execute(sa.insert(_VERSIONS).values(version=step.version, name=step.name))
+            applied.append(step.version)
+    return tuple(applied)

@@ -1,0 +1,690 @@
+"""The storage port on SQLAlchemy Core: SQLite as the embedded default, PostgreSQL at scale.
+
+Each record is stored whole, as the JSON of :data:`inboxcore.serialization.converter`, next to the
+columns that carry its uniqueness rules and the pipeline's lookups; it reads back equal.
+
+**Transactions.** A unit of work is one database transaction on one pooled connection.
+
+- PostgreSQL runs READ COMMITTED: each statement sees what was committed before it started.
+  Uniqueness is enforced by unique indexes, which make a competing insert wait for the first
+  transaction and then fail, so the loser gets the precise
+  :class:`~inboxcore.errors.ConflictError` subclass at once. The routing rotation is read with
+  ``SELECT ... FOR UPDATE`` on a row created (empty) if missing, so concurrent workers take
+  turns one after the other instead of failing. Serialization failures and deadlocks become
+  :class:`~inboxcore.errors.ConflictError`, which the service retries.
+- SQLite runs the driver in autocommit mode: reads before the unit's first write see the latest
+  committed state (like READ COMMITTED); the first write (or a rotation read) takes the
+  database's single write lock with ``BEGIN IMMEDIATE``, waiting up to the busy timeout. Writers
+  thus serialize instead of failing with a stale snapshot, and readers never wait (WAL mode).
+
+A constraint error leaves the unit usable only for rollback, as on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, CursorResult, Engine
+
+from inboxcore.adapters.sql import _tables as t
+from inboxcore.adapters.sql.engine import make_engine, prepared_for_inboxcore
+from inboxcore.adapters.sql.migrations import LATEST_VERSION, migrate, schema_version
+from inboxcore.adapters.sql.rawstore import SqlRawStore
+from inboxcore.errors import (
+    CommitFailed,
+    ConflictError,
+    DuplicateMessage,
+    DuplicateRecord,
+    ForwardingAddressRetired,
+    ForwardingAddressTaken,
+    FromNameTaken,
+    InvalidValueError,
+    NotFoundError,
+    StorageError,
+)
+from inboxcore.ids import (
+    AccountId,
+    ChannelId,
+    ContactId,
+    ConversationId,
+    MessageId,
+    RawMessageId,
+    TicketId,
+    UserId,
+)
+from inboxcore.model import (
+    Account,
+    Channel,
+    Contact,
+    Conversation,
+    ConversationStatus,
+    IntakeRecord,
+    Message,
+    RotationState,
+    Ticket,
+)
+from inboxcore.serialization import converter
+
+__all__ = ["SqlStorage", "SqlUnitOfWork"]
+
+R = TypeVar("R")
+_T = TypeVar("_T")
+
+# Message-ID lists come from mail headers; keep each IN (...) well under any driver's limit.
+_IN_CHUNK = 500
+
+
+@attrs.frozen
+class _Unique:
+    """A unique constraint or index, and the domain error its violation means."""
+
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    error: type[ConflictError]
+    message: str
+
+
+_UNIQUES = (
+    _Unique("uq_inboxcore_accounts_id", "inboxcore_accounts", ("id",), DuplicateRecord,
+            "an account with this id already exists"),
+    _Unique("uq_inboxcore_channels_id", "inboxcore_channels", ("id",), DuplicateRecord,
+            "a channel with this id already exists"),
+    _Unique("uq_inboxcore_channels_address_key", "inboxcore_channels", ("address_key",),
+            ForwardingAddressTaken, "the forwarding address already receives for another channel"),
+    _Unique("uq_inboxcore_channels_from_name", "inboxcore_channels",
+            ("account_id", "from_name_key"), FromNameTaken,
+            "the from-name is used by another channel of the account"),
+    _Unique("uq_inboxcore_contacts_id", "inboxcore_contacts", ("id",), DuplicateRecord,
+            "a contact with this id already exists"),
+    _Unique("uq_inboxcore_contacts_email", "inboxcore_contacts", ("account_id", "email_key"),
+            DuplicateRecord, "the account already has a contact with this email address"),
+    _Unique("uq_inboxcore_conversations_id", "inboxcore_conversations", ("id",),
+            DuplicateRecord, "a conversation with this id already exists"),
+    _Unique("uq_inboxcore_messages_id", "inboxcore_messages", ("id",), DuplicateRecord,
+            "a message with this id already exists"),
+    _Unique("uq_inboxcore_messages_dedup", "inboxcore_messages", ("channel_id", "dedup_key"),
+            DuplicateMessage, "the channel already holds this message"),
+    _Unique("uq_inboxcore_tickets_id", "inboxcore_tickets", ("id",), DuplicateRecord,
+            "a ticket with this id already exists"),
+    _Unique("uq_inboxcore_tickets_conversation", "inboxcore_tickets", ("conversation_id",),
+            DuplicateRecord, "the conversation already has a ticket"),
+)  # fmt: skip
+"""Every unique rule of the schema; tests check each name exists after migration."""
+
+# SQLSTATEs that mean "a concurrent transaction got in the way; try again".
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
+
+
+def _unique_violation(exc: sa.exc.DBAPIError) -> ConflictError | None:
+    """The domain error for a unique violation, or None if ``exc`` is something else."""
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate is not None:  # psycopg
+        if sqlstate != "23505":
+            return None
+        name = getattr(getattr(orig, "diag", None), "constraint_name", None)
+        for unique in _UNIQUES:
+            if unique.name == name:
+                return unique.error(f"{unique.message} ({name})")
+        return ConflictError(f"unique constraint {name} violated")
+    if getattr(orig, "sqlite_errorname", None) in (
+        "SQLITE_CONSTRAINT_UNIQUE",
+        "SQLITE_CONSTRAINT_PRIMARYKEY",
+    ):
+        # "UNIQUE constraint failed: inboxcore_contacts.account_id, inboxcore_contacts.email_key"
+        _, _, columns = str(orig).partition("failed: ")
+        found = tuple(c.strip() for c in columns.split(","))
+        for unique in _UNIQUES:
+            if found == tuple(f"{unique.table}.{c}" for c in unique.columns):
+                return unique.error(f"{unique.message} ({unique.name})")
+        return ConflictError(f"unique constraint violated: {columns}")
+    return None
+
+
+def _retryable(exc: sa.exc.DBAPIError) -> bool:
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        return True
+    # A read snapshot went stale before the write; the autocommit reads make it rare.
+    return getattr(orig, "sqlite_errorname", None) == "SQLITE_BUSY_SNAPSHOT"
+
+
+def _translate(exc: sa.exc.DBAPIError, otherwise: StorageError) -> Exception:
+    """The inboxcore error for a database error: a conflict if it is one, else ``otherwise``."""
+    conflict = _unique_violation(exc)
+    if conflict is not None:
+        return conflict
+    if _retryable(exc):
+        return ConflictError(f"a concurrent unit of work got in the way: {exc.orig}")
+    return type(otherwise)(f"{otherwise}: {exc.orig}")
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+class SqlStorage:
+    """The :class:`~inboxcore.ports.Storage` port on SQLite or PostgreSQL.
+
+    Build it with :meth:`from_url` (or give an engine from
+    :func:`~inboxcore.adapters.sql.make_engine`); it migrates the schema unless told not to.
+    Close it with :meth:`close` (or use it as a context manager) to release the connections.
+    """
+
+    def __init__(self, engine: Engine, *, schema: str | None = None, migrate: bool = True) -> None:
+        dialect = engine.dialect.name
+        if dialect not in ("sqlite", "postgresql"):
+            raise InvalidValueError(f"SqlStorage supports SQLite and PostgreSQL, not {dialect}")
+        if dialect == "sqlite" and not prepared_for_inboxcore(engine):
+            raise InvalidValueError(
+                "a SQLite engine must come from inboxcore.adapters.sql.make_engine "
+                "(autocommit driver, WAL, foreign keys, busy timeout)"
+            )
+        self.engine = engine
+        self.dialect = dialect
+        self.schema = schema
+        if migrate:
+            self.migrate()
+        else:
+            found = self.schema_version()
+            if found != LATEST_VERSION:
+                raise StorageError(
+                    f"the database schema is version {found}, this code needs {LATEST_VERSION}: "
+                    "run migrate() (or `SqlStorage.from_url(url, migrate=True)`) first"
+                )
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        schema: str | None = None,
+        migrate: bool = True,
+        busy_timeout: float = 30.0,
+        pool_size: int = 5,
+        max_overflow: int = 10,
+    ) -> SqlStorage:
+        """Storage on ``url``: ``sqlite:///path/inbox.db`` or ``postgresql://user:pw@host/db``.
+
+        ``schema`` puts the tables in their own PostgreSQL schema (created if missing). SQLite
+        must be a file: an in-memory database cannot be shared by the unit of work's connections.
+        """
+        engine = make_engine(
+            url,
+            schema=schema,
+            busy_timeout=busy_timeout,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+        )
+        try:
+            return cls(engine, schema=schema, migrate=migrate)
+        except BaseException:
+            engine.dispose()
+            raise
+
+    def migrate(self, target: int | None = None) -> tuple[int, ...]:
+        """Apply the missing migration steps (see :mod:`.migrations`); return those applied."""
+        return migrate(self.engine, target=target, schema=self.schema)
+
+    def schema_version(self) -> int:
+        """The schema version of the database (0 when empty)."""
+        try:
+            return schema_version(self.engine)
+        except sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"storage unavailable: {exc}") from exc
+
+    def unit_of_work(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self)
+
+    def raw_store(self) -> SqlRawStore:
+        """The table raw-message store on the same database."""
+        return SqlRawStore(self.engine)
+
+    def close(self) -> None:
+        """Close every pooled connection. Units of work still open keep theirs until they end."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class SqlUnitOfWork:
+    """One unit of work: one transaction on one connection of :class:`SqlStorage`."""
+
+    def __init__(self, storage: SqlStorage) -> None:
+        self._dialect = storage.dialect
+        self._write_locked = False
+        self._closed = False
+        self._poisoned = False
+        try:
+            self._conn: Connection = storage.engine.connect()
+        except sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"storage unavailable: {exc}") from exc
+        self.accounts = _Accounts(self)
+        self.channels = _Channels(self)
+        self.contacts = _Contacts(self)
+        self.conversations = _Conversations(self)
+        self.messages = _Messages(self)
+        self.tickets = _Tickets(self)
+        self.routing = _Routing(self)
+        self.intake_log = _IntakeLog(self)
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    def commit(self) -> None:
+        self._check_open()
+        if self._poisoned:
+            raise StorageError("the unit of work hit a constraint error; roll it back")
+        try:
+            self._conn.commit()
+        except sa.exc.DBAPIError as exc:
+            raise _translate(exc, CommitFailed("commit failed, nothing was applied")) from exc
+        except sa.exc.SQLAlchemyError as exc:
+            raise CommitFailed(f"commit failed, nothing was applied: {exc}") from exc
+        finally:
+            self._end()
+
+    def rollback(self) -> None:
+        if not self._closed:
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                self._conn.rollback()
+            self._end()
+
+    def _end(self) -> None:
+        self._closed = True
+        # Closing returns the connection to the pool, which rolls back whatever is left (a
+        # SQLite COMMIT refused by a deferred foreign key leaves its transaction open).
+        with contextlib.suppress(sa.exc.SQLAlchemyError):
+            self._conn.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError("this unit of work has ended; start a new one")
+
+    # --- statements -----------------------------------------------------------------------------
+
+    def run(self, statement: sa.Executable, *, write: bool = False) -> CursorResult[Any]:
+        """Execute ``statement`` in the unit's transaction, translating database errors.
+
+        ``write`` marks a statement that changes data (or locks it): on SQLite it first takes
+        the write lock.
+        """
+        self._check_open()
+        if write and self._dialect == "sqlite" and not self._write_locked:
+            self._guard(lambda: self._conn.exec_driver_sql("BEGIN IMMEDIATE"))
+            self._write_locked = True
+        return self._guard(lambda: self._conn.execute(statement))
+
+    def _guard(self, call: Callable[[], _T]) -> _T:
+        try:
+            return call()
+        except sa.exc.DBAPIError as exc:
+            self._poisoned = True
+            raise _translate(exc, StorageError("storage failed")) from exc
+        except sa.exc.SQLAlchemyError as exc:
+            self._poisoned = True
+            raise StorageError(f"storage failed: {exc}") from exc
+
+    def poison(self) -> None:
+        """Mark the unit as failed: it may now only roll back."""
+        self._poisoned = True
+
+    @property
+    def dialect(self) -> str:
+        return self._dialect
+
+
+class _Repo:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def _one(self, kind: type[R], statement: sa.Select[Any]) -> R | None:
+        row = self._uow.run(statement).first()
+        return None if row is None else converter.structure(row[0], kind)
+
+    def _many(self, kind: type[R], statement: sa.Select[Any]) -> tuple[R, ...]:
+        return tuple(converter.structure(row[0], kind) for row in self._uow.run(statement).all())
+
+    def _must(self, kind: type[R], table: sa.TableClause, key: str) -> R:
+        found = self._one(kind, sa.select(table.c.data).where(table.c.id == key))
+        if found is None:
+            raise NotFoundError(f"no {kind.__name__} {key!r}")
+        return found
+
+    def _insert(self, table: sa.TableClause, values: dict[str, Any]) -> None:
+        self._uow.run(sa.insert(table).values(values), write=True)
+
+    def _update(self, kind: type[Any], table: sa.TableClause, values: dict[str, Any]) -> None:
+        key = values["id"]
+        result = self._uow.run(sa.update(table).where(table.c.id == key).values(values), write=True)
+        if result.rowcount == 0:
+            raise NotFoundError(f"no {kind.__name__} {key!r}")
+
+
+def _data(record: Any) -> Any:
+    return converter.unstructure(record)
+
+
+class _Accounts(_Repo):
+    @staticmethod
+    def _values(account: Account) -> dict[str, Any]:
+        return {"id": account.id, "data": _data(account)}
+
+    def get(self, account_id: AccountId) -> Account:
+        return self._must(Account, t.ACCOUNTS, account_id)
+
+    def add(self, account: Account) -> None:
+        self._insert(t.ACCOUNTS, self._values(account))
+
+    def update(self, account: Account) -> None:
+        self._update(Account, t.ACCOUNTS, self._values(account))
+
+
+class _Channels(_Repo):
+    @staticmethod
+    def _values(channel: Channel) -> dict[str, Any]:
+        return {
+            "id": channel.id,
+            "account_id": channel.account_id,
+            "address_key": channel.forwarding_address.key,
+            "from_name_key": channel.from_name_key,
+            "state": channel.state.value,
+            "created_at": _utc(channel.created_at),
+            "data": _data(channel),
+        }
+
+    def _check_retired(self, channel: Channel) -> None:
+        key = channel.forwarding_address.key
+        owner = self._uow.run(
+            sa.select(t.RETIRED.c.channel_id).where(t.RETIRED.c.address_key == key)
+        ).scalar()
+        if owner is not None and owner != channel.id:
+            self._uow.poison()
+            raise ForwardingAddressRetired(f"{key} was retired and cannot be reused")
+
+    def get(self, channel_id: ChannelId) -> Channel:
+        return self._must(Channel, t.CHANNELS, channel_id)
+
+    def add(self, channel: Channel) -> None:
+        self._insert(t.CHANNELS, self._values(channel))
+        self._check_retired(channel)
+
+    def update(self, channel: Channel) -> None:
+        self._update(Channel, t.CHANNELS, self._values(channel))
+        self._check_retired(channel)
+
+    def by_forwarding_address(self, address_key: str) -> Channel | None:
+        c = t.CHANNELS.c
+        return self._one(Channel, sa.select(c.data).where(c.address_key == address_key.lower()))
+
+    def for_account(self, account_id: AccountId) -> tuple[Channel, ...]:
+        c = t.CHANNELS.c
+        return self._many(
+            Channel,
+            sa.select(c.data).where(c.account_id == account_id).order_by(c.created_at, c.seq),
+        )
+
+    def retire_address(self, address_key: str, channel_id: ChannelId, at: datetime) -> None:
+        values = {"address_key": address_key.lower(), "channel_id": channel_id, "retired_at": at}
+        statement = t.insert_ignoring(self._uow.dialect, t.RETIRED, values, ["address_key"])
+        self._uow.run(statement, write=True)
+
+    def is_retired(self, address_key: str) -> bool:
+        c = t.RETIRED.c
+        found = self._uow.run(sa.select(c.address_key).where(c.address_key == address_key.lower()))
+        return found.first() is not None
+
+
+class _Contacts(_Repo):
+    @staticmethod
+    def _values(contact: Contact) -> dict[str, Any]:
+        return {
+            "id": contact.id,
+            "account_id": contact.account_id,
+            "email_key": contact.email.key,
+            "data": _data(contact),
+        }
+
+    def get(self, contact_id: ContactId) -> Contact:
+        return self._must(Contact, t.CONTACTS, contact_id)
+
+    def by_email(self, account_id: AccountId, email_key: str) -> Contact | None:
+        c = t.CONTACTS.c
+        return self._one(
+            Contact,
+            sa.select(c.data).where(c.account_id == account_id, c.email_key == email_key.lower()),
+        )
+
+    def add(self, contact: Contact) -> None:
+        self._insert(t.CONTACTS, self._values(contact))
+
+    def update(self, contact: Contact) -> None:
+        self._update(Contact, t.CONTACTS, self._values(contact))
+
+
+class _Conversations(_Repo):
+    @staticmethod
+    def _values(conversation: Conversation) -> dict[str, Any]:
+        return {
+            "id": conversation.id,
+            "account_id": conversation.account_id,
+            "channel_id": conversation.channel_id,
+            "contact_id": conversation.contact_id,
+            "status": conversation.status.value,
+            "assignee_id": conversation.assignee_id,
+            "created_at": _utc(conversation.created_at),
+            "last_message_at": _utc(conversation.last_message_at),
+            "data": _data(conversation),
+        }
+
+    def get(self, conversation_id: ConversationId) -> Conversation:
+        return self._must(Conversation, t.CONVERSATIONS, conversation_id)
+
+    def add(self, conversation: Conversation) -> None:
+        self._insert(t.CONVERSATIONS, self._values(conversation))
+
+    def update(self, conversation: Conversation) -> None:
+        self._update(Conversation, t.CONVERSATIONS, self._values(conversation))
+
+    def for_contact(
+        self, channel_id: ChannelId, contact_id: ContactId, since: datetime
+    ) -> tuple[Conversation, ...]:
+        c = t.CONVERSATIONS.c
+        return self._many(
+            Conversation,
+            sa.select(c.data)
+            .where(
+                c.channel_id == channel_id,
+                c.contact_id == contact_id,
+                c.last_message_at >= _utc(since),
+            )
+            .order_by(c.last_message_at.desc(), c.seq),
+        )
+
+    def for_channel(self, channel_id: ChannelId) -> tuple[Conversation, ...]:
+        c = t.CONVERSATIONS.c
+        return self._many(
+            Conversation,
+            sa.select(c.data).where(c.channel_id == channel_id).order_by(c.created_at, c.seq),
+        )
+
+    def count_open_assigned(self, user_id: UserId) -> int:
+        c = t.CONVERSATIONS.c
+        statement = sa.select(sa.func.count()).where(
+            c.assignee_id == user_id, c.status == ConversationStatus.OPEN.value
+        )
+        return int(self._uow.run(statement).scalar() or 0)
+
+
+class _Messages(_Repo):
+    @staticmethod
+    def _values(message: Message) -> dict[str, Any]:
+        return {
+            "id": message.id,
+            "account_id": message.account_id,
+            "channel_id": message.channel_id,
+            "conversation_id": message.conversation_id,
+            "dedup_key": message.dedup_key,
+            "received_at": _utc(message.received_at),
+            "data": _data(message),
+        }
+
+    def get(self, message_id: MessageId) -> Message:
+        return self._must(Message, t.MESSAGES, message_id)
+
+    def add(self, message: Message) -> None:
+        self._insert(t.MESSAGES, self._values(message))
+
+    def update(self, message: Message) -> None:
+        self._update(Message, t.MESSAGES, self._values(message))
+
+    def by_dedup_key(self, channel_id: ChannelId, dedup_key: str) -> Message | None:
+        c = t.MESSAGES.c
+        return self._one(
+            Message, sa.select(c.data).where(c.channel_id == channel_id, c.dedup_key == dedup_key)
+        )
+
+    def by_rfc_message_ids(
+        self, channel_id: ChannelId, rfc_message_ids: Sequence[str]
+    ) -> tuple[Message, ...]:
+        c = t.MESSAGES.c
+        keys = [f"mid:{mid}" for mid in dict.fromkeys(rfc_message_ids)]
+        found: dict[str, Message] = {}
+        for start in range(0, len(keys), _IN_CHUNK):
+            chunk = keys[start : start + _IN_CHUNK]
+            statement = sa.select(c.dedup_key, c.data).where(
+                c.channel_id == channel_id, c.dedup_key.in_(chunk)
+            )
+            rows: Sequence[Any] = self._uow.run(statement).all()
+            for key, data in rows:
+                found[key] = converter.structure(data, Message)
+        return tuple(found[k] for k in keys if k in found)
+
+    def for_conversation(self, conversation_id: ConversationId) -> tuple[Message, ...]:
+        c = t.MESSAGES.c
+        return self._many(
+            Message,
+            sa.select(c.data)
+            .where(c.conversation_id == conversation_id)
+            .order_by(c.received_at, c.seq),
+        )
+
+
+class _Tickets(_Repo):
+    @staticmethod
+    def _values(ticket: Ticket) -> dict[str, Any]:
+        return {
+            "id": ticket.id,
+            "account_id": ticket.account_id,
+            "channel_id": ticket.channel_id,
+            "conversation_id": ticket.conversation_id,
+            "created_at": _utc(ticket.created_at),
+            "data": _data(ticket),
+        }
+
+    def get(self, ticket_id: TicketId) -> Ticket:
+        return self._must(Ticket, t.TICKETS, ticket_id)
+
+    def add(self, ticket: Ticket) -> None:
+        self._insert(t.TICKETS, self._values(ticket))
+
+    def update(self, ticket: Ticket) -> None:
+        self._update(Ticket, t.TICKETS, self._values(ticket))
+
+    def for_conversation(self, conversation_id: ConversationId) -> Ticket | None:
+        c = t.TICKETS.c
+        return self._one(Ticket, sa.select(c.data).where(c.conversation_id == conversation_id))
+
+    def for_channel(self, channel_id: ChannelId) -> tuple[Ticket, ...]:
+        c = t.TICKETS.c
+        return self._many(
+            Ticket,
+            sa.select(c.data).where(c.channel_id == channel_id).order_by(c.created_at, c.seq),
+        )
+
+
+class _Routing(_Repo):
+    def rotation(self, channel_id: ChannelId) -> RotationState | None:
+        # An empty row first, so that there is always a row to lock: two workers making the
+        # first assignment then queue on it like all later ones instead of racing to insert.
+        placeholder = {"channel_id": channel_id, "data": None}
+        self._uow.run(
+            t.insert_ignoring(self._uow.dialect, t.ROTATIONS, placeholder, ["channel_id"]),
+            write=True,
+        )
+        c = t.ROTATIONS.c
+        statement = sa.select(c.data).where(c.channel_id == channel_id).with_for_update()
+        row = self._uow.run(statement, write=True).first()
+        if row is None or row[0] is None:
+            return None
+        return converter.structure(row[0], RotationState)
+
+    def save_rotation(self, state: RotationState) -> None:
+        values = {"channel_id": state.channel_id, "data": _data(state)}
+        self._uow.run(t.upsert(self._uow.dialect, t.ROTATIONS, values, ["channel_id"]), write=True)
+
+
+class _IntakeLog(_Repo):
+    def record(self, entry: IntakeRecord) -> None:
+        values = {
+            "raw_id": entry.raw_id,
+            "channel_id": entry.channel_id,
+            "disposition": entry.disposition,
+            "at": _utc(entry.at),
+            "data": _data(entry),
+        }
+        self._insert(t.INTAKE_LOG, values)
+
+    def quarantined(self, channel_id: ChannelId | None = None) -> tuple[IntakeRecord, ...]:
+        log = t.INTAKE_LOG
+        later = log.alias("released")
+        # A raw message accepted (or found duplicate) after it was quarantined is no longer held.
+        released = (
+            sa.select(later.c.seq)
+            .where(
+                later.c.raw_id == log.c.raw_id,
+                later.c.disposition.in_(("accepted", "duplicate")),
+            )
+            .exists()
+        )
+        statement = sa.select(log.c.raw_id, log.c.data).where(
+            log.c.disposition == "quarantined", ~released
+        )
+        if channel_id is not None:
+            statement = statement.where(log.c.channel_id == channel_id)
+        first: dict[RawMessageId, IntakeRecord] = {}
+        rows: Sequence[Any] = self._uow.run(statement.order_by(log.c.seq)).all()
+        for raw_id, data in rows:
+            if raw_id not in first:
+                first[raw_id] = converter.structure(data, IntakeRecord)
+        return tuple(first.values())
+
+    def for_raw_message(self, raw_id: RawMessageId) -> tuple[IntakeRecord, ...]:
+        c = t.INTAKE_LOG.c
+        return self._many(IntakeRecord, sa.select(c.data).where(c.raw_id == raw_id).order_by(c.seq))

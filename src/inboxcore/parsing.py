@@ -29,7 +29,7 @@ import functools
 import html as html_module
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import cached_property
 
 import attrs
@@ -97,7 +97,7 @@ _CHARSET_ALIASES = {
     "macintosh": "mac-roman",
 }
 _NO_CHARSET = frozenset({"unknown-8bit", "x-unknown", "unknown", "x-user-defined", "default", ""})
-_MULTIBYTE = frozenset({"utf-8", "gb18030", "cp949", "cp932", "big5", "euc-jp", "iso-2022-jp"})
+_MULTIBYTE = frozenset({"gb18030", "cp949", "cp932", "big5", "euc-jp", "iso-2022-jp"})
 # Where a declared charset fails, the text is most often in a relative of it: Japanese mail
 # labelled ISO-2022-JP but sent as EUC-JP or Shift_JIS, or using the vendor extensions.
 _SIBLINGS = {
@@ -202,6 +202,22 @@ def _message_ids(value: str | None) -> tuple[str, ...]:
     return (bare,) if bare and " " not in bare else ()
 
 
+# Zone abbreviations seen in Date headers; dateutil knows none of them by itself (and warns).
+_ZONES = {
+    "UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 1, "BST": 1, "IST": 1,
+    "CET": 1, "CEST": 2, "MET": 1, "MEST": 2, "EET": 2, "EEST": 3, "MSK": 3,
+    "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+    "AKST": -9, "AKDT": -8, "HST": -10, "JST": 9, "KST": 9, "HKT": 8, "SGT": 8,
+    "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
+}  # fmt: skip
+
+
+def _zone_for(name: str | None, offset: int | None) -> tzinfo | None:
+    """dateutil's tzinfos hook: a known abbreviation's offset; None (naive, read as UTC) else."""
+    hours = _ZONES.get((name or "").upper())
+    return None if hours is None else timezone(timedelta(hours=hours))
+
+
 def _parse_date(value: str | None) -> datetime | None:
     """RFC 5322 first, then dateutil's forgiving parser; None when no date with a year is found.
 
@@ -217,7 +233,9 @@ def _parse_date(value: str | None) -> datetime | None:
         parsed = None
     if parsed is None:
         try:
-            parsed = dateutil_parser.parse(value[:200], fuzzy=True, default=_DATE_SENTINEL)
+            parsed = dateutil_parser.parse(
+                value[:200], fuzzy=True, default=_DATE_SENTINEL, tzinfos=_zone_for
+            )
         except Exception:  # ParserError, OverflowError, and whatever else dateutil meets
             return None
         if parsed.year == _DATE_SENTINEL.year:
@@ -371,7 +389,7 @@ def _unflow(text: str, delsp: bool) -> str:
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _TAG = re.compile(r"<[^>]*>")
 _BLOCK_END = re.compile(
-    r"</(?:p|div|tr|h[1-6]|li|blockquote|table|ul|ol|pre|address|section|article)\s*>"
+    r"</(?:p|div|tr|h[1-6]|blockquote|table|ul|ol|pre|address|section|article)\s*>"
     r"|<br\s*/?>|<(?:p|div|tr|li|h[1-6]|table)\b[^>]*>",
     re.I,
 )

@@ -462,6 +462,15 @@ def test_a_huge_body_is_scanned_quickly() -> None:
     assert time.perf_counter() - started < 5
 
 
+def test_adversarial_header_runs_are_scanned_quickly() -> None:
+    """Thousands of markers over an endless header block stay linear, not quadratic."""
+    text = "-----Original Message-----\n" * 3000 + "To: a@b.example\n" * 200_000
+    started = time.perf_counter()
+    parse_forwarded(text, "Fwd: x")
+    parse_forwarded("From: x\n" * 200_000, "Fwd: x")
+    assert time.perf_counter() - started < 5
+
+
 _FRAGMENTS = st.sampled_from(
     [
         "---------- Forwarded message ---------",

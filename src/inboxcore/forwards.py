@@ -253,6 +253,7 @@ _REPLY_PREFIXES = frozenset(
 )  # fmt: skip
 
 _MAX_SCAN_LINES = 5000
+_MAX_HEADER_LINES = 100  # a forwarded header block is a few lines; more is not one
 _MAX_REPLY_STYLE_LINE = 400
 
 # --- compiled forms -----------------------------------------------------------------------------
@@ -474,7 +475,8 @@ def _read_headers(lines: Sequence[str], start: int, depth: int) -> _Headers:
         index += 1
         skipped += 1
     last: str | None = None
-    while index < len(lines):
+    limit = min(len(lines), index + _MAX_HEADER_LINES)
+    while index < limit:
         line = _unquote(lines[index], depth)
         if not line.strip():
             # Text derived from HTML may hold a blank line between header lines: continue
@@ -585,7 +587,7 @@ def _phrase_strength(phrase: str) -> bool | None:
 
 
 def _at(
-    lines: Sequence[str], index: int, kind: SubjectKind | None, subject: str | None
+    lines: Sequence[str], index: int, kind: SubjectKind | None, subject: str | None, first: int
 ) -> ForwardedMessage | None:
     raw = lines[index]
     content = _content(raw)
@@ -663,7 +665,7 @@ def _at(
     # New Outlook: the header block alone, From first.
     label = _label_field(_unquote(raw, depth))
     if label is not None and label[0] == "from":
-        at_top = _above(lines, index) is None
+        at_top = index <= first
         if kind is SubjectKind.FORWARD or (kind is None and at_top):
             headers = _read_headers(lines, index, depth)
             fields = headers.fields
@@ -724,8 +726,10 @@ def parse_forwarded(text: str, subject: str | None = None) -> ForwardedMessage |
         return None
     kind = subject_kind(subject) if isinstance(subject, str) else None
     lines = _normalise(text)
+    # The first line with content (quote marks aside): a bare header block there is at the top.
+    first = next((i for i, line in enumerate(lines) if _content(line)), len(lines))
     for index in range(min(len(lines), _MAX_SCAN_LINES)):
-        found = _at(lines, index, kind, subject if isinstance(subject, str) else None)
+        found = _at(lines, index, kind, subject if isinstance(subject, str) else None, first)
         if found is not None:
             return found
     return None

@@ -118,6 +118,14 @@ def test_x_original_headers_need_list_headers_even_with_a_matching_sender() -> N
     assert _sender(resolution) == "support@acme.com"
 
 
+def test_google_groups_list_id_alone_proves_the_from_is_the_group() -> None:
+    """Without List-Post, a From matching the List-Id is still the group itself."""
+    raw = "\n".join(line for line in GOOGLE_GROUP.split("\n") if not line.startswith("List-Post:"))
+    resolution = _resolve(raw)
+    assert resolution.source is SenderSource.GOOGLE_GROUPS
+    assert _sender(resolution) == "maria@cliente.es"
+
+
 MAILMAN_MUNGED = """\
 From: Peter Novak via Users <users@lists.example.org>
 Reply-To: Peter Novak <peter@novak.example>
@@ -155,6 +163,16 @@ def test_mailman_dmarc_munging_with_cc_picks_the_poster_by_name() -> None:
     assert resolution.source is SenderSource.LIST_MUNGED
     assert _sender(resolution) == "peter@novak.example"
     assert "Cc" in resolution.explanation
+
+
+def test_mailman_munged_post_by_an_agent_is_the_agents() -> None:
+    """An agent posting through a munging list stays the sender (team members are not excluded)."""
+    raw = MAILMAN_MUNGED.replace("Peter Novak", "Tom Becker").replace(
+        "peter@novak.example", "tom@acme.com"
+    )
+    resolution = _resolve(raw)
+    assert resolution.source is SenderSource.LIST_MUNGED
+    assert _sender(resolution) == "tom@acme.com"
 
 
 def test_mailman_munged_with_ambiguous_cc_falls_back_to_the_list() -> None:

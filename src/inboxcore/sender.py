@@ -300,7 +300,8 @@ def resolve_sender(
         if found is not None:
             return found
         if is_list:
-            exclude = ours | _keys(header_from) | _list_keys(parsed)
+            # The poster may be an agent: only the list and the channel are never the sender.
+            exclude = _keys(header_from) | _list_keys(parsed) | _keys(channel_address)
             found = _list_wrapped(parsed, header_from) or _list_munged(parsed, header_from, exclude)
             if found is not None:
                 return found

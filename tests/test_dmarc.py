@@ -491,8 +491,11 @@ def test_own_record_survives_a_failure_higher_up(how: str) -> None:
     """With its own record, exact alignment passes and a failure at _dmarc.com cannot hide p=reject."""
     zone = {"_dmarc.example.com": {"TXT": [REJECT]}, "_dmarc.com": how}
     assert _eval(zone, "example.com", dkim=("example.com",)).result == "pass"
-    # relaxed alignment needs the walk, which failed: temperror, not fail and not none
-    assert _eval(zone, "example.com", dkim=("mail.example.com",)).result == "temperror"
+    # pure RFC 9989: relaxed alignment needs the walk, which failed: temperror, not fail or none
+    relaxed = _eval(zone, "example.com", dkim=("mail.example.com",), psl=None)
+    assert relaxed.result == "temperror"
+    # with the PSL, nothing above example.com can change its organizational domain
+    assert _eval(zone, "example.com", dkim=("mail.example.com",)).result == "pass"
 
 
 @pytest.mark.parametrize("how", ["SERVFAIL", "TIMEOUT"])
@@ -563,3 +566,34 @@ def test_evaluate_never_raises(
             from_domains=[domain], spf=None, dkim_pass_domains=dkim, dns=dns, sample=sample
         )
         assert result.result in DMARC_RESULTS
+
+
+def test_psl_keeps_a_suffix_record_from_displacing_the_domain_policy() -> None:
+    """A psd-less record at co.uk does not replace example.co.uk's reject for its subdomains."""
+    zone = {
+        "_dmarc.co.uk": {"TXT": ["v=DMARC1; p=none"]},
+        "_dmarc.example.co.uk": {"TXT": [REJECT]},
+        "mail.example.co.uk": {"A": ["192.0.2.1"]},
+    }
+    guarded = _eval(zone, "mail.example.co.uk")
+    assert (guarded.policy_domain, guarded.applied_policy) == ("example.co.uk", "reject")
+    pure = _eval(zone, "mail.example.co.uk", psl=None)
+    assert (pure.policy_domain, pure.applied_policy) == ("co.uk", "none")
+
+
+@pytest.mark.parametrize("how", ["SERVFAIL", "TIMEOUT"])
+def test_failure_above_the_registrable_domain_cannot_matter_with_the_psl(how: str) -> None:
+    """A dead _dmarc.com after example.com's record is harmless under the PSL, fatal without it."""
+    zone = {
+        "_dmarc.example.com": {"TXT": [REJECT]},
+        "_dmarc.com": how,
+        "mail.example.com": {"A": ["192.0.2.1"]},
+    }
+    guarded = _eval(zone, "mail.example.com", dkim=("news.example.com",))
+    assert guarded.result == "pass"
+    failed = _eval(zone, "mail.example.com")
+    assert (failed.result, failed.applied_policy) == ("fail", "reject")
+    assert _eval(zone, "mail.example.com", psl=None).result == "temperror"
+    # below the registrable domain, a failure still matters
+    dead_below = {"_dmarc.example.com": {"TXT": [REJECT]}, "_dmarc.mail.example.com": how}
+    assert _eval(dead_below, "a.mail.example.com").result == "temperror"

@@ -337,11 +337,24 @@ class _Context:
         return walked
 
     def walk(self, start: str, targets: Sequence[str]) -> list[tuple[str, DmarcRecord]]:
-        """The RFC 9989 tree walk over ``targets``: records found, stopping at a psd=y/n."""
+        """The RFC 9989 tree walk over ``targets``: records found, stopping at a psd=y/n.
+
+        With a PSL, once a record was found at the registrable domain of ``start``, nothing
+        higher can change the (narrowed) Organizational Domain or the policy, so a DNS failure
+        above it (a top-level domain's servers timing out) ends the walk instead of failing it.
+        """
+        registrable = self.registrable(start) if self.psl is not None else None
+        anchored = False
         found: list[tuple[str, DmarcRecord]] = []
         for name in targets:
-            record = self.record(name).record
+            try:
+                record = self.record(name).record
+            except _Unknown:
+                if anchored:
+                    break
+                raise
             if record is not None:
+                anchored = anchored or name == registrable
                 found.append((name, record))
                 if record.psd in ("y", "n"):
                     break
@@ -413,6 +426,11 @@ def _discover(author: str, ctx: _Context) -> _Policy | None:
     if not walked:
         return None
     by_name = dict(walked)
+    # The (PSL-narrowed) Organizational Domain's record first: a suffix publishing a record
+    # without psd=y must not displace the policy of the registrable domain below it.
+    org = ctx.org_domain(author)
+    if org in by_name:
+        return _Policy(by_name[org], org)
     walk_org = _Context.select_org(author, walked)
     if walk_org in by_name:
         return _Policy(by_name[walk_org], walk_org)

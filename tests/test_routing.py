@@ -540,3 +540,23 @@ def test_rotation_never_exceeds_the_cap(cap: int, steps: list[str]) -> None:
             open_counts[decision.assignee_id] += 1
             rotation = decision.rotation
         assert all(n <= cap for n in open_counts.values())
+
+
+@settings(max_examples=150)
+@given(routing_inputs(), st.none() | uids)
+def test_replies_never_land_with_a_deactivated_agent(
+    inputs: tuple[RoutingSettings, DirectorySnapshot, RotationState | None, UserId | None],
+    assignee: UserId | None,
+) -> None:
+    """A reply keeps an active assignee, and re-routes only away from an inactive one."""
+    routing, snap, rotation, owner = inputs
+    decision = route_reply(
+        conversation(assignee), routing, snap, rotation=rotation, owner_id=owner, now=NOW
+    )
+    if assignee is not None and snap.is_active(assignee):
+        assert (decision.assignee_id, decision.reason) == (assignee, REASON_REPLY_KEPT)
+    elif assignee is None:
+        assert (decision.assignee_id, decision.reason) == (None, REASON_REPLY_UNASSIGNED)
+    else:
+        assert decision.rerouted_from == assignee
+        assert decision.assignee_id is None or snap.is_active(decision.assignee_id)

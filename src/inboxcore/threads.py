@@ -395,7 +395,7 @@ def _verify(token: str, signer: Signer, now: datetime) -> ConversationId | None:
     rebuilt = f"{_b64(bytes([kind]) + id_bytes)}.{_b64(issued)}.{_b64(signature)}"
     try:
         signer.unsign(rebuilt, now)
-    except (TokenError, ValueError, OverflowError):
+    except (TokenError, ValueError, OverflowError, OSError):
         return None
     decoded = _decode_id(kind, id_bytes)
     return ConversationId(decoded) if decoded else None

@@ -357,7 +357,10 @@ def test_budget_spent_raises_for_uncached_lookups_only(server: FakeDnsServer) ->
     dns_ = _resolver(server, clock=clock)
     view = dns_.budget(5.0)
     assert view.a("example.com") == ("192.0.2.1",)
-    clock.now += 6
+    clock.now += 2
+    assert view.remaining == pytest.approx(3.0)
+    clock.now += 4
+    assert view.remaining == 0.0
     assert view.a("example.com") == ("192.0.2.1",)
     with pytest.raises(DnsTemporaryError) as caught:
         view.txt("example.com")

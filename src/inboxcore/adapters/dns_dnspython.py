@@ -92,7 +92,8 @@ class DnspythonResolver:
         self.max_ttl = max_ttl
         self.max_negative_ttl = max_negative_ttl
         self._cache_size = cache_size
-        self._clock = clock
+        self.clock = clock
+        """The monotonic clock the cache and budgets run on."""
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[str, str], tuple[float, _Result]] = OrderedDict()
         self.lookups = 0
@@ -122,7 +123,7 @@ class DnspythonResolver:
 
     def budget(self, seconds: float) -> BudgetedResolver:
         """A view of this resolver whose uncached lookups may take ``seconds`` in all."""
-        return BudgetedResolver(self, self._clock() + seconds)
+        return BudgetedResolver(self, self.clock() + seconds)
 
     def clear_cache(self) -> None:
         """Forget every cached answer."""
@@ -135,7 +136,7 @@ class DnspythonResolver:
             if entry is None:
                 return None
             expires, value = entry
-            if self._clock() >= expires:
+            if self.clock() >= expires:
                 del self._cache[key]
                 return None
             self._cache.move_to_end(key)
@@ -145,7 +146,7 @@ class DnspythonResolver:
         if ttl <= 0:
             return
         with self._lock:
-            self._cache[key] = (self._clock() + ttl, value)
+            self._cache[key] = (self.clock() + ttl, value)
             self._cache.move_to_end(key)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
@@ -162,7 +163,7 @@ class DnspythonResolver:
             return ()
         lifetime = self.timeout
         if deadline is not None:
-            remaining = deadline - self._clock()
+            remaining = deadline - self.clock()
             if remaining <= 0:
                 raise DnsTemporaryError(key[0], rdtype, "the DNS time budget is spent")
             lifetime = min(lifetime, remaining)
@@ -236,6 +237,11 @@ class BudgetedResolver:
     def __init__(self, resolver: DnspythonResolver, deadline: float) -> None:
         self._resolver = resolver
         self.deadline = deadline
+
+    @property
+    def remaining(self) -> float:
+        """Seconds of budget left (0 when spent), e.g. to log how close a message came."""
+        return max(0.0, self.deadline - self._resolver.clock())
 
     def txt(self, name: str) -> tuple[tuple[bytes, ...], ...]:
         return self._resolver._lookup(name, "TXT", self.deadline)

@@ -68,7 +68,7 @@ ACME = Account(
     id=AccountId("acct-1"),
     name="Acme",
     subdomain="acme",
-    sending_domains=frozenset(["acme.example"]),  # type: ignore[list-item]  # attrs plugin vs converter
+    sending_domains=frozenset({"acme.example"}),
 )
 JANE = User(
     id=UserId("u-1"),

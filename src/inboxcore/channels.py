@@ -63,6 +63,7 @@ __all__ = [
     "allowed_steps",
     "apply_step",
     "check_channel",
+    "check_channel_name",
     "check_company_name",
     "check_custom_from_address",
     "check_forwarding_local_part",
@@ -642,6 +643,25 @@ def render_from_name(
     return _one_line(template.format_map(values))
 
 
+MAX_CHANNEL_NAME_LENGTH: Final = 100
+
+
+def check_channel_name(name: str) -> tuple[Problem, ...]:
+    """Problems with a channel's name (shown in the inbox, the source of its address slug)."""
+    shown = _one_line(name)
+    if not shown:
+        return (Problem(code="channel.name_required", message="enter a name", field="name"),)
+    if len(shown) > MAX_CHANNEL_NAME_LENGTH:
+        return (
+            Problem(
+                code="channel.name_too_long",
+                message=f"at most {MAX_CHANNEL_NAME_LENGTH} characters",
+                field="name",
+            ),
+        )
+    return ()
+
+
 def check_company_name(company: str) -> tuple[Problem, ...]:
     """Problems with the company name a from-name is made of."""
     field = "company_name"
@@ -866,6 +886,7 @@ def check_channel(
 ) -> tuple[Problem, ...]:
     """Every problem that keeps the channel from being connected, at once."""
     problems: list[Problem] = list(check_subdomain(account.subdomain))
+    problems += check_channel_name(channel.name)
     if channel.forwarding_address.domain != config.receiving_domain(account):
         problems.append(
             Problem(

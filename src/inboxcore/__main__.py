@@ -1,0 +1,9 @@
+"""``python -m inboxcore``: the same as the ``inboxcore`` command."""
+
+import sys
+
+from inboxcore.cli import main
+
+__all__: list[str] = []
+
+sys.exit(main())

@@ -1,0 +1,482 @@
+"""The intake pipeline: one raw message in, one verdict out.
+
+:func:`ingest` takes the bytes (or a binary stream) as the host received them, with the envelope
+the host saw, and decides what the message is. The stages, in order:
+
+1. **recipient**: the envelope recipients (or, when the host has none, ``Delivered-To``,
+   ``X-Original-To``, ``X-Forwarded-To``) select the channel by its forwarding address,
+   case-insensitively, plus-tags ignored. Unknown: rejected, ``550 5.1.1``.
+2. **size**: at most the channel's limit (30 MB by default), reading at most limit + 1 bytes of a
+   stream and never parsing an oversize message: rejected, ``552 5.3.4``.
+3. **raw store**: every message not rejected outright is stored (content-addressed) before it is
+   parsed; from here on nothing is lost: a failure quarantines it with reason ``internal_error``
+   and its raw id, for :func:`reprocess` later.
+4. **parse** (never raises), **classify** (forwarding confirmation, bounce, auto-reply, loop,
+   message), **deduplicate** (Message-ID, else a content fingerprint, per channel),
+   **authenticate** (SPF, DKIM, ARC, DMARC and the forwarded-mail disposition), **spam**, and
+   **original sender** (the contact who wrote it, not the mailbox that forwarded it).
+
+The pipeline reads storage (channel, duplicates) but writes only the raw store; applying an
+accepted message (contact, conversation, routing, ticket) is the service's job, in one unit of
+work. Outcomes are values: a bad message never raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from collections.abc import Collection, Iterable
+from typing import BinaryIO
+
+import attrs
+
+from inboxcore.addresses import EmailAddress
+from inboxcore.authentication import (
+    AuthenticationConfig,
+    AuthenticationResult,
+    AuthVerdict,
+    authenticate,
+)
+from inboxcore.classify import (
+    Classification,
+    ClassificationContext,
+    classify,
+)
+from inboxcore.errors import InvalidEmailAddress, PortError
+from inboxcore.ids import MessageId, RawMessageId
+from inboxcore.model import DEFAULT_MAX_MESSAGE_SIZE, Channel, ChannelState, Envelope, MessageKind
+from inboxcore.outcomes import Disposition, Reason, SmtpReply
+from inboxcore.parsing import ParsedMessage, parse_message
+from inboxcore.ports import Clock, Directory, DnsResolver, RawMessageStore, SpamScorer, Storage
+from inboxcore.sender import SenderResolution, resolve_sender
+
+__all__ = [
+    "IntakeConfig",
+    "IntakePorts",
+    "IntakeResult",
+    "check_declared_size",
+    "content_fingerprint",
+    "ingest",
+    "read_limited",
+    "recipient_candidates",
+    "reprocess",
+]
+
+log = logging.getLogger(__name__)
+
+_READ_CHUNK = 1 << 16
+_RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "X-Forwarded-To")
+
+
+@attrs.frozen(kw_only=True)
+class IntakeConfig:
+    """Host-wide intake settings (per-channel ones live in ``Channel.intake``)."""
+
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    """The limit where no channel is known yet (recipient only in the headers)."""
+    own_message_id_domains: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    """Domains of the Message-IDs our outbound mail carries (for loop detection)."""
+    authentication: AuthenticationConfig = attrs.field(factory=AuthenticationConfig)
+
+
+@attrs.frozen(kw_only=True)
+class IntakePorts:
+    """The ports intake uses; ``dns=None`` runs offline (authentication results are ``none``)."""
+
+    storage: Storage
+    raw_store: RawMessageStore
+    clock: Clock
+    dns: DnsResolver | None = None
+    directory: Directory | None = None
+    spam: SpamScorer | None = None
+
+
+@attrs.frozen(kw_only=True)
+class IntakeResult:
+    """What intake decided about one message, and everything later stages need."""
+
+    disposition: Disposition
+    reasons: tuple[Reason, ...]
+    smtp: SmtpReply
+    envelope: Envelope
+    size: int
+    raw_id: RawMessageId | None = None
+    channel: Channel | None = None
+    duplicate_of: MessageId | None = None
+    fingerprint: str | None = None
+    parsed: ParsedMessage | None = attrs.field(default=None, eq=False, repr=False)
+    classification: Classification | None = None
+    sender: SenderResolution | None = None
+    authentication: AuthenticationResult | None = None
+
+    @property
+    def reason_codes(self) -> tuple[str, ...]:
+        return tuple(r.code for r in self.reasons)
+
+    @property
+    def kind(self) -> MessageKind | None:
+        return self.classification.kind if self.classification else None
+
+
+# --- SMTP replies ----------------------------------------------------------------------------
+
+_ACCEPTED = SmtpReply(code=250, enhanced="2.0.0", text="Message accepted")
+_KEPT = SmtpReply(code=250, enhanced="2.0.0", text="Message accepted for review")
+_DUPLICATE = SmtpReply(code=250, enhanced="2.0.0", text="Message already received")
+_UNKNOWN = SmtpReply(code=550, enhanced="5.1.1", text="No such mailbox")
+_RETIRED = SmtpReply(code=550, enhanced="5.1.1", text="Mailbox no longer in service")
+_TOO_BIG = SmtpReply(code=552, enhanced="5.3.4", text="Message too big")
+_STORE_DOWN = SmtpReply(code=451, enhanced="4.3.0", text="Temporary failure, try again later")
+_REFUSED = SmtpReply(code=550, enhanced="5.7.1", text="Message refused")
+_TRY_LATER = SmtpReply(code=451, enhanced="4.7.0", text="Temporary failure, try again later")
+
+
+def _too_big(limit: int) -> Reason:
+    return Reason(
+        code="size_limit",
+        message=f"The message is larger than the channel's limit of {limit:,} bytes.",
+    )
+
+
+def check_declared_size(
+    declared: int, channel: Channel | None, config: IntakeConfig
+) -> SmtpReply | None:
+    """For hosts that know the size before reading (SMTP SIZE, IMAP RFC822.SIZE): the refusal to
+    give now, or None when the message may be sent."""
+    limit = channel.intake.max_message_size if channel else config.max_message_size
+    return _TOO_BIG if declared > limit else None
+
+
+def read_limited(source: bytes | bytearray | memoryview | BinaryIO, limit: int) -> bytes | None:
+    """The message bytes, or None when there are more than ``limit``.
+
+    A stream is read in chunks and abandoned after at most ``limit + 1`` bytes, so an oversize
+    message never sits in memory whole.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return None if len(source) > limit else bytes(source)
+    buffer = io.BytesIO()
+    remaining = limit + 1
+    while remaining > 0:
+        chunk = source.read(min(_READ_CHUNK, remaining))
+        if not chunk:
+            break
+        buffer.write(chunk)
+        remaining -= len(chunk)
+    if buffer.tell() > limit:
+        return None
+    return buffer.getvalue()
+
+
+def content_fingerprint(parsed: ParsedMessage) -> str:
+    """A SHA-256 that identifies a message without a Message-ID across deliveries.
+
+    Trace headers (Received, Delivered-To, ARC, DKIM, Authentication-Results) differ between two
+    deliveries of the same message, so only what the author wrote counts: From, To, Cc, Date,
+    Subject and the body bytes.
+    """
+    digest = hashlib.sha256()
+    for name in ("From", "To", "Cc", "Date", "Subject"):
+        digest.update(
+            name.encode() + b":" + " ".join(parsed.headers(name)).encode("utf-8", "replace")
+        )
+        digest.update(b"\0")
+    raw = parsed.raw
+    split = raw.find(b"\r\n\r\n")
+    split_lf = raw.find(b"\n\n")
+    if split < 0 or (0 <= split_lf < split):
+        body_start = split_lf + 2 if split_lf >= 0 else len(raw)
+    else:
+        body_start = split + 4
+    digest.update(raw[body_start:].replace(b"\r\n", b"\n"))
+    return digest.hexdigest()
+
+
+def recipient_candidates(envelope: Envelope, parsed: ParsedMessage | None) -> tuple[str, ...]:
+    """Address keys (lowercase, untagged) that may name the channel: the envelope recipients,
+    else the delivery headers a forwarding provider adds."""
+    values: Iterable[str] = envelope.rcpt_to
+    if not envelope.rcpt_to and parsed is not None:
+        values = [v for name in _RECIPIENT_HEADERS for v in parsed.headers(name)]
+    keys: list[str] = []
+    for value in values:
+        try:
+            address = EmailAddress.parse(value)
+        except InvalidEmailAddress:
+            continue
+        key = address.untagged.key
+        if key not in keys:
+            keys.append(key)
+    return tuple(keys)
+
+
+def _find_channel(storage: Storage, keys: Collection[str]) -> Channel | None:
+    if not keys:
+        return None
+    with storage.unit_of_work() as uow:
+        for key in keys:
+            channel = uow.channels.by_forwarding_address(key)
+            if channel is not None:
+                return channel
+    return None
+
+
+def _team_addresses(channel: Channel, directory: Directory | None) -> frozenset[str]:
+    keys = {a.key for a in channel.mailbox_addresses}
+    if directory is not None:
+        keys.update(u.email.key for u in directory.users(channel.account_id))
+    return frozenset(keys)
+
+
+def ingest(
+    message: bytes | BinaryIO,
+    envelope: Envelope,
+    *,
+    ports: IntakePorts,
+    config: IntakeConfig = IntakeConfig(),
+    live_smtp: bool = False,
+    team_addresses: Collection[str] = (),
+) -> IntakeResult:
+    """Decide what one incoming message is. Never raises for a bad message.
+
+    ``live_smtp``: the host is inside an SMTP/LMTP session and can answer with a temporary
+    failure, so a temporary DNS error that could change the outcome defers the message (451)
+    instead of quarantining it for a recheck. ``team_addresses``: address keys of agents and team
+    mailboxes on top of those the directory and the channel know (``inboxcore inspect`` uses it).
+    """
+    keys = recipient_candidates(envelope, None)
+    channel: Channel | None = None
+    try:
+        channel = _find_channel(ports.storage, keys)
+    except PortError as exc:
+        log.warning("storage unavailable while finding the channel: %s", exc)
+        return _result(
+            Disposition.DEFERRED,
+            "storage_unavailable",
+            "Storage is unavailable.",
+            _STORE_DOWN,
+            envelope,
+            0,
+        )
+    if envelope.rcpt_to and channel is None:
+        return _result(
+            Disposition.REJECTED,
+            "unknown_recipient",
+            "No channel receives at " + ", ".join(envelope.rcpt_to) + ".",
+            _UNKNOWN,
+            envelope,
+            0,
+        )
+    limit = channel.intake.max_message_size if channel else config.max_message_size
+    raw = read_limited(message, limit)
+    if raw is None:
+        return IntakeResult(
+            disposition=Disposition.REJECTED,
+            reasons=(_too_big(limit),),
+            smtp=_TOO_BIG,
+            envelope=envelope,
+            size=limit + 1,
+            channel=channel,
+        )
+    try:
+        raw_id = ports.raw_store.put(raw)
+    except PortError as exc:
+        log.warning("raw store unavailable: %s", exc)
+        return _result(
+            Disposition.DEFERRED,
+            "storage_unavailable",
+            "The message could not be stored safely; the sender will retry.",
+            _STORE_DOWN,
+            envelope,
+            len(raw),
+        )
+    return _process_stored(raw, raw_id, envelope, channel, ports, config, live_smtp, team_addresses)
+
+
+def reprocess(
+    raw_id: RawMessageId,
+    envelope: Envelope,
+    *,
+    ports: IntakePorts,
+    config: IntakeConfig = IntakeConfig(),
+    team_addresses: Collection[str] = (),
+) -> IntakeResult:
+    """Run intake again on a stored raw message (after a quarantine for an internal error or a
+    temporary DNS failure). Raises :class:`~inboxcore.errors.NotFoundError` for an unknown id."""
+    raw = ports.raw_store.get(raw_id)
+    channel: Channel | None = None
+    keys = recipient_candidates(envelope, None)
+    if keys:
+        channel = _find_channel(ports.storage, keys)
+    return _process_stored(raw, raw_id, envelope, channel, ports, config, False, team_addresses)
+
+
+def _process_stored(
+    raw: bytes,
+    raw_id: RawMessageId,
+    envelope: Envelope,
+    channel: Channel | None,
+    ports: IntakePorts,
+    config: IntakeConfig,
+    live_smtp: bool,
+    team_addresses: Collection[str],
+) -> IntakeResult:
+    # From here the message is stored: any failure quarantines it, never loses it.
+    try:
+        return _decide(raw, raw_id, envelope, channel, ports, config, live_smtp, team_addresses)
+    except Exception as exc:  # the promise: no exception escapes for a bad message
+        log.exception("intake failed for raw message %s", raw_id)
+        return IntakeResult(
+            disposition=Disposition.QUARANTINED,
+            reasons=(
+                Reason(
+                    code="internal_error",
+                    message=f"Processing failed ({type(exc).__name__}); the message is kept "
+                    f"as {raw_id} and can be processed again.",
+                ),
+            ),
+            smtp=_KEPT,
+            envelope=envelope,
+            size=len(raw),
+            raw_id=raw_id,
+            channel=channel,
+        )
+
+
+def _decide(
+    raw: bytes,
+    raw_id: RawMessageId,
+    envelope: Envelope,
+    channel: Channel | None,
+    ports: IntakePorts,
+    config: IntakeConfig,
+    live_smtp: bool,
+    team_addresses: Collection[str],
+) -> IntakeResult:
+    parsed = parse_message(raw)
+    # The result grows stage by stage; each refusal below is this partial result with a verdict.
+    state = IntakeResult(
+        disposition=Disposition.ACCEPTED,
+        reasons=(),
+        smtp=_ACCEPTED,
+        envelope=envelope,
+        size=len(raw),
+        raw_id=raw_id,
+        parsed=parsed,
+        channel=channel,
+    )
+
+    def verdict(disposition: Disposition, smtp: SmtpReply, *reasons: Reason) -> IntakeResult:
+        return attrs.evolve(state, disposition=disposition, smtp=smtp, reasons=reasons)
+
+    if channel is None:
+        channel = _find_channel(ports.storage, recipient_candidates(envelope, parsed))
+        if channel is None:
+            return verdict(
+                Disposition.REJECTED,
+                _UNKNOWN,
+                Reason(code="unknown_recipient", message="No channel receives this message."),
+            )
+        state = attrs.evolve(state, channel=channel)
+    if channel.state is ChannelState.DISCONNECTED:
+        return verdict(
+            Disposition.REJECTED,
+            _RETIRED,
+            Reason(
+                code="channel_disconnected",
+                message=f"{channel.forwarding_address.address} was disconnected and no longer "
+                "receives mail.",
+            ),
+        )
+    if len(raw) > channel.intake.max_message_size:
+        return verdict(Disposition.REJECTED, _TOO_BIG, _too_big(channel.intake.max_message_size))
+
+    context = ClassificationContext(
+        channel_address=channel.forwarding_address,
+        channel_id=channel.id,
+        own_message_id_domains=config.own_message_id_domains,
+        loop_header_value=channel.id,
+    )
+    classification = classify(parsed, envelope.mail_from, context)
+    fingerprint = content_fingerprint(parsed)
+    state = attrs.evolve(state, classification=classification, fingerprint=fingerprint)
+    if classification.kind is MessageKind.LOOP:
+        # Kept aside with a 250: refusing it would send a bounce round the same loop.
+        return verdict(
+            Disposition.QUARANTINED,
+            _KEPT,
+            Reason(code=classification.reason, message=classification.explanation),
+        )
+
+    duplicate = _find_duplicate(ports.storage, channel, parsed, fingerprint)
+    if duplicate is not None:
+        what = f"Message-ID {parsed.message_id}" if parsed.message_id else "the same content"
+        state = attrs.evolve(state, duplicate_of=duplicate)
+        return verdict(
+            Disposition.DUPLICATE,
+            _DUPLICATE,
+            Reason(
+                code="duplicate", message=f"The channel already received this message ({what})."
+            ),
+        )
+
+    keys = frozenset(k.lower() for k in team_addresses) | _team_addresses(channel, ports.directory)
+    sender = resolve_sender(parsed, team_addresses=keys, channel_address=channel.forwarding_address)
+    auth = authenticate(
+        raw,
+        parsed,
+        envelope,
+        dns=ports.dns,
+        settings=channel.intake,
+        config=config.authentication,
+        now=ports.clock.now(),
+        spam=ports.spam,
+    )
+    state = attrs.evolve(state, sender=sender, authentication=auth)
+    if auth.verdict is AuthVerdict.REJECT:
+        return verdict(Disposition.REJECTED, auth.smtp or _REFUSED, *auth.reasons)
+    if auth.verdict is AuthVerdict.TEMPORARY:
+        # Never reject on a temporary error: defer inside a live session, else keep for a recheck.
+        if live_smtp:
+            return verdict(Disposition.DEFERRED, auth.smtp or _TRY_LATER, *auth.reasons)
+        return verdict(Disposition.QUARANTINED, _KEPT, *auth.reasons)
+    if auth.verdict is AuthVerdict.QUARANTINE:
+        return verdict(Disposition.QUARANTINED, _KEPT, *auth.reasons)
+    if sender.sender is None and classification.kind is MessageKind.MESSAGE:
+        return verdict(
+            Disposition.QUARANTINED,
+            _KEPT,
+            Reason(
+                code="no_sender",
+                message="The message names no usable sender address, so it belongs to no contact.",
+            ),
+        )
+    kind = Reason(code=f"kind.{classification.kind.value}", message=classification.explanation)
+    return verdict(Disposition.ACCEPTED, _ACCEPTED, kind, *auth.reasons)
+
+
+def _find_duplicate(
+    storage: Storage, channel: Channel, parsed: ParsedMessage, fingerprint: str
+) -> MessageId | None:
+    key = f"mid:{parsed.message_id}" if parsed.message_id else f"fp:{fingerprint}"
+    with storage.unit_of_work() as uow:
+        found = uow.messages.by_dedup_key(channel.id, key)
+    return found.id if found else None
+
+
+def _result(
+    disposition: Disposition,
+    code: str,
+    message: str,
+    smtp: SmtpReply,
+    envelope: Envelope,
+    size: int,
+) -> IntakeResult:
+    return IntakeResult(
+        disposition=disposition,
+        reasons=(Reason(code=code, message=message),),
+        smtp=smtp,
+        envelope=envelope,
+        size=size,
+    )

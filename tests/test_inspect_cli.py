@@ -1,0 +1,175 @@
+"""`inboxcore inspect`: explains verdicts, prints the documented JSON, exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from inboxcore.cli import build_parser, main
+from inboxcore.inspect_cli import run_inspect
+
+CUSTOMER = (
+    b"From: Ada Lovelace <ada@customer.example>\r\n"
+    b"To: support-7f3k@acme.inbox.example.net\r\n"
+    b"Subject: =?utf-8?q?Rechnung_f=C3=BCr_M=C3=A4rz?=\r\n"
+    b"Date: Wed, 01 Apr 2026 09:12:00 +0200\r\n"
+    b"Message-ID: <CAF1042@mail.customer.example>\r\n"
+    b"MIME-Version: 1.0\r\n"
+    b'Content-Type: multipart/mixed; boundary="b1"\r\n\r\n'
+    b"--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHallo!\r\n"
+    b'--b1\r\nContent-Type: application/pdf; name="rechnung.pdf"\r\n'
+    b'Content-Disposition: attachment; filename="rechnung.pdf"\r\n'
+    b"Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b1--\r\n"
+)
+
+KEYS = {
+    "file",
+    "verdict",
+    "reasons",
+    "smtp",
+    "size",
+    "message_id",
+    "subject",
+    "date",
+    "kind",
+    "sender",
+    "forwarder",
+    "header_from",
+    "list_id",
+    "forwarding_confirmation",
+    "bounce",
+    "attachments",
+    "defects",
+    "authentication",
+}
+
+
+def _run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    args = build_parser().parse_args(["inspect", *argv])
+    code = run_inspect(args, out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_json_has_every_documented_key(tmp_path: Path) -> None:
+    """--json prints one object per file with the documented keys and values."""
+    path = tmp_path / "customer.eml"
+    path.write_bytes(CUSTOMER)
+    code, out, _ = _run("--offline", "--json", str(path))
+    assert code == 0
+    (line,) = out.splitlines()
+    data = json.loads(line)
+    assert set(data) >= KEYS
+    assert data["verdict"] == "accepted"
+    assert data["smtp"] == {"code": 250, "enhanced": "2.0.0", "text": "Message accepted"}
+    assert data["subject"] == "Rechnung für März"
+    assert data["date"] == "2026-04-01T07:12:00+00:00"
+    assert data["kind"] == "message"
+    assert data["sender"]["email"] == "ada@customer.example"
+    assert data["sender"]["source"] == "header_from"
+    assert data["header_from"] == {"email": "ada@customer.example", "name": "Ada Lovelace"}
+    assert data["attachments"] == [
+        {"filename": "rechnung.pdf", "content_type": "application/pdf", "size": 9}
+    ]
+    assert data["authentication"]["dmarc"] == "none"
+    assert data["size"] == len(CUSTOMER)
+
+
+def test_one_line_per_file_in_order_and_max_size(tmp_path: Path) -> None:
+    """Files are reported in the order given; --max-size refuses the large one."""
+    small, big = tmp_path / "a.eml", tmp_path / "b.eml"
+    small.write_bytes(CUSTOMER)
+    big.write_bytes(CUSTOMER + b"x" * 2000)
+    code, out, _ = _run(
+        "--offline", "--json", "--max-size", str(len(CUSTOMER) + 10), str(small), str(big)
+    )
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["file"] for r in rows] == [str(small), str(big)]
+    assert [r["verdict"] for r in rows] == ["accepted", "rejected"]
+    assert rows[1]["smtp"]["enhanced"] == "5.3.4"
+
+
+def test_team_address_makes_a_manual_forward(tmp_path: Path) -> None:
+    """With --team-address, an agent's forward is attributed to the original writer."""
+    forward = (
+        b"From: Agent Smith <smith@acme.example>\r\nTo: support-7f3k@acme.inbox.example.net\r\n"
+        b"Subject: Fwd: Broken login\r\nMessage-ID: <fw1@acme.example>\r\n\r\n"
+        b"FYI\r\n\r\n---------- Forwarded message ---------\r\n"
+        b"From: Bob Jones <bob@customer.example>\r\nDate: Tue, 31 Mar 2026 at 10:00\r\n"
+        b"Subject: Broken login\r\nTo: <smith@acme.example>\r\n\r\nI cannot log in.\r\n"
+    )
+    path = tmp_path / "fwd.eml"
+    path.write_bytes(forward)
+    _, out, _ = _run("--offline", "--json", "--team-address", "smith@acme.example", str(path))
+    data = json.loads(out)
+    assert data["sender"]["email"] == "bob@customer.example"
+    assert data["forwarder"]["email"] == "smith@acme.example"
+    _, plain, _ = _run("--offline", "--json", str(path))
+    assert json.loads(plain)["sender"]["email"] == "smith@acme.example"
+
+
+def test_dns_zone_file_is_used(tmp_path: Path) -> None:
+    """--dns-zone answers authentication lookups from the static zone."""
+    zone = tmp_path / "zone.json"
+    zone.write_text(json.dumps({"_dmarc.customer.example": {"TXT": ["v=DMARC1; p=none"]}}))
+    path = tmp_path / "m.eml"
+    path.write_bytes(CUSTOMER)
+    code, out, _ = _run(
+        "--json",
+        "--dns-zone",
+        str(zone),
+        "--client-ip",
+        "192.0.2.7",
+        "--mail-from",
+        "ada@customer.example",
+        str(path),
+    )
+    assert code == 0
+    data = json.loads(out)
+    assert data["verdict"] == "accepted"
+    assert data["authentication"]["dmarc_policy"] in (None, "none")
+
+
+def test_human_output_explains(tmp_path: Path) -> None:
+    """Without --json, each file gets a verdict line and its reasons."""
+    path = tmp_path / "m.eml"
+    path.write_bytes(CUSTOMER)
+    code, out, _ = _run("--offline", str(path))
+    assert code == 0
+    assert out.startswith(f"{path}: ACCEPTED (250 2.0.0 Message accepted)")
+    assert "kind.message" in out
+
+
+def test_unreadable_file_exits_1_and_bad_usage_exits_2(tmp_path: Path) -> None:
+    """A missing file is exit 1 with a message; a bad address is exit 2."""
+    code, _, err = _run("--offline", str(tmp_path / "missing.eml"))
+    assert code == 1
+    assert "cannot read" in err
+    path = tmp_path / "m.eml"
+    path.write_bytes(CUSTOMER)
+    code, _, err = _run("--offline", "--recipient", "not an address", str(path))
+    assert code == 2
+    with pytest.raises(SystemExit) as info:
+        main(["inspect"])
+    assert info.value.code == 2
+
+
+def test_console_script_runs(tmp_path: Path) -> None:
+    """`python -m inboxcore inspect` works as a process."""
+    path = tmp_path / "m.eml"
+    path.write_bytes(CUSTOMER)
+    done = subprocess.run(
+        [sys.executable, "-m", "inboxcore", "inspect", "--offline", "--json", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["verdict"] == "accepted"

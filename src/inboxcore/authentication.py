@@ -29,10 +29,10 @@ from inboxcore.parsing import ParsedMessage
 from inboxcore.ports import DnsResolver, SpamScorer
 
 __all__ = [
-    "DEFAULT_TRUSTED_FORWARDERS",
     "AuthVerdict",
     "AuthenticationConfig",
     "AuthenticationResult",
+    "DEFAULT_TRUSTED_FORWARDERS",
     "DkimOutcome",
     "authenticate",
 ]

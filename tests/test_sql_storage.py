@@ -2,17 +2,63 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import attrs
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 pytest.importorskip("sqlalchemy", reason="the SQL storage needs the sql extra")
 
-from inboxcore.adapters.sql import SqlStorage
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from inboxcore.adapters.sql import (
+    LATEST_VERSION,
+    MIGRATIONS,
+    SqlStorage,
+    make_engine,
+    migrate,
+    schema_version,
+)
+from inboxcore.adapters.sql import _tables as t
+from inboxcore.adapters.sql._tables import ALL_TABLES
+from inboxcore.adapters.sql.migrations import VERSION_TABLE
+from inboxcore.adapters.sql.storage import _UNIQUES
+from inboxcore.addresses import EmailAddress
+from inboxcore.errors import (
+    CommitFailed,
+    DuplicateMessage,
+    ForwardingAddressRetired,
+    ForwardingAddressTaken,
+    InvalidValueError,
+    StorageError,
+)
+from inboxcore.ids import AccountId, ChannelId, ContactId, ConversationId, MessageId
+from inboxcore.model import (
+    Account,
+    Channel,
+    Contact,
+    Conversation,
+    Direction,
+    IntakeRecord,
+    Message,
+    MessageKind,
+    RotationState,
+    Ticket,
+)
+from inboxcore.serialization import converter
 from inboxcore.testing.contracts import StorageContract
 from tests.sql_support import postgres_url, throwaway_schema
+from tests.strategies import ALL_VALUES
+
+T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
 class TestSqliteStorage(StorageContract):
@@ -44,3 +90,375 @@ class TestPostgresStorage(StorageContract):
         storage = SqlStorage.from_url(self._url, schema=schema)
         self._stack.callback(storage.close)
         return storage
+
+
+# --- beyond the contract: migrations, error mapping, locking, backends ---------------------------
+
+
+@attrs.define
+class Backend:
+    """One fresh, empty database (a SQLite file, or a PostgreSQL schema) for one test."""
+
+    name: str
+    url: str
+    schema: str | None
+    stack: ExitStack
+
+    def engine(self) -> Engine:
+        engine = make_engine(self.url, schema=self.schema)
+        self.stack.callback(engine.dispose)
+        return engine
+
+    def storage(self, *, migrate: bool = True) -> SqlStorage:
+        storage = SqlStorage.from_url(self.url, schema=self.schema, migrate=migrate)
+        self.stack.callback(storage.close)
+        return storage
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            yield Backend("sqlite", f"sqlite:///{tmp_path / 'inbox.db'}", None, stack)
+        else:
+            url = postgres_url()
+            schema = stack.enter_context(throwaway_schema(url))
+            yield Backend("postgres", url, schema, stack)
+
+
+def _account(n: int = 1) -> Account:
+    return Account(id=AccountId(f"acct-{n}"), name=f"Acme {n}", subdomain=f"acme{n}")
+
+
+def _channel(n: int = 1, address: str | None = None, account: int = 1) -> Channel:
+    return Channel(
+        id=ChannelId(f"chan-{n}"),
+        account_id=AccountId(f"acct-{account}"),
+        name=f"Support {n}",
+        forwarding_address=EmailAddress.parse(address or f"support-{n}@acme.inbox.example"),
+        created_at=T0,
+        company_name=f"Acme Support {n}",
+    )
+
+
+def _contact(n: int, email: str) -> Contact:
+    return Contact(
+        id=ContactId(f"contact-{n}"),
+        account_id=AccountId("acct-1"),
+        email=EmailAddress.parse(email),
+        created_at=T0,
+    )
+
+
+def _message(n: int, rfc_message_id: str | None, subject: str = "Invoice") -> Message:
+    return Message(
+        id=MessageId(f"msg-{n}"),
+        account_id=AccountId("acct-1"),
+        channel_id=ChannelId("chan-1"),
+        conversation_id=ConversationId("conv-1"),
+        direction=Direction.INBOUND,
+        kind=MessageKind.MESSAGE,
+        fingerprint=f"fp-{n}",
+        received_at=T0,
+        rfc_message_id=rfc_message_id,
+        subject=subject,
+    )
+
+
+def _seed(storage: SqlStorage) -> None:
+    with storage.unit_of_work() as uow:
+        uow.accounts.add(_account())
+        uow.channels.add(_channel())
+        uow.commit()
+
+
+def test_fresh_database_is_at_the_latest_version(backend: Backend) -> None:
+    """A new store migrates to LATEST_VERSION; migrating again applies nothing."""
+    storage = backend.storage()
+    assert storage.schema_version() == LATEST_VERSION
+    assert storage.migrate() == ()
+    assert schema_version(backend.engine()) == LATEST_VERSION
+
+
+def test_schema_holds_every_rule_and_column_the_queries_use(backend: Backend) -> None:
+    """Every unique rule the error mapping knows exists by name, and every queried column exists."""
+    backend.storage()
+    inspector = sa.inspect(backend.engine())
+    for table in ALL_TABLES:
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        assert {c.name for c in table.columns} <= columns, table.name
+    names: set[str | None] = set()
+    for table in ALL_TABLES:
+        names |= {u["name"] for u in inspector.get_unique_constraints(table.name)}
+        names |= {i["name"] for i in inspector.get_indexes(table.name) if i["unique"]}
+    assert {u.name for u in _UNIQUES} <= names
+    indexes = {i["name"] for i in inspector.get_indexes("inboxcore_conversations")}
+    assert "ix_inboxcore_conversations_open_assignee" in indexes
+
+
+def test_old_schema_is_migrated_keeping_its_data(backend: Backend) -> None:
+    """A version-1 database with data migrates to the latest version; the data reads back."""
+    engine = backend.engine()
+    assert migrate(engine, target=1, schema=backend.schema) == (1,)
+    with pytest.raises(StorageError, match="version 1"):
+        SqlStorage(engine, schema=backend.schema, migrate=False)
+    contact = _contact(1, "ada@example.com")
+    with engine.begin() as connection:
+        if backend.name == "sqlite":
+            connection.exec_driver_sql("BEGIN")
+        connection.execute(
+            sa.insert(t.ACCOUNTS).values(id="acct-1", data=converter.unstructure(_account()))
+        )
+        connection.execute(
+            sa.insert(t.CONTACTS).values(
+                id=contact.id,
+                account_id=contact.account_id,
+                email_key=contact.email.key,
+                data=converter.unstructure(contact),
+            )
+        )
+    storage = SqlStorage(engine, schema=backend.schema)
+    assert storage.schema_version() == LATEST_VERSION
+    with storage.unit_of_work() as uow:
+        assert uow.contacts.by_email(AccountId("acct-1"), "ada@example.com") == contact
+    raw_id = storage.raw_store().put(b"Subject: after the migration\r\n\r\nhi\r\n")
+    assert storage.raw_store().contains(raw_id)
+
+
+def test_newer_database_is_refused(backend: Backend) -> None:
+    """A database migrated by newer code is not written to by this code."""
+    storage = backend.storage()
+    with storage.engine.begin() as connection:
+        if backend.name == "sqlite":
+            connection.exec_driver_sql("BEGIN")
+        connection.execute(
+            sa.text(f"INSERT INTO {VERSION_TABLE} (version, name) VALUES (99, 'from the future')")
+        )
+    with pytest.raises(StorageError, match="newer"):
+        backend.storage()
+
+
+def test_concurrent_migrations_apply_each_step_once(backend: Backend) -> None:
+    """Workers starting together on an empty database migrate it exactly once between them."""
+    engine = backend.engine()
+    applied: list[int] = []
+    barrier = threading.Barrier(4)
+
+    def start_worker() -> None:
+        barrier.wait(10)
+        applied.extend(migrate(engine, schema=backend.schema))
+
+    threads = [threading.Thread(target=start_worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(applied) == [m.version for m in MIGRATIONS]
+
+
+def test_constraint_error_leaves_the_unit_only_for_rollback(backend: Backend) -> None:
+    """After a uniqueness error, commit refuses; the storage itself stays usable."""
+    storage = backend.storage()
+    _seed(storage)
+    with storage.unit_of_work() as uow:
+        with pytest.raises(ForwardingAddressTaken):
+            uow.channels.add(_channel(2, address="Support-1@acme.inbox.example"))
+        with pytest.raises(StorageError):
+            uow.commit()
+    with storage.unit_of_work() as uow:
+        uow.channels.add(_channel(2))
+        uow.commit()
+    with storage.unit_of_work() as uow:
+        assert [c.id for c in uow.channels.for_account(AccountId("acct-1"))] == ["chan-1", "chan-2"]
+
+
+def test_ended_unit_refuses_further_use(backend: Backend) -> None:
+    """A committed unit raises StorageError when used again."""
+    storage = backend.storage()
+    uow = storage.unit_of_work()
+    uow.commit()
+    with pytest.raises(StorageError):
+        uow.accounts.get(AccountId("acct-1"))
+    uow.rollback()  # never raises
+
+
+def test_record_referring_to_nothing_fails_the_commit(backend: Backend) -> None:
+    """A channel of an account that does not exist fails the commit, and nothing is applied."""
+    storage = backend.storage()
+    _seed(storage)
+    with storage.unit_of_work() as uow:
+        uow.contacts.add(_contact(1, "ada@example.com"))
+        uow.channels.add(_channel(2, account=99))
+        with pytest.raises(CommitFailed):
+            uow.commit()
+    with storage.unit_of_work() as uow:
+        assert uow.contacts.by_email(AccountId("acct-1"), "ada@example.com") is None
+
+
+def test_channel_cannot_move_to_a_retired_address(backend: Backend) -> None:
+    """Updating a channel to an address another channel retired raises ForwardingAddressRetired."""
+    storage = backend.storage()
+    _seed(storage)
+    with storage.unit_of_work() as uow:
+        uow.channels.add(_channel(2))
+        uow.channels.retire_address("old@acme.inbox.example", ChannelId("chan-1"), T0)
+        uow.commit()
+    moved = attrs.evolve(
+        _channel(2), forwarding_address=EmailAddress.parse("OLD@acme.inbox.example")
+    )
+    with storage.unit_of_work() as uow, pytest.raises(ForwardingAddressRetired):
+        uow.channels.update(moved)
+
+
+def test_hostile_nul_characters_are_stored_and_found(backend: Backend) -> None:
+    """A Message-ID and subject holding NUL (which PostgreSQL text refuses) still store and match."""
+    storage = backend.storage()
+    _seed(storage)
+    message = _message(1, "evil\x00id@spam.example", subject="Free\x00money")
+    with storage.unit_of_work() as uow:
+        uow.messages.add(message)
+        uow.commit()
+    with storage.unit_of_work() as uow:
+        assert uow.messages.by_dedup_key(ChannelId("chan-1"), message.dedup_key) == message
+        found = uow.messages.by_rfc_message_ids(ChannelId("chan-1"), ["evil\x00id@spam.example"])
+        assert found == (message,)
+        with pytest.raises(DuplicateMessage):
+            uow.messages.add(attrs.evolve(message, id=MessageId("msg-2")))
+
+
+def test_message_lookup_by_many_message_ids(backend: Backend) -> None:
+    """by_rfc_message_ids answers in the order asked, for more ids than one query takes."""
+    storage = backend.storage()
+    _seed(storage)
+    with storage.unit_of_work() as uow:
+        for n in range(5):
+            uow.messages.add(_message(n, f"m{n}@example.com"))
+        uow.commit()
+    wanted = [f"x{n}@example.com" for n in range(1200)] + ["m3@example.com", "m1@example.com"]
+    with storage.unit_of_work() as uow:
+        found = uow.messages.by_rfc_message_ids(ChannelId("chan-1"), wanted)
+    assert [m.id for m in found] == ["msg-3", "msg-1"]
+
+
+def test_rotation_read_waits_for_the_unit_holding_it(backend: Backend) -> None:
+    """A second reader of the rotation waits until the first unit commits, then sees its turn."""
+    storage = backend.storage()
+    _seed(storage)
+    seen: list[int] = []
+    holder_has_it = threading.Event()
+    release = threading.Event()
+
+    def holder() -> None:
+        with storage.unit_of_work() as uow:
+            assert uow.routing.rotation(ChannelId("chan-1")) is None
+            uow.routing.save_rotation(
+                RotationState(channel_id=ChannelId("chan-1"), assigned_count=1, at=T0)
+            )
+            holder_has_it.set()
+            release.wait(10)
+            uow.commit()
+
+    def follower() -> None:
+        holder_has_it.wait(10)
+        with storage.unit_of_work() as uow:
+            state = uow.routing.rotation(ChannelId("chan-1"))
+            seen.append(state.assigned_count if state else 0)
+            uow.rollback()
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=follower)]
+    for thread in threads:
+        thread.start()
+    holder_has_it.wait(10)
+    time.sleep(0.3)
+    assert seen == []  # still waiting for the row
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    assert seen == [1]
+
+
+ROUND_TRIP: dict[type[Any], tuple[Callable[[Any, Any], None], Callable[[Any, Any], Any]]] = {
+    Account: (lambda u, v: u.accounts.add(v), lambda u, v: u.accounts.get(v.id)),
+    Channel: (
+        lambda u, v: u.channels.add(v),
+        lambda u, v: u.channels.by_forwarding_address(v.forwarding_address.key),
+    ),
+    Contact: (
+        lambda u, v: u.contacts.add(v),
+        lambda u, v: u.contacts.by_email(v.account_id, v.email.key),
+    ),
+    Conversation: (lambda u, v: u.conversations.add(v), lambda u, v: u.conversations.get(v.id)),
+    Message: (
+        lambda u, v: u.messages.add(v),
+        lambda u, v: u.messages.by_dedup_key(v.channel_id, v.dedup_key),
+    ),
+    Ticket: (
+        lambda u, v: u.tickets.add(v),
+        lambda u, v: u.tickets.for_conversation(v.conversation_id),
+    ),
+    RotationState: (
+        lambda u, v: u.routing.save_rotation(v),
+        lambda u, v: u.routing.rotation(v.channel_id),
+    ),
+    IntakeRecord: (
+        lambda u, v: u.intake_log.record(v),
+        lambda u, v: u.intake_log.for_raw_message(v.raw_id)[-1],
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(ROUND_TRIP), ids=[k.__name__ for k in ROUND_TRIP])
+def test_any_record_reads_back_equal(backend: Backend, kind: type[Any]) -> None:
+    """Generated records of every kind read back equal through the database."""
+    storage = backend.storage()
+    store, load = ROUND_TRIP[kind]
+
+    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(value=ALL_VALUES[kind])
+    def round_trip(value: Any) -> None:
+        # Rolled back, never committed: parents need not exist, and examples do not clash.
+        with storage.unit_of_work() as uow:
+            store(uow, value)
+            assert load(uow, value) == value
+
+    round_trip()
+
+
+def test_sqlite_connections_use_wal_foreign_keys_and_full_sync(tmp_path: Path) -> None:
+    """Every SQLite connection runs in WAL mode with foreign keys on and synchronous=FULL."""
+    storage = SqlStorage.from_url(f"sqlite:///{tmp_path / 'inbox.db'}", busy_timeout=7.5)
+    try:
+        with storage.engine.connect() as connection:
+            pragma = connection.exec_driver_sql
+            assert pragma("PRAGMA journal_mode").scalar() == "wal"
+            assert pragma("PRAGMA foreign_keys").scalar() == 1
+            assert pragma("PRAGMA synchronous").scalar() == 2
+            assert pragma("PRAGMA busy_timeout").scalar() == 7500
+    finally:
+        storage.close()
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite://", "sqlite:///:memory:", "mysql+pymysql://u:p@db/x", "oracle://u:p@db/x"]
+)
+def test_unsupported_urls_are_refused(url: str) -> None:
+    """In-memory SQLite and other databases are refused with a typed error, not a crash."""
+    with pytest.raises(InvalidValueError):
+        SqlStorage.from_url(url)
+
+
+def test_sqlite_engine_must_be_prepared(tmp_path: Path) -> None:
+    """A plain SQLite engine is refused: the unit of work needs the driver in autocommit mode."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'inbox.db'}")
+    try:
+        with pytest.raises(InvalidValueError, match="make_engine"):
+            SqlStorage(engine)
+    finally:
+        engine.dispose()
+
+
+def test_unreachable_postgres_is_a_storage_error() -> None:
+    """A server that does not answer makes the store raise StorageError, not a driver error."""
+    pytest.importorskip("psycopg", reason="needs the postgres extra")
+    with pytest.raises(StorageError):
+        SqlStorage.from_url("postgresql://nobody:nothing@127.0.0.1:1/none")

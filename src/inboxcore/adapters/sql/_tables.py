@@ -11,9 +11,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import JSONB
 
-_JSON = sa.JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+# PostgreSQL's json, not jsonb: jsonb refuses "\u0000", which a hostile message may carry.
+_JSON = sa.JSON(none_as_null=True).with_variant(postgresql.JSON(none_as_null=True), "postgresql")
 _TIME = sa.DateTime(timezone=True)
 _TYPES: dict[str, sa.types.TypeEngine[Any]] = {
     "data": _JSON,

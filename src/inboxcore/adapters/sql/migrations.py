@@ -31,7 +31,7 @@ from typing import Any
 
 import attrs
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
 from inboxcore.errors import InvalidValueError, StorageError
@@ -68,7 +68,8 @@ class Migration:
 
 
 def _json() -> sa.types.TypeEngine[Any]:
-    return sa.Text().with_variant(JSONB(), "postgresql")
+    # json rather than jsonb on PostgreSQL: jsonb refuses "\u0000", which mail may carry.
+    return sa.Text().with_variant(postgresql.JSON(), "postgresql")
 
 
 def _seq() -> sa.Column[int]:

@@ -166,6 +166,11 @@ def _translate(exc: sa.exc.DBAPIError, otherwise: StorageError) -> Exception:
     return type(otherwise)(f"{otherwise}: {exc.orig}")
 
 
+def _key(value: str) -> str:
+    """A lookup key as stored: PostgreSQL text cannot hold NUL, which hostile mail may carry."""
+    return value.replace("\x00", "\ufffd")
+
+
 def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
@@ -304,8 +309,10 @@ class SqlUnitOfWork:
         try:
             self._conn.commit()
         except sa.exc.DBAPIError as exc:
+            self._discard_failed_commit()
             raise _translate(exc, CommitFailed("commit failed, nothing was applied")) from exc
         except sa.exc.SQLAlchemyError as exc:
+            self._discard_failed_commit()
             raise CommitFailed(f"commit failed, nothing was applied: {exc}") from exc
         finally:
             self._end()
@@ -316,10 +323,21 @@ class SqlUnitOfWork:
                 self._conn.rollback()
             self._end()
 
+    def _discard_failed_commit(self) -> None:
+        """Roll back at the driver: SQLAlchemy considers the transaction over after a failed
+        commit, but a SQLite COMMIT refused by a deferred foreign key leaves it open, and the
+        pool would hand it, uncommitted writes and all, to the next unit of work."""
+        try:
+            dbapi_connection = self._conn.connection.dbapi_connection
+            if dbapi_connection is not None:
+                dbapi_connection.rollback()
+        except Exception:  # any driver error: the connection cannot be trusted any more
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                self._conn.invalidate()
+
     def _end(self) -> None:
         self._closed = True
-        # Closing returns the connection to the pool, which rolls back whatever is left (a
-        # SQLite COMMIT refused by a deferred foreign key leaves its transaction open).
+        # Closing returns the connection to the pool, which rolls back whatever is left.
         with contextlib.suppress(sa.exc.SQLAlchemyError):
             self._conn.close()
 
@@ -412,15 +430,15 @@ class _Channels(_Repo):
         return {
             "id": channel.id,
             "account_id": channel.account_id,
-            "address_key": channel.forwarding_address.key,
-            "from_name_key": channel.from_name_key,
+            "address_key": _key(channel.forwarding_address.key),
+            "from_name_key": _key(channel.from_name_key),
             "state": channel.state.value,
             "created_at": _utc(channel.created_at),
             "data": _data(channel),
         }
 
     def _check_retired(self, channel: Channel) -> None:
-        key = channel.forwarding_address.key
+        key = _key(channel.forwarding_address.key)
         owner = self._uow.run(
             sa.select(t.RETIRED.c.channel_id).where(t.RETIRED.c.address_key == key)
         ).scalar()
@@ -441,7 +459,8 @@ class _Channels(_Repo):
 
     def by_forwarding_address(self, address_key: str) -> Channel | None:
         c = t.CHANNELS.c
-        return self._one(Channel, sa.select(c.data).where(c.address_key == address_key.lower()))
+        key = _key(address_key.lower())
+        return self._one(Channel, sa.select(c.data).where(c.address_key == key))
 
     def for_account(self, account_id: AccountId) -> tuple[Channel, ...]:
         c = t.CHANNELS.c
@@ -451,13 +470,18 @@ class _Channels(_Repo):
         )
 
     def retire_address(self, address_key: str, channel_id: ChannelId, at: datetime) -> None:
-        values = {"address_key": address_key.lower(), "channel_id": channel_id, "retired_at": at}
+        values = {
+            "address_key": _key(address_key.lower()),
+            "channel_id": channel_id,
+            "retired_at": at,
+        }
         statement = t.insert_ignoring(self._uow.dialect, t.RETIRED, values, ["address_key"])
         self._uow.run(statement, write=True)
 
     def is_retired(self, address_key: str) -> bool:
         c = t.RETIRED.c
-        found = self._uow.run(sa.select(c.address_key).where(c.address_key == address_key.lower()))
+        key = _key(address_key.lower())
+        found = self._uow.run(sa.select(c.address_key).where(c.address_key == key))
         return found.first() is not None
 
 
@@ -467,7 +491,7 @@ class _Contacts(_Repo):
         return {
             "id": contact.id,
             "account_id": contact.account_id,
-            "email_key": contact.email.key,
+            "email_key": _key(contact.email.key),
             "data": _data(contact),
         }
 
@@ -478,7 +502,9 @@ class _Contacts(_Repo):
         c = t.CONTACTS.c
         return self._one(
             Contact,
-            sa.select(c.data).where(c.account_id == account_id, c.email_key == email_key.lower()),
+            sa.select(c.data).where(
+                c.account_id == account_id, c.email_key == _key(email_key.lower())
+            ),
         )
 
     def add(self, contact: Contact) -> None:
@@ -550,7 +576,7 @@ class _Messages(_Repo):
             "account_id": message.account_id,
             "channel_id": message.channel_id,
             "conversation_id": message.conversation_id,
-            "dedup_key": message.dedup_key,
+            "dedup_key": _key(message.dedup_key),
             "received_at": _utc(message.received_at),
             "data": _data(message),
         }
@@ -567,14 +593,15 @@ class _Messages(_Repo):
     def by_dedup_key(self, channel_id: ChannelId, dedup_key: str) -> Message | None:
         c = t.MESSAGES.c
         return self._one(
-            Message, sa.select(c.data).where(c.channel_id == channel_id, c.dedup_key == dedup_key)
+            Message,
+            sa.select(c.data).where(c.channel_id == channel_id, c.dedup_key == _key(dedup_key)),
         )
 
     def by_rfc_message_ids(
         self, channel_id: ChannelId, rfc_message_ids: Sequence[str]
     ) -> tuple[Message, ...]:
         c = t.MESSAGES.c
-        keys = [f"mid:{mid}" for mid in dict.fromkeys(rfc_message_ids)]
+        keys = list(dict.fromkeys(_key(f"mid:{mid}") for mid in rfc_message_ids))
         found: dict[str, Message] = {}
         for start in range(0, len(keys), _IN_CHUNK):
             chunk = keys[start : start + _IN_CHUNK]

@@ -59,7 +59,7 @@ PSEUDO_STATUS: dict[str, frozenset[str] | None] = {
     "921": frozenset({"5.2.1"}),  # suspend
     "922": frozenset({"5.2.2"}),  # mailboxfull
     "930": frozenset({"5.3.0"}),  # systemerror
-    "932": frozenset({"5.3.2", "5.7.1"}),  # notaccept
+    "932": frozenset({"5.3.2", "5.7.1", "5.1.10"}),  # notaccept (sisimai: 5.1.10 null MX)
     "944": frozenset({"5.4.1", "5.4.6"}),  # networkerror
     "947": frozenset({"5.4.7"}),  # expired
     "971": frozenset({"5.7.1"}),  # blocked
@@ -69,8 +69,8 @@ PSEUDO_STATUS: dict[str, frozenset[str] | None] = {
 
 THRESHOLDS = {
     "is_bounce accuracy": 0.98,
-    "status match rate": 0.80,
-    "recipient match rate": 0.88,
+    "status match rate": 0.82,
+    "recipient match rate": 0.92,
     "auto-reply accuracy": 1.0,
     "feedback report accuracy": 1.0,
     "delivery success accuracy": 1.0,

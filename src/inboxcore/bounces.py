@@ -27,7 +27,7 @@ from email.message import Message as StdMessage
 
 import attrs
 
-from inboxcore.parsing import ParsedMessage, html_to_text
+from inboxcore.parsing import ParsedMessage, html_to_text, parse_message
 
 __all__ = [
     "BounceReport",
@@ -99,7 +99,7 @@ _ORIGINAL_MARKERS = re.compile(
     r"-+ ?Below this line is a copy of the message|"
     r"-+ ?This is a copy of the message|"
     r"-+ ?(?:The )?(?:original|returned) message|"
-    r"-+ ?Original message follows|"
+    r"-* ?Original message follows|"
     r"-+ ?Returned Message|"
     r"-+ ?Unsent Message below|"
     r"-+ ?Undelivered Message Headers|"
@@ -129,7 +129,9 @@ _BOUNCE_BODY = re.compile(
     re.I,
 )
 # A line that names an address to write to for help, not a failed recipient.
-_CONTACT_LINE = re.compile(r"contact|assistance|questions|for help|reply to|\bfrom\b:", re.I)
+_CONTACT_LINE = re.compile(
+    r"contact|assistance|questions|for help|reply to|\bfrom\b:|message-?id|\bmsgid\b", re.I
+)
 _TEMPORARY_WORDS = re.compile(
     r"temporar|will (?:continue|keep) (?:to )?(?:try|trying|retry)|not yet been delivered|"
     r"delayed|still trying|warning: message .* delayed|will be retried|deferred",
@@ -142,6 +144,7 @@ _INFERENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.I), status)
     for pattern, status in (
         (r"mail ?loop|loops back to myself|too many hops|hop count exceeded", "5.4.6"),
+        (r"null mx|indicated no smtp service|does not accept mail", "5.1.10"),
         (
             r"mailbox (?:is )?full|"
             r"mailbox.{0,20}(?:over|exceeded|exceeds).{0,10}(?:quota|limit|size)|"
@@ -160,7 +163,7 @@ _INFERENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (
             r"account (?:has been |is )?(?:disabled|suspended|deactivated|locked|inactive|expired)|"
             r"mailbox (?:has been |is )?"
-            r"(?:disabled|suspended|deactivated|inactive|locked|unavailable)|"
+            r"(?:disabled|suspended|deactivated|inactive|locked)|"
             r"user (?:account )?(?:is )?(?:suspended|disabled|inactive)|"
             r"recipient (?:is )?(?:suspended|inactive|disabled)|"
             r"deactivated|inactive (?:user|account|mailbox)|not active",
@@ -183,7 +186,9 @@ _INFERENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"undeliverable address|non-?existent (?:user|address|mailbox)|"
             r"no account|not our customer|no longer (?:valid|available|active|exists)|"
             r"invalid address|address lookup failed|user doesn't|unknown alias|"
-            r"wasn't found at|was not found at|unknown to address|not exist",
+            r"wasn't found at|was not found at|unknown to address|not exist|"
+            r"name is not recognized|not recognized|invalid (?:final )?(?:delivery )?userid|"
+            r"unknown recipient|bad recipient",
             "5.1.1",
         ),
         (
@@ -202,25 +207,9 @@ _INFERENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"not permitted to relay|we do not relay|relay not|unable to relay|no relaying",
             "5.7.1",
         ),
-        (r"reverse dns|ptr record|rdns|reverse (?:lookup|dns|hostname)|no ptr", "5.7.25"),
-        (r"\bdmarc\b|\bspf\b|\bdkim\b|authenticat", "5.7.26"),
-        (
-            r"spam|junk|blacklist|black list|blocklist|block list|\brbl\b|dnsbl|"
-            r"listed (?:at|in|on)|"
-            r"blocked|block(?:ed)? (?:by|due)|poor reputation|bad reputation|policy|"
-            r"not (?:accepted|authorized|allowed)|refused|content (?:rejected|filter)|"
-            r"virus|malware|denied|prohibited|rejected",
-            "5.7.1",
-        ),
-        (
-            r"sender (?:address )?(?:rejected|denied|verify failed|unknown)|"
-            r"domain of sender|sender domain|"
-            r"envelope sender|sender verify|bad sender",
-            "5.1.8",
-        ),
         (
             r"(?:retry|delivery) (?:timeout|time) (?:exceeded|expired)|"
-            r"could not be delivered (?:for|within)|message expired|expired|"
+            r"(?:not|n't) (?:be )?delivered (?:for|within)|message expired|expired|"
             r"giving up|gave up|too long|timed? ?out|maximum time|retry time|"
             r"has not been delivered|delivery (?:is )?delayed|not yet been delivered|"
             r"will (?:continue|keep) (?:to )?(?:try|trying|retry)|unable to deliver for",
@@ -228,10 +217,27 @@ _INFERENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (
             r"connection (?:refused|reset|closed|timed out|dropped|lost)|no route to host|"
+            r"not responding|"
             r"network (?:is )?unreachable|host (?:is )?unreachable|could not connect|"
             r"unable to connect|connect to .* failed|lost connection|socket error|"
             r"did not accept our requests to connect",
             "4.4.1",
+        ),
+        (r"reverse dns|ptr record|rdns|reverse (?:lookup|dns|hostname)|no ptr", "5.7.25"),
+        (r"\bdmarc\b|\bspf\b|\bdkim\b|authenticat", "5.7.26"),
+        (
+            r"sender (?:address )?(?:rejected|denied|verify failed|unknown)|"
+            r"domain of sender|sender domain|"
+            r"envelope sender|sender verify|bad sender",
+            "5.1.8",
+        ),
+        (
+            r"spam|junk|blacklist|black list|blocklist|block list|\brbl\b|dnsbl|"
+            r"listed (?:at|in|on)|"
+            r"blocked|block(?:ed)? (?:by|due)|poor reputation|bad reputation|policy|"
+            r"not (?:accepted|authorized|allowed)|refused|content (?:rejected|filter)|"
+            r"virus|malware|denied|prohibited|rejected",
+            "5.7.1",
         ),
         (r"system (?:error|full|not accepting)|out of memory|local error|internal error", "4.3.0"),
         (r"syntax error|command unrecognized|bad command|not compliant|rfc ?5322", "5.5.2"),
@@ -253,9 +259,9 @@ _RECIPIENT_LINES = (
     re.compile(r"^\s*([^<>\s\"()]+@[^<>\s\"():]+?)\s+on\s", re.M),  # exchange 2003: addr on
     re.compile(r":[ \t]*<?([^<>\s\"()]+@[^<>\s\"():]+?)>?[ \t.]*$", re.M),  # Unknown user: addr
     re.compile(
-        r"(?:delivery to|deliver(?:ed)? (?:it |your message )?to|"
+        r"(?:(?:delivery|deliver(?:ed|ing)?(?: it| your (?:message|mail))?) to\s+|"
         r"to the following (?:address(?:es)?|recipients?)[^\n]*\n?\s*)"
-        r"<?([^<>\s\"(),:;]+@[^<>\s\"(),:;]+?)>?(?=[\s.,:;)]|$)",
+        r"<?([^<>\s\"(),:;]+@[^<>\s\"(),:;]+)>?(?=[\s.,:;)]|$)",
         re.I,
     ),
 )
@@ -317,6 +323,7 @@ def infer_status(text: str, *, temporary: bool | None = None) -> str | None:
     ``temporary`` forces the class (4.x.x for True, 5.x.x for False); by default the inferred
     code keeps its natural class (delays are 4.4.7, everything else permanent).
     """
+    text = " ".join(text.split())
     for pattern, status in _INFERENCES:
         if pattern.search(text):
             if temporary is None:
@@ -812,6 +819,12 @@ def _read(parsed: ParsedMessage, envelope_mail_from: str | None) -> DeliveryRepo
     if original_id is None:
         original_id = _message_id_in(_returned_text(tree))
     if not details:
+        # the notice names nobody: the returned original's addressees stand in
+        details = [
+            _recipient_from_window(address, notice, notice)
+            for address in _original_addressees(tree, excluded)
+        ]
+    if not details:
         status = _status_in(notice)
         if status is None:
             reply = _reply_class(notice)
@@ -834,6 +847,20 @@ def _read(parsed: ParsedMessage, envelope_mail_from: str | None) -> DeliveryRepo
         original_message_id=original_id,
         recipients=tuple(r.address for r in details),
     )
+
+
+def _original_addressees(tree: _Tree, excluded: frozenset[str]) -> list[str]:
+    returned = _returned_text(tree)
+    if not returned:
+        return []
+    start = returned.find("\n", 0, 200) + 1 if returned.lstrip().startswith("-") else 0
+    headers = parse_message(returned[start:].encode("utf-8", "replace"))
+    found: list[str] = []
+    for address in headers.to:
+        lowered = address.address.lower()
+        if lowered not in excluded and lowered not in found:
+            found.append(lowered)
+    return found[:20]
 
 
 def _succeeded(recipient: BouncedRecipient) -> bool:

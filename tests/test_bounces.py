@@ -1,0 +1,223 @@
+"""Reading delivery reports: RFC 3464, prose bounces, status inference, success and feedback."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from inboxcore.bounces import infer_status, read_delivery_report
+from inboxcore.parsing import parse_message
+
+
+def crlf(text: str) -> bytes:
+    return text.replace("\n", "\r\n").encode("utf-8")
+
+
+SENDMAIL_DSN = """\
+Return-Path: <>
+From: Mail Delivery Subsystem <MAILER-DAEMON@relay.example.com>
+To: <support@acme.example>
+Subject: Returned mail: see transcript for details
+Auto-Submitted: auto-generated (failure)
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="q1B2c3"
+
+--q1B2c3
+
+The original message was received at Tue, 19 Mar 2024 09:00:01 +0100
+from mail.helpdesk.example [192.0.2.10]
+
+   ----- The following addresses had permanent fatal errors -----
+<k.nakamura@example.co.jp>
+    (reason: 552 5.2.2 Mailbox full)
+<t.ito@example.co.jp>
+    (reason: 550 User unknown)
+
+--q1B2c3
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; relay.example.com
+Arrival-Date: Tue, 19 Mar 2024 09:00:01 +0100
+
+Final-Recipient: RFC822; k.nakamura@example.co.jp
+Action: failed
+Status: 5.2.2
+Diagnostic-Code: SMTP; 552 5.2.2 Mailbox full
+
+Final-Recipient: RFC822; t.ito@example.co.jp
+Action: failed
+Status: 5.0.0
+Diagnostic-Code: SMTP; 550 User unknown
+
+--q1B2c3
+Content-Type: message/rfc822
+
+Message-ID: <reply.3f3f@mail.helpdesk.example>
+From: Acme Support <support@acme.example>
+To: k.nakamura@example.co.jp, t.ito@example.co.jp
+Subject: Re: Shipping to Osaka
+
+Dear Nakamura-san,
+
+--q1B2c3--
+"""
+
+
+def test_every_failed_recipient_of_a_dsn_is_read() -> None:
+    """Each DSN recipient block gives its address, action, status and diagnostic."""
+    report = read_delivery_report(parse_message(crlf(SENDMAIL_DSN)), "")
+    assert report is not None
+    assert report.kind == "bounce"
+    bounce = report.bounce
+    assert bounce is not None
+    assert bounce.recipients == ("k.nakamura@example.co.jp", "t.ito@example.co.jp")
+    assert [d.action for d in bounce.details] == ["failed", "failed"]
+    assert bounce.details[0].status == "5.2.2"
+    assert bounce.details[0].diagnostic == "552 5.2.2 Mailbox full"
+    assert bounce.original_message_id == "reply.3f3f@mail.helpdesk.example"
+
+
+def test_given_dsn_status_is_kept_as_written() -> None:
+    """A DSN's own Status (5.0.0 here) is reported as given, not second-guessed."""
+    report = read_delivery_report(parse_message(crlf(SENDMAIL_DSN)), "")
+    assert report is not None
+    assert report.bounce is not None
+    second = report.bounce.details[1]
+    assert second.status == "5.0.0"
+    assert second.status_inferred is False
+    assert second.diagnostic == "550 User unknown"
+
+
+def test_dsn_with_a_status_only_in_the_diagnostic() -> None:
+    """A DSN block without Status takes the enhanced code written in Diagnostic-Code."""
+    raw = SENDMAIL_DSN.replace("Status: 5.2.2\n", "")
+    report = read_delivery_report(parse_message(crlf(raw)), "")
+    assert report is not None
+    assert report.bounce is not None
+    assert report.bounce.details[0].status == "5.2.2"
+    assert report.bounce.details[0].status_inferred is False
+
+
+def test_cr_only_line_endings_are_read() -> None:
+    """A bounce stored with old Mac CR line ends is read the same."""
+    raw = SENDMAIL_DSN.replace("\n", "\r").encode()
+    report = read_delivery_report(parse_message(raw), "")
+    assert report is not None
+    assert report.bounce is not None
+    assert report.bounce.recipients == ("k.nakamura@example.co.jp", "t.ito@example.co.jp")
+
+
+def test_ordinary_mail_is_not_a_report() -> None:
+    """A person's message is no delivery report, even from the null sender."""
+    raw = crlf(
+        "From: Ana <ana@example.org>\nTo: support@acme.example\nSubject: Hello\n\n"
+        "Where is my parcel?\n"
+    )
+    assert read_delivery_report(parse_message(raw), "") is None
+    assert read_delivery_report(parse_message(raw), "ana@example.org") is None
+
+
+def test_gmail_prose_bounce_without_code_infers_status() -> None:
+    """Gmail's "address not found" notice without a code gets 5.1.1 inferred."""
+    raw = crlf(
+        """\
+From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>
+To: support@acme.example
+Subject: Delivery Status Notification (Failure)
+Content-Type: text/plain; charset=UTF-8
+
+** Address not found **
+
+Your message wasn't delivered to olga.petrova@example.ru because the address couldn't be
+found, or is unable to receive mail.
+
+The response from the remote server was:
+The email account that you tried to reach does not exist.
+"""
+    )
+    report = read_delivery_report(parse_message(raw), None)
+    assert report is not None
+    assert report.bounce is not None
+    assert report.bounce.recipients == ("olga.petrova@example.ru",)
+    assert report.bounce.status == "5.1.1"
+    assert report.bounce.details[0].status_inferred is True
+
+
+def test_feedback_report_carries_type_recipient_and_original() -> None:
+    """An ARF report gives its Feedback-Type, the complaining recipient and our Message-ID."""
+    raw = crlf(
+        """\
+From: fbl@isp.example
+To: fbl-reports@acme.example
+Subject: FW: Re: Your order
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="fb"
+
+--fb
+Content-Type: text/plain
+
+This is an email abuse report.
+
+--fb
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+Version: 1
+Original-Rcpt-To: <reader@isp.example>
+
+--fb
+Content-Type: message/rfc822
+
+Message-ID: <reply.ab12@mail.helpdesk.example>
+From: support@acme.example
+Subject: Re: Your order
+
+Thanks
+--fb--
+"""
+    )
+    report = read_delivery_report(parse_message(raw), "")
+    assert report is not None
+    assert report.kind == "feedback_report"
+    assert report.feedback_type == "abuse"
+    assert report.recipients == ("reader@isp.example",)
+    assert report.original_message_id == "reply.ab12@mail.helpdesk.example"
+
+
+@pytest.mark.parametrize(
+    ("text", "temporary", "status"),
+    [
+        ("550 Requested action not taken: mailbox unavailable", None, "5.1.1"),
+        ("No such user here", None, "5.1.1"),
+        ("Mailbox is full / quota exceeded", None, "5.2.2"),
+        ("452 mailbox full, try again later", True, "4.2.2"),
+        ("Host or domain name not found. Name service error", None, "5.1.2"),
+        ("Relay access denied", None, "5.7.1"),
+        ("Message size exceeds fixed maximum message size", None, "5.3.4"),
+        ("retry timeout exceeded", None, "4.4.7"),
+        ("Connection refused", None, "4.4.1"),
+        ("This account has been disabled or discontinued", None, "5.2.1"),
+        ("Unauthenticated email is not accepted due to domain's DMARC policy", None, "5.7.26"),
+        ("Client host rejected: cannot find your reverse hostname", None, "5.7.25"),
+        ("Message rejected as spam", None, "5.7.1"),
+        ("We are sorry", None, None),
+    ],
+)
+def test_status_inferred_from_diagnostic_text(
+    text: str, temporary: bool | None, status: str | None
+) -> None:
+    """Diagnostic phrases map to the RFC 3463 code they mean, in the class asked for."""
+    assert infer_status(text, temporary=temporary) == status
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=300), st.one_of(st.none(), st.booleans()))
+def test_infer_status_is_total(text: str, temporary: bool | None) -> None:
+    """Any text gives None or a well-formed enhanced status code."""
+    status = infer_status(text, temporary=temporary)
+    if status is not None:
+        klass, subject, detail = status.split(".")
+        assert klass in "245"
+        assert subject.isdigit()
+        assert detail.isdigit()

@@ -346,3 +346,10 @@ def test_sanitizing_is_idempotent(template: str) -> None:
     """Sanitizing sanitized HTML changes nothing."""
     once = sanitize_html(template)
     assert sanitize_html(once) == once
+
+
+def test_line_break_from_a_block_goes_before_a_link() -> None:
+    """A link alone in a div starts its own line; the break never lands inside the link."""
+    html, text = render('<div>{company}</div><div><a href="https://acme.example">site</a></div>')
+    assert html == 'Acme<br><a href="https://acme.example">site</a>'
+    assert text == "Acme\nsite <https://acme.example>"

@@ -550,7 +550,8 @@ def _resolve_soft_breaks(items: list[_Item]) -> list[_Item]:
             out.append(item)
             continue
         has_content = (isinstance(item, _Text) and item.text.strip()) or isinstance(item, _Img)
-        if has_content and pending:
+        # The break goes before an opening tag, so that it does not land inside a link.
+        if pending and (has_content or isinstance(item, _Open)):
             out.append(_Br())
             pending = False
         if isinstance(item, _Br):
@@ -666,6 +667,7 @@ def _to_text(items: list[_Item]) -> str:
     def end_line() -> None:
         lines.append(" ".join("".join(current).split()))
         current.clear()
+        links[:] = [(href, 0) for href, _ in links]
 
     for item in items:
         if isinstance(item, _Text):

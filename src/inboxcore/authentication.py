@@ -17,16 +17,27 @@ the evidence across. :func:`authenticate` runs the checks and decides the dispos
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 import attrs
 
+from inboxcore.arc import (
+    ArcResult,
+    AuthenticationResults,
+    parse_authentication_results,
+    validate_arc,
+)
+from inboxcore.bodyhash import BodyHashes
+from inboxcore.dkim_verify import DkimSignatureResult, verify_dkim
+from inboxcore.dmarc import BUNDLED_PSL, DmarcResult, evaluate_dmarc, sampling_value
 from inboxcore.errors import PortError
-from inboxcore.model import Envelope, IntakeSettings
+from inboxcore.ids import raw_message_id
+from inboxcore.model import DmarcFailureAction, Envelope, IntakeSettings
 from inboxcore.outcomes import Reason, SmtpReply
 from inboxcore.parsing import ParsedMessage
 from inboxcore.ports import DnsResolver, SpamScorer
+from inboxcore.spf import SpfResult, check_spf
 
 __all__ = [
     "AuthVerdict",
@@ -42,6 +53,10 @@ DEFAULT_TRUSTED_FORWARDERS: tuple[str, ...] = ("google.com",)
 google.com. Hosts add Microsoft 365 (``microsoft.com``) and others per channel or globally."""
 
 
+def _lower_set(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(v.lower() for v in values)
+
+
 class AuthVerdict(enum.Enum):
     DELIVER = "deliver"
     QUARANTINE = "quarantine"
@@ -55,7 +70,7 @@ class AuthenticationConfig:
 
     authserv_id: str = "inboxcore"
     """Our authserv-id in Authentication-Results; upstream headers claiming it are discarded."""
-    trusted_authserv_ids: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    trusted_authserv_ids: frozenset[str] = attrs.field(default=frozenset(), converter=_lower_set)
     """The host's own edge MTAs whose Authentication-Results may be used."""
     trusted_forwarders: tuple[str, ...] = DEFAULT_TRUSTED_FORWARDERS
     trust_upstream_spam_headers: bool = False
@@ -90,19 +105,45 @@ class AuthenticationResult:
     spam_score: float | None = None
     trusted_forwarder: str | None = None
     """The ARC sealer whose word overrode a failing DMARC, if any."""
+    spf_detail: SpfResult | None = None
+    dkim_detail: tuple[DkimSignatureResult, ...] = ()
+    arc_detail: ArcResult | None = None
+    dmarc_detail: DmarcResult | None = None
+    upstream: AuthenticationResults | None = None
+    """Authentication-Results of a trusted upstream authserv-id, where one was used."""
 
 
 def _header_value(
-    authserv_id: str, spf: str, dkim: Sequence[DkimOutcome], arc: str, dmarc: str
+    authserv_id: str,
+    spf: SpfResult | None,
+    dkim: Sequence[DkimSignatureResult],
+    arc: ArcResult | None,
+    dmarc: DmarcResult | None,
 ) -> str:
+    """Our Authentication-Results value (RFC 8601), for storage and display."""
     parts = [authserv_id]
-    parts.append(f"spf={spf}")
+    if spf is None:
+        parts.append("spf=none")
+    else:
+        prop = "smtp.helo" if spf.identity == "helo" else "smtp.mailfrom"
+        parts.append(f"spf={spf.result} {prop}={spf.domain}")
     if dkim:
-        parts.extend(f"dkim={d.result} header.d={d.domain} header.s={d.selector}" for d in dkim)
+        parts.extend(
+            f"dkim={d.result} header.d={d.domain} header.s={d.selector}"
+            + (f" header.b={d.header_b}" if d.header_b else "")
+            for d in dkim
+        )
     else:
         parts.append("dkim=none")
-    parts.append(f"arc={arc}")
-    parts.append(f"dmarc={dmarc}")
+    if arc is None or arc.result == "none":
+        parts.append("arc=none")
+    else:
+        parts.append(f"arc={arc.result}")
+    if dmarc is None:
+        parts.append("dmarc=none")
+    else:
+        policy = f" policy.dmarc={dmarc.policy}" if dmarc.policy else ""
+        parts.append(f"dmarc={dmarc.result}{policy} header.from={dmarc.from_domain or ''}".rstrip())
     return "; ".join(parts)
 
 
@@ -182,6 +223,89 @@ def _spam(
     return AuthVerdict.DELIVER, None, None, score
 
 
+def _trusted(sealer: str | None, trusted: Sequence[str]) -> str | None:
+    if not sealer:
+        return None
+    sealer = sealer.lower().rstrip(".")
+    for domain in trusted:
+        domain = domain.lower().rstrip(".")
+        if sealer == domain or sealer.endswith("." + domain):
+            return domain
+    return None
+
+
+def _aligned(domain: str | None, from_domain: str) -> bool:
+    """Relaxed alignment: the same organizational (registrable) domain."""
+    if not domain:
+        return False
+    domain = domain.lower().rstrip(".").rpartition("@")[2]
+    if domain == from_domain:
+        return True
+    org = BUNDLED_PSL.privatesuffix(domain)
+    return org is not None and org == BUNDLED_PSL.privatesuffix(from_domain)
+
+
+def _forwarder_vouches(aar: AuthenticationResults | None, from_domain: str) -> bool:
+    """Whether the newest sealer's ARC-Authentication-Results show DMARC pass, or an aligned
+    DKIM or SPF pass, for the message's From domain."""
+    if aar is None:
+        return False
+    for dmarc in aar.dmarc:
+        if dmarc.result == "pass" and _aligned(dmarc.get("header.from"), from_domain):
+            return True
+    for dkim in aar.dkim:
+        if dkim.result == "pass" and _aligned(
+            dkim.get("header.d") or dkim.get("header.i"), from_domain
+        ):
+            return True
+    for spf in aar.spf:
+        if spf.result == "pass" and _aligned(spf.get("smtp.mailfrom"), from_domain):
+            return True
+    return False
+
+
+def _trusted_upstream(
+    parsed: ParsedMessage, config: AuthenticationConfig
+) -> AuthenticationResults | None:
+    """The topmost Authentication-Results of a trusted authserv-id (our edge MTA), if any.
+
+    Headers claiming our own authserv-id were not written by us (we never store ours in the raw
+    message) and are ignored, as are all others not configured as trusted.
+    """
+    for value in parsed.headers("Authentication-Results"):
+        results = parse_authentication_results(value)
+        if results is None:
+            continue
+        authserv = results.authserv_id.lower()
+        if authserv == config.authserv_id.lower():
+            continue
+        if authserv in config.trusted_authserv_ids:
+            return results
+    return None
+
+
+def _upstream_spf(upstream: AuthenticationResults, envelope: Envelope) -> SpfResult | None:
+    for spf in upstream.spf:
+        domain = spf.get("smtp.mailfrom") or spf.get("smtp.helo")
+        if domain is None:
+            continue
+        identity = "mailfrom" if spf.get("smtp.mailfrom") else "helo"
+        word = (
+            spf.result
+            if spf.result
+            in ("pass", "fail", "softfail", "neutral", "none", "temperror", "permerror")
+            else "none"
+        )
+        return SpfResult(
+            result=word,  # type: ignore[arg-type]
+            domain=domain.rpartition("@")[2].lower(),
+            identity=identity,  # type: ignore[arg-type]
+            ip=envelope.client_ip or "",
+            reason=f"from trusted upstream {upstream.authserv_id}",
+        )
+    return None
+
+
 def authenticate(
     raw: bytes,
     parsed: ParsedMessage,
@@ -195,19 +319,164 @@ def authenticate(
 ) -> AuthenticationResult:
     """Authenticate one message and decide its disposition. ``dns=None`` runs offline: every
     result is ``none`` and only the spam check can hold the message back."""
-    result = AuthenticationResult(
-        verdict=AuthVerdict.DELIVER,
-        disposition_reason="offline" if dns is None else "not_checked",
-        header=_header_value(config.authserv_id, "none", (), "none", "none"),
-    )
+    if dns is None:
+        result = AuthenticationResult(
+            verdict=AuthVerdict.DELIVER,
+            disposition_reason="offline",
+            header=_header_value(config.authserv_id, None, (), None, None),
+        )
+    else:
+        result = _check(raw, parsed, envelope, dns=dns, settings=settings, config=config, now=now)
+    if result.verdict is not AuthVerdict.DELIVER:
+        return result
     verdict, reason, smtp, score = _spam(raw, parsed, envelope, settings, config, spam)
     if verdict is not AuthVerdict.DELIVER and reason is not None:
         return attrs.evolve(
             result,
             verdict=verdict,
-            reasons=(reason,),
+            reasons=(*result.reasons, reason),
             smtp=smtp,
             spam_score=score,
             disposition_reason=reason.code,
         )
     return attrs.evolve(result, spam_score=score)
+
+
+def _check(
+    raw: bytes,
+    parsed: ParsedMessage,
+    envelope: Envelope,
+    *,
+    dns: DnsResolver,
+    settings: IntakeSettings,
+    config: AuthenticationConfig,
+    now: datetime,
+) -> AuthenticationResult:
+    upstream = _trusted_upstream(parsed, config)
+    spf: SpfResult | None = None
+    if envelope.client_ip:
+        spf = check_spf(envelope.client_ip, envelope.mail_from, envelope.helo, dns)
+    elif upstream is not None:
+        spf = _upstream_spf(upstream, envelope)
+    body_hashes = BodyHashes(raw)
+    dkim = verify_dkim(raw, dns, now=now, body_hashes=body_hashes)
+    arc: ArcResult | None = None
+    if any(name.lower() == "arc-seal" for name in parsed.header_names()):
+        arc = validate_arc(raw, dns, now=now, body_hashes=body_hashes)
+    from_domains = [a.domain for a in parsed.from_]
+    dmarc = evaluate_dmarc(
+        from_domains=from_domains,
+        spf=spf,
+        dkim_pass_domains=[d.domain for d in dkim if d.result == "pass"],
+        dns=dns,
+        sample=sampling_value(raw_message_id(raw)),
+    )
+    base = AuthenticationResult(
+        verdict=AuthVerdict.DELIVER,
+        spf=spf.result if spf else "none",
+        dkim=tuple(
+            DkimOutcome(domain=d.domain, selector=d.selector, result=d.result, reason=d.reason)
+            for d in dkim
+        ),
+        arc=arc.result if arc else "none",
+        dmarc=dmarc.result,
+        dmarc_policy=dmarc.policy,
+        header=_header_value(config.authserv_id, spf, dkim, arc, dmarc),
+        spf_detail=spf,
+        dkim_detail=dkim,
+        arc_detail=arc,
+        dmarc_detail=dmarc,
+        upstream=upstream,
+    )
+    return _disposition(base, dmarc, spf, dkim, arc, settings, config)
+
+
+def _disposition(
+    base: AuthenticationResult,
+    dmarc: DmarcResult,
+    spf: SpfResult | None,
+    dkim: Sequence[DkimSignatureResult],
+    arc: ArcResult | None,
+    settings: IntakeSettings,
+    config: AuthenticationConfig,
+) -> AuthenticationResult:
+    def decided(
+        verdict: AuthVerdict, code: str, message: str, smtp: SmtpReply | None = None
+    ) -> AuthenticationResult:
+        return attrs.evolve(
+            base,
+            verdict=verdict,
+            reasons=(Reason(code=code, message=message),),
+            smtp=smtp,
+            disposition_reason=code,
+        )
+
+    if dmarc.result == "temperror":
+        return decided(
+            AuthVerdict.TEMPORARY,
+            "dmarc.temperror",
+            f"The DMARC policy could not be looked up for now ({dmarc.reason.message}).",
+            SmtpReply(code=451, enhanced="4.7.0", text="DNS lookup failed, try again later"),
+        )
+    enforced = dmarc.result == "fail" and dmarc.applied_policy in ("quarantine", "reject")
+    if not enforced:
+        if dmarc.result == "pass":
+            return decided(
+                AuthVerdict.DELIVER,
+                "dmarc.pass",
+                "The sender's domain authenticated the message (DMARC pass).",
+            )
+        if dmarc.result == "fail":
+            return decided(
+                AuthVerdict.DELIVER,
+                "dmarc.fail.not_enforced",
+                f"DMARC failed, but the domain's policy ({dmarc.applied_policy or 'none'}) "
+                "asks for no action.",
+            )
+        return decided(AuthVerdict.DELIVER, f"dmarc.{dmarc.result}", dmarc.reason.message)
+    from_domain = dmarc.from_domain or ""
+    trusted = (*settings.trusted_forwarders, *config.trusted_forwarders)
+    if arc is not None and arc.passed:
+        vouching = _trusted(arc.newest_sealer, trusted)
+        if vouching and _forwarder_vouches(arc.newest_aar, from_domain):
+            return attrs.evolve(
+                decided(
+                    AuthVerdict.DELIVER,
+                    "dmarc.fail.trusted_forwarder",
+                    f"DMARC failed after forwarding, but the trusted forwarder {arc.newest_sealer} "
+                    f"sealed the message (ARC) and saw it authenticate for {from_domain}.",
+                ),
+                trusted_forwarder=arc.newest_sealer,
+            )
+    # A temporary failure of a check that could have rescued the message keeps it for a recheck.
+    if (
+        (spf is not None and spf.result == "temperror")
+        or any(d.result == "temperror" for d in dkim)
+        or (arc is not None and arc.result == "temperror")
+    ):
+        return decided(
+            AuthVerdict.TEMPORARY,
+            "auth.temperror",
+            "DMARC failed while a check could not be completed (temporary DNS error); "
+            "the message is held for a recheck.",
+            SmtpReply(code=451, enhanced="4.7.0", text="DNS lookup failed, try again later"),
+        )
+    explanation = (
+        f"{from_domain} publishes DMARC p={dmarc.applied_policy} and the message did not "
+        "authenticate for it (no aligned SPF or DKIM pass, no trusted forwarder's ARC seal)."
+    )
+    if (
+        dmarc.applied_policy == "reject"
+        and settings.dmarc_failure_action is DmarcFailureAction.REJECT
+    ):
+        return decided(
+            AuthVerdict.REJECT,
+            "dmarc.fail.reject",
+            explanation,
+            SmtpReply(
+                code=550,
+                enhanced="5.7.26",
+                text="Unauthenticated email from this domain is not accepted (DMARC)",
+            ),
+        )
+    return decided(AuthVerdict.QUARANTINE, f"dmarc.fail.{dmarc.applied_policy}", explanation)

@@ -69,13 +69,17 @@ _READ_CHUNK = 1 << 16
 _RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "X-Forwarded-To")
 
 
+def _domain_set(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(v.lower().rstrip(".") for v in values)
+
+
 @attrs.frozen(kw_only=True)
 class IntakeConfig:
     """Host-wide intake settings (per-channel ones live in ``Channel.intake``)."""
 
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     """The limit where no channel is known yet (recipient only in the headers)."""
-    own_message_id_domains: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset)
+    own_message_id_domains: frozenset[str] = attrs.field(default=frozenset(), converter=_domain_set)
     """Domains of the Message-IDs our outbound mail carries (for loop detection)."""
     authentication: AuthenticationConfig = attrs.field(factory=AuthenticationConfig)
 

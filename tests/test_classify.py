@@ -416,6 +416,19 @@ def test_customer_writing_about_a_bounce_is_a_message() -> None:
     assert run(raw).kind is MessageKind.MESSAGE
 
 
+def test_shop_writing_from_a_system_like_address_is_a_message() -> None:
+    """A shop's mail@ address asking about a failed delivery is a customer, not a daemon."""
+    raw = message(
+        PLAIN.replace(
+            "Maria Lopez <maria.lopez@example.org>", "Bakery Jensen <mail@bakery.example>"
+        ).replace("Order 4471 arrived damaged", "Delivery failure for order 4471"),
+        "Your courier could not deliver to <orders@bakery.example>: nobody was there.\n"
+        "Could you send it again on Friday?\n",
+    )
+    result = run(raw, "mail@bakery.example")
+    assert result.kind is MessageKind.MESSAGE
+
+
 def test_forwarded_bounce_from_a_person_is_a_message() -> None:
     """A customer forwarding a bounce they received asks for help: it stays a message."""
     raw = message(

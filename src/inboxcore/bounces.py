@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 _STATUS = re.compile(r"(?<![\w.])([245])\.(\d{1,3})\.(\d{1,3})(?![\w]|\.\d)")
-_REPLY = re.compile(r"(?<![\w.\-/:#])([245])([0-5])(\d)(?:[ \-]|$)")
+_REPLY = re.compile(r"(?<![\w.\-/:#])([45])([0-5])(\d)(?:[ \-]|$)")
 _ADDRESS = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]+)*"
     r"@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\b"
@@ -59,22 +59,18 @@ _DAEMON_LOCALS = frozenset(
         "mail-daemon",
         "maildaemon",
         "mdaemon",
-        "bounce",
-        "bounces",
         "bounce-notification",
         "mail.delivery.system",
         "mailadmin",
         "mail-router",
         "smtp-gateway",
-        "mailer",
         "post_master",
-        "daemon",
-        "root",
-        "mail",
-        "nobody",
         "microsoftexchange329e71ec88ae4615bbc36ab6ce41109e",
     }
 )
+# System accounts that send bounces on small hosts, but are also real people's or shops'
+# addresses (mail@bakery.example): evidence only beside the null sender.
+_MACHINE_LOCALS = frozenset({"mailer", "daemon", "root", "mail", "nobody", "bounce", "bounces"})
 _DAEMON_NAMES = re.compile(
     r"mail delivery (?:system|subsystem|service)|mailer[- ]daemon|postmaster|"
     r"delivery status notification|mail administrator|microsoft outlook|"
@@ -89,7 +85,8 @@ _BOUNCE_SUBJECT = re.compile(
     r"no entregado|non recapitato|onbestelbaar|kan inte levereras|ikke levert|"
     r"error sending|message not delivered|delivery report|delivery status|"
     r"warning: could not|mail failure|rejected|unable to deliver|permanent error|"
-    r"nondeliverable|bounce|failed mail|delivery error|message delivery|"
+    r"nondeliverable|bounce|failed mail|delivery error|message delivery|mail failed|"
+    r"returning (?:message )?to sender|\berrors?\b|エラー|"
     r"不能投递|退信|配信できません",
     re.I,
 )
@@ -411,11 +408,14 @@ def _strip_type(value: str) -> str:
     return value.strip().strip("<>").strip()
 
 
-def _status_in(text: str) -> str | None:
-    found = _STATUS.search(text)
-    if found is None:
-        return None
-    return f"{found.group(1)}.{int(found.group(2))}.{int(found.group(3))}"
+def _status_in(text: str, *, failures_only: bool = False) -> str | None:
+    """The first enhanced status code in ``text`` (only 4.x.x and 5.x.x if ``failures_only``:
+    a transcript's ``250 2.1.5 Ok`` says nothing about why delivery failed)."""
+    for found in _STATUS.finditer(text):
+        if failures_only and found.group(1) == "2":
+            continue
+        return f"{found.group(1)}.{int(found.group(2))}.{int(found.group(3))}"
+    return None
 
 
 def _reply_class(text: str) -> str | None:
@@ -671,7 +671,7 @@ def _diagnostic_line(window: str) -> str | None:
 
 def _recipient_from_window(address: str, window: str, notice: str) -> BouncedRecipient:
     diagnostic = _diagnostic_line(window)
-    status = _status_in(window)
+    status = _status_in(window, failures_only=True)
     inferred = False
     if status is None:
         reply = _reply_class(window) or _reply_class(notice)
@@ -712,7 +712,7 @@ def _looks_like_bounce(parsed: ParsedMessage, envelope_mail_from: str | None) ->
         name = sender.display_name or ""
         if local in _DAEMON_LOCALS or "mailer-daemon" in local or _DAEMON_NAMES.search(name):
             score += 2
-        elif _NO_REPLY.search(local):
+        elif _NO_REPLY.search(local) or (local in _MACHINE_LOCALS and envelope_mail_from == ""):
             score += 1
     if not parsed.from_:
         raw_from = parsed.header("From") or ""
@@ -811,7 +811,7 @@ def _read(parsed: ParsedMessage, envelope_mail_from: str | None) -> DeliveryRepo
                     original_message_id=original_id,
                     recipients=tuple(r.address for r in failed),
                 )
-    if evidence < 2 and not (is_report and tree.report_type == "delivery-status"):
+    if evidence < 3 and not (is_report and tree.report_type == "delivery-status"):
         return None
     notice = _notice_text(tree)
     excluded = frozenset(a.address.lower() for a in (*parsed.from_, *parsed.to, *parsed.reply_to))
@@ -825,7 +825,7 @@ def _read(parsed: ParsedMessage, envelope_mail_from: str | None) -> DeliveryRepo
             for address in _original_addressees(tree, excluded)
         ]
     if not details:
-        status = _status_in(notice)
+        status = _status_in(notice, failures_only=True)
         if status is None:
             reply = _reply_class(notice)
             status = infer_status(notice, temporary=None if reply is None else reply == "4")

@@ -221,3 +221,26 @@ def test_infer_status_is_total(text: str, temporary: bool | None) -> None:
         assert klass in "245"
         assert subject.isdigit()
         assert detail.isdigit()
+
+
+def test_x_failed_recipients_header_names_the_failures() -> None:
+    """Gmail and Exim list failed recipients in X-Failed-Recipients; that list is used."""
+    raw = crlf(
+        """\
+From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>
+To: support@acme.example
+X-Failed-Recipients: announce@googlegroups.com
+Subject: Delivery Status Notification (Failure)
+Content-Type: text/plain; charset=UTF-8
+
+Hello support@acme.example,
+
+We're writing to let you know that the group you tried to contact (announce) may not exist,
+or you may not have permission to post messages to the group.
+"""
+    )
+    report = read_delivery_report(parse_message(raw), "")
+    assert report is not None
+    assert report.bounce is not None
+    assert report.bounce.recipients == ("announce@googlegroups.com",)
+    assert report.bounce.permanent is True

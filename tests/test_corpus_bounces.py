@@ -70,7 +70,7 @@ PSEUDO_STATUS: dict[str, frozenset[str] | None] = {
 THRESHOLDS = {
     "is_bounce accuracy": 0.98,
     "status match rate": 0.82,
-    "recipient match rate": 0.92,
+    "recipient match rate": 0.95,
     "auto-reply accuracy": 1.0,
     "feedback report accuracy": 1.0,
     "delivery success accuracy": 1.0,

@@ -739,7 +739,7 @@ def read_delivery_report(
     """
     try:
         return _read(parsed, envelope_mail_from)
-    except Exception:  # pragma: no cover - a last guard; the readers above are total
+    except Exception:  # a last guard: the stdlib parser's objects can surprise on broken input
         return None
 
 
@@ -816,6 +816,14 @@ def _read(parsed: ParsedMessage, envelope_mail_from: str | None) -> DeliveryRepo
     notice = _notice_text(tree)
     excluded = frozenset(a.address.lower() for a in (*parsed.from_, *parsed.to, *parsed.reply_to))
     details = _prose_recipients(notice, excluded)
+    declared = _declared_failures(parsed)
+    if declared:
+        # Exim and Gmail name the failed recipients in a header: that list is authoritative
+        found = {r.address: r for r in details}
+        details = [
+            found.get(address) or _recipient_from_window(address, notice, notice)
+            for address in declared
+        ]
     if original_id is None:
         original_id = _message_id_in(_returned_text(tree))
     if not details:
@@ -831,13 +839,14 @@ def _read(parsed: ParsedMessage, envelope_mail_from: str | None) -> DeliveryRepo
             status = infer_status(notice, temporary=None if reply is None else reply == "4")
         if evidence < 3 and status is None:
             return None
-        details = []
+        if status is None:
+            status = "4.0.0" if _TEMPORARY_WORDS.search(notice) else "5.0.0"
         report = BounceReport(
             status=status,
             recipients=(),
             original_message_id=original_id,
             diagnostic=_diagnostic_line(notice),
-            permanent=None if status is None else status.startswith("5"),
+            permanent=status.startswith("5"),
             format=_format_of(parsed, notice),
         )
         return DeliveryReport(kind="bounce", bounce=report, original_message_id=original_id)
@@ -847,6 +856,16 @@ def _read(parsed: ParsedMessage, envelope_mail_from: str | None) -> DeliveryRepo
         original_message_id=original_id,
         recipients=tuple(r.address for r in details),
     )
+
+
+def _declared_failures(parsed: ParsedMessage) -> list[str]:
+    declared: list[str] = []
+    for value in parsed.headers("X-Failed-Recipients"):
+        for match in _ADDRESS.finditer(value):
+            address = match.group(0).lower()
+            if address not in declared:
+                declared.append(address)
+    return declared[:50]
 
 
 def _original_addressees(tree: _Tree, excluded: frozenset[str]) -> list[str]:

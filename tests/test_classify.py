@@ -179,6 +179,52 @@ Content-Type: text/plain; charset=utf-8
     assert result.forwarding_confirmation.requesting_address == "help@acme.example"
 
 
+def test_localised_gmail_confirmation_is_recognised_by_sender() -> None:
+    """A German Gmail confirmation is recognised by its sender; code and requester are read."""
+    raw = message(
+        """\
+From: Gmail-Team <forwarding-noreply@google.com>
+To: acme-support@inbox.helpdesk.example
+Subject: (#302118745) Gmail-Weiterleitungsbestätigung – E-Mails von vertrieb@acme.example empfangen
+Content-Type: text/plain; charset=UTF-8
+""",
+        "vertrieb@acme.example möchte E-Mails automatisch an Ihre E-Mail-Adresse\n"
+        "acme-support@inbox.helpdesk.example weiterleiten.\n"
+        "Bestätigungscode: 302118745\n\n"
+        "https://mail-settings.google.com/mail/vf-%5BANGjdJ-2xY%5D-Kq9\n",
+    )
+    result = run(raw, "forwarding-noreply@google.com")
+    assert result.kind is MessageKind.FORWARDING_CONFIRMATION
+    confirmation = result.forwarding_confirmation
+    assert confirmation is not None
+    assert confirmation.code == "302118745"
+    assert confirmation.requesting_address == "vertrieb@acme.example"
+    assert confirmation.url == "https://mail-settings.google.com/mail/vf-%5BANGjdJ-2xY%5D-Kq9"
+
+
+def test_unknown_provider_confirmation_uses_the_generic_rule() -> None:
+    """An automated sender asking to confirm forwarding is a confirmation from its domain."""
+    raw = message(
+        """\
+From: Mailbox Service <no-reply@smallmail.example>
+To: acme-support@inbox.helpdesk.example
+Subject: Please confirm your forwarding address
+Content-Type: text/plain; charset=utf-8
+""",
+        "The mailbox info@acme.example wants to forward its mail to this address.\n"
+        "Your verification code is 841207.\n"
+        "Or open https://smallmail.example/forwarding/confirm?t=Zx81\n",
+    )
+    result = run(raw, "no-reply@smallmail.example")
+    assert result.kind is MessageKind.FORWARDING_CONFIRMATION
+    assert result.reason == "forwarding_confirmation.smallmail_example"
+    confirmation = result.forwarding_confirmation
+    assert confirmation is not None
+    assert confirmation.code == "841207"
+    assert confirmation.url == "https://smallmail.example/forwarding/confirm?t=Zx81"
+    assert confirmation.requesting_address == "info@acme.example"
+
+
 def test_customer_mentioning_forwarding_is_not_a_confirmation() -> None:
     """A person asking about forwarding confirmation is an ordinary message."""
     raw = message(

@@ -282,6 +282,22 @@ def test_ended_unit_refuses_further_use(backend: Backend) -> None:
     uow.rollback()  # never raises
 
 
+def test_units_hold_a_connection_only_while_in_use(backend: Backend) -> None:
+    """A unit takes a pooled connection at its first statement and returns it when it ends."""
+    storage = backend.storage()
+    pool = storage.engine.pool
+    assert isinstance(pool, sa.pool.QueuePool)
+    idle = [storage.unit_of_work() for _ in range(50)]  # more than the pool holds
+    assert pool.checkedout() == 0
+    with storage.unit_of_work() as uow:
+        uow.accounts.add(_account())
+        assert pool.checkedout() == 1
+        uow.commit()
+    assert pool.checkedout() == 0
+    for unit in idle:
+        unit.commit()  # nothing to apply: no error
+
+
 def test_record_referring_to_nothing_fails_the_commit(backend: Backend) -> None:
     """A channel of an account that does not exist fails the commit, and nothing is applied."""
     storage = backend.storage()

@@ -269,17 +269,19 @@ class SqlStorage:
 
 
 class SqlUnitOfWork:
-    """One unit of work: one transaction on one connection of :class:`SqlStorage`."""
+    """One unit of work: one transaction on one connection of :class:`SqlStorage`.
+
+    The connection is taken from the pool at the first statement and given back when the unit
+    ends, so a unit that is never used (or dropped without ending) holds none.
+    """
 
     def __init__(self, storage: SqlStorage) -> None:
+        self._engine = storage.engine
         self._dialect = storage.dialect
+        self._conn: Connection | None = None
         self._write_locked = False
         self._closed = False
         self._poisoned = False
-        try:
-            self._conn: Connection = storage.engine.connect()
-        except sa.exc.SQLAlchemyError as exc:
-            raise StorageError(f"storage unavailable: {exc}") from exc
         self.accounts = _Accounts(self)
         self.channels = _Channels(self)
         self.contacts = _Contacts(self)
@@ -306,6 +308,9 @@ class SqlUnitOfWork:
         self._check_open()
         if self._poisoned:
             raise StorageError("the unit of work hit a constraint error; roll it back")
+        if self._conn is None:  # nothing was read or written
+            self._closed = True
+            return
         try:
             self._conn.commit()
         except sa.exc.DBAPIError as exc:
@@ -319,14 +324,17 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         if not self._closed:
-            with contextlib.suppress(sa.exc.SQLAlchemyError):
-                self._conn.rollback()
+            if self._conn is not None:
+                with contextlib.suppress(sa.exc.SQLAlchemyError):
+                    self._conn.rollback()
             self._end()
 
     def _discard_failed_commit(self) -> None:
         """Roll back at the driver: SQLAlchemy considers the transaction over after a failed
         commit, but a SQLite COMMIT refused by a deferred foreign key leaves it open, and the
         pool would hand it, uncommitted writes and all, to the next unit of work."""
+        if self._conn is None:
+            return
         try:
             dbapi_connection = self._conn.connection.dbapi_connection
             if dbapi_connection is not None:
@@ -338,8 +346,10 @@ class SqlUnitOfWork:
     def _end(self) -> None:
         self._closed = True
         # Closing returns the connection to the pool, which rolls back whatever is left.
-        with contextlib.suppress(sa.exc.SQLAlchemyError):
-            self._conn.close()
+        if self._conn is not None:
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                self._conn.close()
+            self._conn = None
 
     def _check_open(self) -> None:
         if self._closed:
@@ -354,10 +364,16 @@ class SqlUnitOfWork:
         the write lock.
         """
         self._check_open()
+        if self._conn is None:
+            try:
+                self._conn = self._engine.connect()
+            except sa.exc.SQLAlchemyError as exc:
+                raise StorageError(f"storage unavailable: {exc}") from exc
+        conn = self._conn
         if write and self._dialect == "sqlite" and not self._write_locked:
-            self._guard(lambda: self._conn.exec_driver_sql("BEGIN IMMEDIATE"))
+            self._guard(lambda: conn.exec_driver_sql("BEGIN IMMEDIATE"))
             self._write_locked = True
-        return self._guard(lambda: self._conn.execute(statement))
+        return self._guard(lambda: conn.execute(statement))
 
     def _guard(self, call: Callable[[], _T]) -> _T:
         try:

@@ -1,0 +1,495 @@
+"""The inbox service end to end through inboxcore.testing: conversations, routing, tickets, events."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+import pytest
+
+from inboxcore.addresses import EmailAddress
+from inboxcore.errors import NotFoundError
+from inboxcore.events import (
+    ChannelStateChanged,
+    ConversationAssigned,
+    ConversationCreated,
+    DeliveryFailed,
+    ForwardingConfirmationReceived,
+    MessageAppended,
+    MessageQuarantined,
+    OwnerNotified,
+    TicketCreated,
+)
+from inboxcore.ids import (
+    AccountId,
+    ChannelId,
+    ContactId,
+    MessageId,
+    TeamId,
+    UserId,
+    raw_message_id,
+)
+from inboxcore.model import (
+    Account,
+    Channel,
+    ChannelState,
+    Contact,
+    Conversation,
+    ConversationKind,
+    DeliveryStatus,
+    Direction,
+    Envelope,
+    Message,
+    MessageKind,
+    RoutingMode,
+    RoutingSettings,
+    Team,
+    Ticket,
+    TicketSettings,
+    User,
+)
+from inboxcore.outcomes import Disposition
+from inboxcore.service import InboxConfig, InboxService
+from inboxcore.testing import (
+    FakeClock,
+    FakeDirectory,
+    InMemoryRawStore,
+    InMemoryStorage,
+    RecordingEventSink,
+    SequentialIds,
+)
+
+T0 = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
+ADDRESS = "support-7f3k@acme.inbox.example.net"
+ACME = AccountId("acme")
+AGENTS = [
+    User(
+        id=UserId(f"u{i}"),
+        account_id=ACME,
+        email=EmailAddress.parse(f"agent{i}@acme.example"),
+        first_name=f"Agent{i}",
+    )
+    for i in (1, 2, 3)
+]
+
+
+@attrs.define
+class World:
+    service: InboxService
+    storage: InMemoryStorage
+    raw_store: InMemoryRawStore
+    clock: FakeClock
+    directory: FakeDirectory
+    events: RecordingEventSink
+    channel: Channel
+
+
+def world(**channel_changes: Any) -> World:
+    storage, raw_store, clock = InMemoryStorage(), InMemoryRawStore(), FakeClock(T0)
+    directory = FakeDirectory(
+        users=AGENTS,
+        teams=[
+            Team(
+                id=TeamId("t1"),
+                account_id=ACME,
+                name="Tier 1",
+                member_ids=(UserId("u2"), UserId("u3")),
+            )
+        ],
+        available=[UserId("u1"), UserId("u2"), UserId("u3")],
+    )
+    events = RecordingEventSink()
+    channel = Channel(
+        id=ChannelId("chan-1"),
+        account_id=ACME,
+        name="Support",
+        forwarding_address=EmailAddress.parse(ADDRESS),
+        created_at=T0 - timedelta(days=1),
+        state=ChannelState.CONNECTED,
+        mailbox_addresses=(EmailAddress.parse("support@acme.example"),),
+        company_name="Acme Support",
+    )
+    channel = attrs.evolve(channel, **channel_changes)
+    with storage.unit_of_work() as uow:
+        uow.accounts.add(Account(id=ACME, name="Acme", subdomain="acme"))
+        uow.channels.add(channel)
+        uow.commit()
+    service = InboxService(
+        storage=storage,
+        raw_store=raw_store,
+        clock=clock,
+        ids=SequentialIds(),
+        directory=directory,
+        events=events,
+        config=InboxConfig(
+            conversation_keys=(b"conversation-key-0123456789",),
+            message_id_domain="acme.inbox.example.net",
+        ),
+    )
+    return World(service, storage, raw_store, clock, directory, events, channel)
+
+
+def mail(
+    *,
+    sender: str = "Ada Lovelace <ada@customer.example>",
+    subject: str = "Invoice 1042 is wrong",
+    message_id: str = "<m1@customer.example>",
+    extra: str = "",
+    body: str = "Hello, the invoice lists 12 seats but we have 10.",
+) -> bytes:
+    return (
+        f"From: {sender}\r\nTo: support@acme.example\r\nSubject: {subject}\r\n"
+        f"Date: Mon, 04 May 2026 09:00:00 +0200\r\nMessage-ID: {message_id}\r\n{extra}"
+        f"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    ).encode()
+
+
+def envelope(**kw: object) -> Envelope:
+    base: dict[str, object] = {
+        "received_at": T0,
+        "mail_from": "srs0=x@acme.example",
+        "rcpt_to": (ADDRESS,),
+    }
+    base.update(kw)
+    return Envelope(**base)  # type: ignore[arg-type]
+
+
+def test_forwarded_customer_email_becomes_contact_conversation_and_ticket() -> None:
+    """A forwarded email opens a conversation for the original sender, unassigned, with a ticket."""
+    w = world()
+    delivery = w.service.receive(mail(), envelope())
+    assert delivery.disposition is Disposition.ACCEPTED
+    assert delivery.conversation_created
+    (contact,) = w.storage.records(Contact)
+    assert contact.email.address == "ada@customer.example"
+    assert contact.name == "Ada Lovelace"
+    (conversation,) = w.storage.records(Conversation)
+    assert conversation.contact_id == contact.id
+    assert conversation.assignee_id is None
+    assert conversation.kind is ConversationKind.CUSTOMER
+    (ticket,) = w.storage.records(Ticket)
+    assert ticket.conversation_id == conversation.id
+    assert ticket.name == "Invoice 1042 is wrong"
+    (message,) = w.storage.records(Message)
+    assert message.raw_id == raw_message_id(mail())
+    assert message.rfc_message_id == "m1@customer.example"
+    assert [type(e) for e in w.events.events] == [
+        ConversationCreated,
+        ConversationAssigned,
+        TicketCreated,
+        MessageAppended,
+        ChannelStateChanged,
+    ]
+    assert w.events.of_type(ChannelStateChanged)[0].step == "observe_first_mail"
+    assert w.events.of_type(ConversationAssigned)[0].reason == "unassigned.default"
+    (channel,) = w.storage.records(Channel)
+    assert channel.receiving_since == T0
+    (record,) = w.storage.intake_records()
+    assert record.disposition == "accepted"
+    assert record.message_id == message.id
+
+
+def test_reply_threads_into_the_same_conversation() -> None:
+    """A reply referencing the first message joins its conversation; no second ticket."""
+    w = world()
+    first = w.service.receive(mail(), envelope())
+    w.clock.advance(timedelta(hours=2))
+    reply = w.service.receive(
+        mail(
+            subject="Re: Invoice 1042 is wrong",
+            message_id="<m2@customer.example>",
+            extra="In-Reply-To: <m1@customer.example>\r\n",
+        ),
+        envelope(),
+    )
+    assert reply.disposition is Disposition.ACCEPTED
+    assert reply.conversation_id == first.conversation_id
+    assert not reply.conversation_created
+    assert len(w.storage.records(Conversation)) == 1
+    assert len(w.storage.records(Ticket)) == 1
+    assert len(w.storage.records(Message)) == 2
+
+
+def test_same_message_twice_changes_nothing() -> None:
+    """The same message again (a retry) is a duplicate and leaves every record as it was."""
+    w = world()
+    w.service.receive(mail(), envelope())
+    before = (
+        w.storage.records(Conversation),
+        w.storage.records(Message),
+        w.storage.records(Ticket),
+        w.storage.records(Contact),
+    )
+    again = w.service.receive(mail(), envelope())
+    assert again.disposition is Disposition.DUPLICATE
+    assert again.intake.duplicate_of is not None
+    assert (
+        w.storage.records(Conversation),
+        w.storage.records(Message),
+        w.storage.records(Ticket),
+        w.storage.records(Contact),
+    ) == before
+
+
+def test_auto_reply_and_bounce_open_no_ticket() -> None:
+    """An out-of-office and a bounce land as notices: no routing, no ticket."""
+    w = world(routing=RoutingSettings(mode=RoutingMode.USERS_AND_TEAMS, user_ids=(UserId("u1"),)))
+    ooo = mail(
+        sender="Bob <bob@customer.example>",
+        subject="Automatic reply: hello",
+        message_id="<ooo@x.example>",
+        extra="Auto-Submitted: auto-replied\r\n",
+    )
+    assert w.service.receive(ooo, envelope()).disposition is Disposition.ACCEPTED
+    bounce = (
+        b"From: Mail Delivery System <MAILER-DAEMON@mx.customer.example>\r\nTo: support@acme.example\r\n"
+        b"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <b1@mx.customer.example>\r\n"
+        b"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b\r\n"
+        b"Content-Type: text/plain\r\n\r\nI could not deliver your message.\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+        b"Reporting-MTA: dns; mx.customer.example\r\n\r\nFinal-Recipient: rfc822; gone@customer.example\r\nAction: failed\r\n"
+        b"Status: 5.1.1\r\n--b--\r\n"
+    )
+    delivery = w.service.receive(bounce, envelope(mail_from=""))
+    assert delivery.disposition is Disposition.ACCEPTED
+    assert w.storage.records(Ticket) == ()
+    assert all(c.kind is ConversationKind.NOTICE for c in w.storage.records(Conversation))
+    assert all(c.assignee_id is None for c in w.storage.records(Conversation))
+    assert w.events.of_type(ConversationAssigned) == []
+
+
+def test_hijack_attempt_opens_a_new_linked_conversation() -> None:
+    """A stranger replying to an old thread's Message-ID does not take the conversation over."""
+    w = world()
+    first = w.service.receive(mail(), envelope())
+    w.clock.advance(timedelta(hours=1))
+    hijack = w.service.receive(
+        mail(
+            sender="Mallory <mallory@evil.example>",
+            subject="Re: Invoice 1042 is wrong",
+            message_id="<h1@evil.example>",
+            extra="In-Reply-To: <m1@customer.example>\r\n",
+        ),
+        envelope(),
+    )
+    assert hijack.disposition is Disposition.ACCEPTED
+    assert hijack.conversation_created
+    assert hijack.conversation_id != first.conversation_id
+    new = next(c for c in w.storage.records(Conversation) if c.id == hijack.conversation_id)
+    assert new.linked_conversation_id == first.conversation_id
+    assert w.events.of_type(ConversationCreated)[-1].reason == "hijack_protection"
+    colleague = w.service.receive(
+        mail(
+            sender="Ben <ben@customer.example>",
+            subject="Re: Invoice 1042 is wrong",
+            message_id="<c1@customer.example>",
+            extra="In-Reply-To: <m1@customer.example>\r\n",
+        ),
+        envelope(),
+    )
+    assert colleague.conversation_id == first.conversation_id
+
+
+def test_failing_commit_loses_nothing_and_reprocess_recovers() -> None:
+    """A commit failure quarantines the message with its raw id; reprocessing delivers it once."""
+    w = world()
+    w.storage.fail_next_commits()
+    delivery = w.service.receive(mail(), envelope())
+    assert delivery.disposition is Disposition.QUARANTINED
+    assert delivery.reason_codes == ("internal_error",)
+    assert delivery.smtp.code == 250
+    assert delivery.raw_id is not None
+    assert w.raw_store.contains(delivery.raw_id)
+    assert w.storage.records(Conversation) == ()
+    assert w.storage.records(Contact) == ()
+    assert [q.raw_id for q in w.service.quarantined()] == [delivery.raw_id]
+    assert w.events.of_type(MessageQuarantined)[0].raw_id == delivery.raw_id
+    again = w.service.reprocess(delivery.raw_id)
+    assert again.disposition is Disposition.ACCEPTED
+    assert len(w.storage.records(Conversation)) == 1
+    assert w.service.quarantined() == ()
+    with pytest.raises(NotFoundError):
+        w.service.reprocess(raw_message_id(b"never"))
+
+
+def test_forwarding_confirmation_lands_as_its_own_conversation() -> None:
+    """Gmail's confirmation is shown to the team: its own conversation, no routing, no ticket."""
+    w = world(
+        state=ChannelState.DRAFT,
+        routing=RoutingSettings(mode=RoutingMode.USERS_AND_TEAMS, user_ids=(UserId("u1"),)),
+    )
+    raw = (
+        "Return-Path: <forwarding-noreply@google.com>\r\nX-Google-Address-Confirmation: Qz8pLmW3sT0vYb1R\r\n"
+        "Auto-Submitted: auto-generated\r\nFrom: Gmail Team <forwarding-noreply@google.com>\r\n"
+        f"To: {ADDRESS}\r\nSubject: Gmail Forwarding Confirmation - Receive Mail from support@acme.example\r\n"
+        "Date: Mon, 04 May 2026 08:00:00 +0000\r\nMessage-ID: <c0nf1rm@google.com>\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\n"
+        f"support@acme.example has requested to automatically forward mail to your email\r\naddress {ADDRESS}.\r\n\r\n"
+        "To allow support@acme.example to automatically forward mail to your address,\r\nplease click the link below to confirm the request:\r\n\r\n"
+        "https://mail-settings.google.com/mail/vf-%5BANGjdJ9kT4%5D-hP2sLq8ZrVx0Ye3Wn5Ud\r\n"
+    ).encode()
+    delivery = w.service.receive(raw, envelope(mail_from="forwarding-noreply@google.com"))
+    assert delivery.disposition is Disposition.ACCEPTED
+    (conversation,) = w.storage.records(Conversation)
+    assert conversation.kind is ConversationKind.FORWARDING_CONFIRMATION
+    assert conversation.assignee_id is None
+    assert w.storage.records(Ticket) == ()
+    (event,) = w.events.of_type(ForwardingConfirmationReceived)
+    assert event.provider == "gmail"
+    assert event.url is not None
+    assert event.url.startswith("https://mail-settings.google.com/mail/vf-")
+    (channel,) = w.storage.records(Channel)
+    assert channel.confirmation_seen_at == T0
+    assert channel.receiving_since is None
+
+
+def test_rotation_is_fair_through_the_service() -> None:
+    """Users and teams: 30 new conversations over 3 available agents, 10 each."""
+    w = world(
+        routing=RoutingSettings(
+            mode=RoutingMode.USERS_AND_TEAMS, user_ids=(UserId("u1"),), team_ids=(TeamId("t1"),)
+        )
+    )
+    for i in range(30):
+        w.service.receive(
+            mail(
+                sender=f"c{i}@customer{i}.example",
+                message_id=f"<n{i}@x.example>",
+                subject=f"Question {i}",
+            ),
+            envelope(),
+        )
+    counts = Counter(c.assignee_id for c in w.storage.records(Conversation))
+    assert counts == {"u1": 10, "u2": 10, "u3": 10}
+    assert {t.owner_id for t in w.storage.records(Ticket)} == {"u1", "u2", "u3"}
+
+
+def test_offline_contact_owner_is_assigned_and_notified() -> None:
+    """Contact owner mode: an offline owner still gets the conversation and a notification event."""
+    w = world(routing=RoutingSettings(mode=RoutingMode.CONTACT_OWNER))
+    with w.storage.unit_of_work() as uow:
+        uow.contacts.add(
+            Contact(
+                id=ContactId("ada"),
+                account_id=ACME,
+                email=EmailAddress.parse("ada@customer.example"),
+                created_at=T0,
+                owner_id=UserId("u2"),
+            )
+        )
+        uow.commit()
+    w.directory.set_available(UserId("u2"), False)
+    delivery = w.service.receive(mail(), envelope())
+    (conversation,) = w.storage.records(Conversation)
+    assert conversation.assignee_id == "u2"
+    assert delivery.routing is not None
+    assert delivery.routing.notify_owner
+    (notified,) = w.events.of_type(OwnerNotified)
+    assert notified.owner_id == "u2"
+
+
+def test_deactivated_assignee_is_rerouted_on_reply() -> None:
+    """A reply to a conversation whose assignee left is routed again."""
+    w = world(
+        routing=RoutingSettings(
+            mode=RoutingMode.USERS_AND_TEAMS, user_ids=(UserId("u1"), UserId("u2"))
+        )
+    )
+    first = w.service.receive(mail(), envelope())
+    (conversation,) = w.storage.records(Conversation)
+    gone = conversation.assignee_id
+    assert gone is not None
+    w.directory.add_user(attrs.evolve(next(a for a in AGENTS if a.id == gone), active=False))
+    reply = w.service.receive(
+        mail(
+            message_id="<m2@customer.example>",
+            subject="Re: Invoice",
+            extra="In-Reply-To: <m1@customer.example>\r\n",
+        ),
+        envelope(),
+    )
+    assert reply.conversation_id == first.conversation_id
+    (conversation,) = w.storage.records(Conversation)
+    assert conversation.assignee_id not in (None, gone)
+
+
+def test_bounce_of_our_outbound_message_marks_it_failed() -> None:
+    """A DSN naming one of our sent Message-IDs marks that message failed and reports it."""
+    w = world()
+    w.service.receive(mail(), envelope())
+    (conversation,) = w.storage.records(Conversation)
+    with w.storage.unit_of_work() as uow:
+        uow.messages.add(
+            Message(
+                id=MessageId("out-1"),
+                account_id=ACME,
+                channel_id=ChannelId("chan-1"),
+                conversation_id=conversation.id,
+                direction=Direction.OUTBOUND,
+                kind=MessageKind.MESSAGE,
+                fingerprint="o",
+                received_at=T0,
+                rfc_message_id="reply1@acme.inbox.example.net",
+                delivery_status=DeliveryStatus.SENT,
+            )
+        )
+        uow.commit()
+    dsn = (
+        b"From: Mail Delivery System <MAILER-DAEMON@mx.customer.example>\r\nTo: support@acme.example\r\n"
+        b"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <b2@mx.customer.example>\r\n"
+        b"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b\r\n"
+        b"Content-Type: text/plain\r\n\r\nUnknown user.\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+        b"Reporting-MTA: dns; mx.customer.example\r\n\r\nFinal-Recipient: rfc822; ada@customer.example\r\nAction: failed\r\n"
+        b"Status: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 no such user\r\n\r\n--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        b"From: Acme Support <support@acme.example>\r\nMessage-ID: <reply1@acme.inbox.example.net>\r\nSubject: Re: Invoice\r\n\r\n--b--\r\n"
+    )
+    delivery = w.service.receive(dsn, envelope(mail_from=""))
+    assert delivery.conversation_id == conversation.id
+    (failed,) = w.events.of_type(DeliveryFailed)
+    assert failed.message_id == "out-1"
+    assert failed.status == "5.1.1"
+    with w.storage.unit_of_work() as uow:
+        assert uow.messages.get(MessageId("out-1")).delivery_status is DeliveryStatus.FAILED
+    assert len(w.storage.records(Ticket)) == 1
+
+
+def test_tickets_switched_off() -> None:
+    """With the channel's ticket switch off, conversations open without tickets."""
+    w = world(tickets=TicketSettings(enabled=False))
+    assert w.service.receive(mail(), envelope()).ticket_id is None
+    assert w.storage.records(Ticket) == ()
+
+
+def test_concurrent_deliveries_make_one_conversation_per_message() -> None:
+    """Threads delivering the same messages at once: exactly one conversation and message each."""
+    w = world(
+        routing=RoutingSettings(
+            mode=RoutingMode.USERS_AND_TEAMS, user_ids=(UserId("u1"), UserId("u2"), UserId("u3"))
+        )
+    )
+    messages = [
+        mail(sender=f"c{i}@customer.example", message_id=f"<p{i}@x.example>", subject=f"Q{i}")
+        for i in range(6)
+    ]
+    barrier = threading.Barrier(4)
+    outcomes: list[Disposition] = []
+    lock = threading.Lock()
+
+    def deliver() -> None:
+        barrier.wait(10)
+        for raw in messages:
+            result = w.service.receive(raw, envelope())
+            with lock:
+                outcomes.append(result.disposition)
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(w.storage.records(Conversation)) == 6
+    assert len(w.storage.records(Message)) == 6
+    assert len(w.storage.records(Contact)) == 6
+    assert Counter(outcomes) == {Disposition.ACCEPTED: 6, Disposition.DUPLICATE: 18}
+    assert len({t.conversation_id for t in w.storage.records(Ticket)}) == 6

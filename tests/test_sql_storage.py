@@ -326,6 +326,43 @@ def test_channel_cannot_move_to_a_retired_address(backend: Backend) -> None:
         uow.channels.update(moved)
 
 
+def test_address_retired_while_a_channel_claims_it(backend: Backend) -> None:
+    """A channel claiming an address that a concurrent unit is retiring fails once that commits."""
+    storage = backend.storage()
+    _seed(storage)
+    retiring = threading.Event()
+    release = threading.Event()
+    refused: list[BaseException] = []
+
+    def retirer() -> None:
+        with storage.unit_of_work() as uow:
+            uow.channels.retire_address("old@acme.inbox.example", ChannelId("chan-1"), T0)
+            retiring.set()
+            release.wait(10)
+            uow.commit()
+
+    def claimer() -> None:
+        retiring.wait(10)
+        try:
+            with storage.unit_of_work() as uow:
+                uow.channels.add(_channel(2, address="old@acme.inbox.example"))
+                uow.commit()
+        except ForwardingAddressRetired as exc:
+            refused.append(exc)
+
+    threads = [threading.Thread(target=retirer), threading.Thread(target=claimer)]
+    for thread in threads:
+        thread.start()
+    retiring.wait(10)
+    time.sleep(0.3)  # the claimer is now waiting for the retirer
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    assert len(refused) == 1
+    with storage.unit_of_work() as uow:
+        assert uow.channels.by_forwarding_address("old@acme.inbox.example") is None
+
+
 def test_hostile_nul_characters_are_stored_and_found(backend: Backend) -> None:
     """A Message-ID and subject holding NUL (which PostgreSQL text refuses) still store and match."""
     storage = backend.storage()

@@ -453,8 +453,20 @@ class _Channels(_Repo):
             "data": _data(channel),
         }
 
+    def _lock_address(self, key: str) -> None:
+        """Serialize the retired check and retirement of one address between transactions.
+
+        No constraint spans channels and retired addresses, so on PostgreSQL a transaction-scoped
+        advisory lock per address makes "check, then write" atomic. SQLite needs none: the
+        check runs after the channel write, under the database's single write lock.
+        """
+        if self._uow.dialect == "postgresql":
+            lock = sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(key, 0))
+            self._uow.run(sa.select(lock), write=True)
+
     def _check_retired(self, channel: Channel) -> None:
         key = _key(channel.forwarding_address.key)
+        self._lock_address(key)
         owner = self._uow.run(
             sa.select(t.RETIRED.c.channel_id).where(t.RETIRED.c.address_key == key)
         ).scalar()
@@ -486,11 +498,9 @@ class _Channels(_Repo):
         )
 
     def retire_address(self, address_key: str, channel_id: ChannelId, at: datetime) -> None:
-        values = {
-            "address_key": _key(address_key.lower()),
-            "channel_id": channel_id,
-            "retired_at": at,
-        }
+        key = _key(address_key.lower())
+        self._lock_address(key)
+        values = {"address_key": key, "channel_id": channel_id, "retired_at": at}
         statement = t.insert_ignoring(self._uow.dialect, t.RETIRED, values, ["address_key"])
         self._uow.run(statement, write=True)
 

@@ -11,6 +11,7 @@ outcome (a verdict with reasons), never an exception. Every exception derives fr
     │   ├── InvalidTransition           carries .state and .step
     │   ├── ImmutableFieldError
     │   ├── HeaderInjectionError
+    │   ├── MessageTooLarge             carries .size and .limit
     │   └── TokenError
     │       ├── BadTokenSignature
     │       ├── TokenExpired            carries .issued_at
@@ -55,6 +56,7 @@ __all__ = [
     "InvalidEmailAddress",
     "InvalidTransition",
     "InvalidValueError",
+    "MessageTooLarge",
     "NotFoundError",
     "PortError",
     "Problem",
@@ -133,6 +135,16 @@ class HeaderInjectionError(InvalidValueError):
         super().__init__(f"header {header} holds a line break: {value!r}")
         self.header = header
         self.value = value
+
+
+class MessageTooLarge(InvalidValueError):
+    """An outgoing message or its attachments exceed the size limit."""
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        super().__init__(f"{what} of {size} bytes exceed the limit of {limit} bytes")
+        self.what = what
+        self.size = size
+        self.limit = limit
 
 
 class TokenError(InvalidValueError):

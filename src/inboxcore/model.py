@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "DeliveryStatus",
     "Direction",
+    "DkimSigningKey",
     "DmarcFailureAction",
     "Envelope",
     "FromAddressSettings",
@@ -498,6 +499,23 @@ class SendResult:
     smtp_code: int | None = None
     detail: str = ""
     refused_recipients: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class DkimSigningKey:
+    """One DKIM private key of a signing domain, as the host's key store hands it out.
+
+    ``private_key`` is PEM (PKCS#8 or PKCS#1 RSA, PKCS#8 Ed25519), or for Ed25519 the base64
+    32-byte seed that dkimpy and ``rspamadm dkim_keygen`` write; the algorithm follows from the
+    key. A store lists several keys per domain, newest first, to rotate selectors.
+    """
+
+    selector: str
+    private_key: bytes = attrs.field(repr=False)
+    not_before: datetime | None = attrs.field(default=None, validator=utc)
+    """Not used before then: a new key whose DNS record may not have reached every resolver."""
+    sign_until: datetime | None = attrs.field(default=None, validator=utc)
+    """An older key keeps signing alongside the newest until then (a rotation window)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -34,6 +34,7 @@ from inboxcore.model import (
     Channel,
     Contact,
     Conversation,
+    DkimSigningKey,
     Envelope,
     IntakeRecord,
     Message,
@@ -54,6 +55,7 @@ __all__ = [
     "ContactRepository",
     "ConversationRepository",
     "Directory",
+    "DkimKeyStore",
     "DnsResolver",
     "EventSink",
     "IdSource",
@@ -388,6 +390,16 @@ class MailTransport(Protocol):
         A refusal is a :class:`~inboxcore.model.SendResult` (temporary or permanent); raises
         :class:`~inboxcore.errors.TransportError` only when the outcome is unknown.
         """
+        ...
+
+
+class DkimKeyStore(Protocol):
+    """The host's DKIM private keys, by signing domain (where the public keys are published)."""
+
+    def signing_keys(self, domain: str) -> tuple[DkimSigningKey, ...]:
+        """The keys for ``d=domain`` (lowercase A-labels), newest first; ``()`` when the host
+        holds none (the mail then goes out unsigned by that domain). Raises
+        :class:`~inboxcore.errors.PortError` when the keys cannot be read now."""
         ...
 
 

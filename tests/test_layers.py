@@ -34,6 +34,10 @@ LAYERS = {
     "testing": 6,
     "cli": 6,
     "inspect_cli": 6,
+    "cli_inbox": 6,
+    "cli_ingest": 6,
+    "cli_views": 6,
+    "cli_demo": 6,
     "__init__": 6,
     "__main__": 6,
 }

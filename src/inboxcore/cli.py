@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from inboxcore import __version__
+from inboxcore.cli_serve import add_serve_command, run_serve
 from inboxcore.inspect_cli import add_inspect_arguments, run_inspect
 
 __all__ = ["build_parser", "main"]
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run intake on message files with in-memory adapters and explain each verdict.",
     )
     add_inspect_arguments(inspect)
+    add_serve_command(commands)
     return parser
 
 
@@ -33,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "inspect":
         return run_inspect(args)
+    if args.command == "serve":
+        return run_serve(args)
     return 2  # pragma: no cover - argparse rejects unknown commands first
 
 

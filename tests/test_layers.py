@@ -33,6 +33,7 @@ LAYERS = {
     "adapters": 6,
     "testing": 6,
     "cli": 6,
+    "cli_serve": 6,
     "inspect_cli": 6,
     "cli_inbox": 6,
     "cli_ingest": 6,

@@ -506,7 +506,7 @@ def _check_ams(
     if b"from" in include:
         include.append(b"from")
     hasher = hash_signed_headers(
-        "sha256", policy.header_algorithm.name, headers, include, ams.header
+        "sha256", policy.header_algorithm.name, body_hashes, include, ams.header
     )
     if not check_signature(key, hasher, signature):
         return Refusal(result="fail", code="arc.signature", reason="the signature does not verify")

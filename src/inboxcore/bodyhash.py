@@ -111,6 +111,23 @@ class BodyHashes:
         self._pending: set[BodyHashKey] = set()
         self._digests: dict[BodyHashKey, bytes] = {}
         self._lengths: dict[str, int] = {}
+        self._positions: dict[bool, dict[bytes, tuple[int, ...]]] = {}
+
+    def header_positions(self, *, relaxed: bool) -> dict[bytes, tuple[int, ...]]:
+        """Where each header field name occurs in :attr:`headers`, top to bottom.
+
+        Names are lowercased, and for relaxed canonicalization also stripped of trailing
+        whitespace, the way each canonicalization compares them with an ``h=`` list.
+        """
+        found = self._positions.get(relaxed)
+        if found is None:
+            index: dict[bytes, list[int]] = {}
+            for at, (name, _value) in enumerate(self.headers):
+                key = name.lower().rstrip() if relaxed else name.lower()
+                index.setdefault(key, []).append(at)
+            found = {name: tuple(at) for name, at in index.items()}
+            self._positions[relaxed] = found
+        return found
 
     def request(self, key: BodyHashKey) -> None:
         """Announce that :meth:`digest` will be asked for ``key``."""

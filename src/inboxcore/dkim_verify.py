@@ -44,7 +44,7 @@ from datetime import datetime, timedelta
 import attrs
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from dkim import hash_headers
+from dkim import RE_BTAG
 from dkim.canonicalization import CanonicalizationPolicy, InvalidCanonicalizationPolicyError
 from dkim.crypto import (
     DigestTooLargeError,
@@ -284,19 +284,33 @@ def fetch_key(
 def hash_signed_headers(
     algorithm: str,
     canonicalization: bytes,
-    headers: Sequence[tuple[bytes, bytes]],
+    message: BodyHashes,
     include: Sequence[bytes],
     signature_header: tuple[bytes, bytes],
 ) -> hashlib._Hash:
     """The hash over the signed header fields and the signature field with ``b=`` emptied.
 
-    ``include`` is the lowercased ``h=`` list; fields are taken bottom-up as RFC 6376 section
-    5.4.2 says (dkimpy's ``hash_headers``). ``canonicalization`` is the header part of ``c=``.
+    ``include`` is the lowercased ``h=`` list; each name takes the next field of that name from
+    the bottom up, and a name with no field left adds nothing (RFC 6376 section 5.4.2, as
+    dkimpy's ``hash_headers``). ``canonicalization`` is the header part of ``c=``. Only the
+    selected fields are canonicalized, through the message's cached name index: a message with
+    a huge header cannot make each signature cost a pass over every field.
     """
     policy = CanonicalizationPolicy.from_c_value(canonicalization + b"/simple")
+    index = message.header_positions(relaxed=canonicalization == b"relaxed")
+    stacks = {name: list(index[name]) for name in set(include) if name in index}
+    selected = []
+    for name in include:
+        stack = stacks.get(name)
+        if stack:
+            selected.append(message.headers[stack.pop()])
     hasher = hashlib.new(algorithm)
-    canonical = policy.canonicalize_headers(list(headers))
-    hash_headers(hasher, policy, canonical, list(include), signature_header, {})
+    for name, value in policy.canonicalize_headers(selected):
+        hasher.update(name + b":" + value)
+    unsigned = (signature_header[0], RE_BTAG.sub(b"\\1", signature_header[1]))
+    name, value = policy.canonicalize_headers([unsigned])[0]
+    # The signature field is hashed without its final CRLF (RFC 6376 section 3.7).
+    hasher.update(name + b":" + value.rstrip())
     return hasher
 
 
@@ -565,7 +579,7 @@ def _verify(
     include = list(sig.include)
     # A second From above the signed one must break the signature (dkimpy does the same).
     include.append(b"from")
-    hasher = hash_signed_headers(sig.hash_name, sig.header_canon, headers, include, sig.header)
+    hasher = hash_signed_headers(sig.hash_name, sig.header_canon, body_hashes, include, sig.header)
     if not check_signature(key, hasher, sig.signature):
         return result("fail", "dkim.signature", "the signature does not verify")
     if sig.algorithm == "rsa-sha1":

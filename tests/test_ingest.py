@@ -196,7 +196,7 @@ def test_duplicate_points_at_the_first_message() -> None:
                 conversation_id=ConversationId("conv-1"),
                 direction=Direction.INBOUND,
                 kind=MessageKind.MESSAGE,
-                fingerprint="x",
+                fingerprint=content_fingerprint(parse_message(CUSTOMER_MAIL)),
                 received_at=T,
                 rfc_message_id="CAF1042@mail.customer.example",
             )

@@ -493,3 +493,20 @@ def test_concurrent_deliveries_make_one_conversation_per_message() -> None:
     assert len(w.storage.records(Contact)) == 6
     assert Counter(outcomes) == {Disposition.ACCEPTED: 6, Disposition.DUPLICATE: 18}
     assert len({t.conversation_id for t in w.storage.records(Ticket)}) == 6
+
+
+def test_reused_message_id_with_other_content_is_not_lost() -> None:
+    """A different message reusing a Message-ID is kept; the same message again is a duplicate."""
+    w = world()
+    w.service.receive(mail(), envelope())
+    other = mail(body="A completely different question.").replace(
+        b"Date: Mon, 04 May 2026 09:00:00 +0200", b"Date: Tue, 05 May 2026 10:00:00 +0200"
+    )
+    second = w.service.receive(other, envelope())
+    assert second.disposition is Disposition.ACCEPTED
+    assert len(w.storage.records(Message)) == 2
+    assert w.service.receive(other, envelope()).disposition is Disposition.DUPLICATE
+    # A list copy of the first message: footer added, same Message-ID and Date: a duplicate.
+    list_copy = mail(body="Hello, the invoice lists 12 seats but we have 10.\r\n--\r\nlist footer")
+    assert w.service.receive(list_copy, envelope()).disposition is Disposition.DUPLICATE
+    assert len(w.storage.records(Message)) == 2

@@ -44,11 +44,27 @@ from inboxcore.classify import (
     classify,
 )
 from inboxcore.errors import InvalidEmailAddress, PortError
-from inboxcore.ids import MessageId, RawMessageId
-from inboxcore.model import DEFAULT_MAX_MESSAGE_SIZE, Channel, ChannelState, Envelope, MessageKind
+from inboxcore.ids import ChannelId, MessageId, RawMessageId
+from inboxcore.model import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    Channel,
+    ChannelState,
+    Envelope,
+    Message,
+    MessageKind,
+    default_dedup_key,
+)
 from inboxcore.outcomes import Disposition, Reason, SmtpReply
 from inboxcore.parsing import ParsedMessage, parse_message
-from inboxcore.ports import Clock, Directory, DnsResolver, RawMessageStore, SpamScorer, Storage
+from inboxcore.ports import (
+    Clock,
+    Directory,
+    DnsResolver,
+    MessageRepository,
+    RawMessageStore,
+    SpamScorer,
+    Storage,
+)
 from inboxcore.sender import SenderResolution, resolve_sender
 
 __all__ = [
@@ -57,6 +73,7 @@ __all__ = [
     "IntakeResult",
     "check_declared_size",
     "content_fingerprint",
+    "find_duplicate",
     "ingest",
     "read_limited",
     "recipient_candidates",
@@ -109,6 +126,8 @@ class IntakeResult:
     channel: Channel | None = None
     duplicate_of: MessageId | None = None
     fingerprint: str | None = None
+    dedup_key: str | None = None
+    """The key the message is (or would be) stored under; see :func:`find_duplicate`."""
     parsed: ParsedMessage | None = attrs.field(default=None, eq=False, repr=False)
     classification: Classification | None = None
     sender: SenderResolution | None = None
@@ -413,7 +432,8 @@ def _decide(
             Reason(code=classification.reason, message=classification.explanation),
         )
 
-    duplicate = _find_duplicate(ports.storage, channel, parsed, fingerprint)
+    duplicate, dedup_key = _find_duplicate(ports.storage, channel, parsed, fingerprint)
+    state = attrs.evolve(state, dedup_key=dedup_key)
     if duplicate is not None:
         what = f"Message-ID {parsed.message_id}" if parsed.message_id else "the same content"
         state = attrs.evolve(state, duplicate_of=duplicate)
@@ -460,13 +480,38 @@ def _decide(
     return verdict(Disposition.ACCEPTED, _ACCEPTED, kind, *auth.reasons)
 
 
+def find_duplicate(
+    messages: MessageRepository, channel_id: ChannelId, parsed: ParsedMessage, fingerprint: str
+) -> tuple[Message | None, str]:
+    """The message the channel already holds that this one repeats, and the dedup key to store
+    this one under if it is new.
+
+    The same message delivered twice has the same Message-ID (or, without one, the same content
+    fingerprint). A *different* message that reuses a Message-ID (a broken mailer, a template, an
+    anonymiser) must not be dropped as a duplicate: a Message-ID match counts only when the
+    content fingerprint or the Date is the same too (a list's footer changes the body, never the
+    Date); otherwise the message is kept under ``mid:<id>|fp:<fingerprint>``.
+    """
+    if not parsed.message_id:
+        key = default_dedup_key(None, fingerprint)
+        return messages.by_dedup_key(channel_id, key), key
+    key = default_dedup_key(parsed.message_id, fingerprint)
+    found = messages.by_dedup_key(channel_id, key)
+    if found is None:
+        return None, key
+    same_date = found.sent_at is not None and found.sent_at == parsed.date
+    if found.fingerprint == fingerprint or same_date:
+        return found, key
+    collision_key = f"{key}|fp:{fingerprint}"
+    return messages.by_dedup_key(channel_id, collision_key), collision_key
+
+
 def _find_duplicate(
     storage: Storage, channel: Channel, parsed: ParsedMessage, fingerprint: str
-) -> MessageId | None:
-    key = f"mid:{parsed.message_id}" if parsed.message_id else f"fp:{fingerprint}"
+) -> tuple[MessageId | None, str]:
     with storage.unit_of_work() as uow:
-        found = uow.messages.by_dedup_key(channel.id, key)
-    return found.id if found else None
+        found, key = find_duplicate(uow.messages, channel.id, parsed, fingerprint)
+    return (found.id if found else None), key
 
 
 def _result(

@@ -69,6 +69,7 @@ __all__ = [
     "TicketStatus",
     "TicketTemplate",
     "User",
+    "default_dedup_key",
     "from_name_key",
     "utc",
 ]
@@ -394,13 +395,26 @@ class Message:
     """The agent who wrote it (outbound, or an agent's reply that came in by mail)."""
     delivery_status: DeliveryStatus = DeliveryStatus.NOT_APPLICABLE
     delivery_detail: str | None = None
+    message_id_reused: bool = False
+    """The Message-ID was already held by a *different* message of the channel (see
+    :func:`inboxcore.ingest.find_duplicate`): deduplicate by Message-ID and content together."""
 
     @property
     def dedup_key(self) -> str:
-        """Unique per channel: the Message-ID where there is one, else the fingerprint."""
-        if self.rfc_message_id:
-            return f"mid:{self.rfc_message_id}"
-        return f"fp:{self.fingerprint}"
+        """Unique per channel: ``mid:<Message-ID>`` where there is one, else ``fp:<fingerprint>``;
+        ``mid:<Message-ID>|fp:<fingerprint>`` for a message that reuses a Message-ID, so that it
+        is not lost as a false duplicate."""
+        key = default_dedup_key(self.rfc_message_id, self.fingerprint)
+        if self.message_id_reused and self.rfc_message_id:
+            return f"{key}|fp:{self.fingerprint}"
+        return key
+
+
+def default_dedup_key(rfc_message_id: str | None, fingerprint: str) -> str:
+    """The deduplication key of a message: its Message-ID, else its content fingerprint."""
+    if rfc_message_id:
+        return f"mid:{rfc_message_id}"
+    return f"fp:{fingerprint}"
 
 
 class TicketStatus(enum.Enum):

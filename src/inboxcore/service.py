@@ -52,6 +52,7 @@ from inboxcore.ingest import (
     IntakePorts,
     IntakeResult,
     check_declared_size,
+    find_duplicate,
     ingest,
     recipient_candidates,
 )
@@ -70,6 +71,7 @@ from inboxcore.model import (
     MessageKind,
     RotationState,
     Ticket,
+    default_dedup_key,
 )
 from inboxcore.outcomes import Disposition, Reason, SmtpReply
 from inboxcore.ports import (
@@ -395,10 +397,9 @@ class InboxService:
         kind = result.classification.kind
         with self.storage.unit_of_work() as uow:
             channel = uow.channels.get(result.channel.id)
-            dedup_key = (
-                f"mid:{parsed.message_id}" if parsed.message_id else f"fp:{result.fingerprint}"
-            )
-            existing = uow.messages.by_dedup_key(channel.id, dedup_key)
+            # Checked again inside the unit: another worker may have stored it since intake.
+            fingerprint = result.fingerprint or ""
+            existing, dedup_key = find_duplicate(uow.messages, channel.id, parsed, fingerprint)
             if existing is not None:
                 applied.duplicate_of = existing.id
                 return applied
@@ -442,7 +443,7 @@ class InboxService:
                 conversation_id=conversation.id,
                 direction=Direction.INBOUND,
                 kind=kind,
-                fingerprint=result.fingerprint or "",
+                fingerprint=fingerprint,
                 received_at=result.envelope.received_at,
                 rfc_message_id=parsed.message_id,
                 raw_id=result.raw_id,
@@ -455,6 +456,7 @@ class InboxService:
                 in_reply_to=parsed.in_reply_to[0] if parsed.in_reply_to else None,
                 references=parsed.references[-32:],
                 author_id=self._author(channel, sender),
+                message_id_reused=dedup_key != default_dedup_key(parsed.message_id, fingerprint),
             )
             uow.messages.add(message)
             applied.message_id = message.id

@@ -293,3 +293,27 @@ def test_pipeline_always_returns_a_verdict(raw: bytes) -> None:
     result = ingest(raw, _envelope(), ports=ports)
     assert result.disposition in set(Disposition)
     assert 200 <= result.smtp.code < 600
+
+
+class Trickle(io.RawIOBase):
+    """A stream that hands out at most 7 bytes per read, like a slow socket."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.consumed = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.data[self.consumed : self.consumed + min(7, size if size >= 0 else 7)]
+        self.consumed += len(chunk)
+        return chunk
+
+
+def test_trickling_stream_is_read_whole_or_refused_at_limit_plus_one() -> None:
+    """Short reads are joined; an oversize trickle stops after exactly limit + 1 bytes."""
+    assert read_limited(Trickle(CUSTOMER_MAIL), len(CUSTOMER_MAIL)) == CUSTOMER_MAIL  # type: ignore[arg-type]
+    big = Trickle(b"x" * 500)
+    assert read_limited(big, 100) is None  # type: ignore[arg-type]
+    assert big.consumed == 101

@@ -24,7 +24,6 @@ work. Outcomes are values: a bad message never raises.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 from collections.abc import Collection, Iterable
 from typing import BinaryIO
@@ -174,22 +173,23 @@ def check_declared_size(
 def read_limited(source: bytes | bytearray | memoryview | BinaryIO, limit: int) -> bytes | None:
     """The message bytes, or None when there are more than ``limit``.
 
-    A stream is read in chunks and abandoned after at most ``limit + 1`` bytes, so an oversize
-    message never sits in memory whole.
+    A stream is read for at most ``limit + 1`` bytes and then abandoned, so an oversize message
+    never costs more than the limit in memory. A buffered stream answers the one large read in
+    one piece, so a message within the limit is held once, without a joining copy.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
         return None if len(source) > limit else bytes(source)
-    buffer = io.BytesIO()
+    chunks: list[bytes] = []
     remaining = limit + 1
     while remaining > 0:
-        chunk = source.read(min(_READ_CHUNK, remaining))
+        chunk = source.read(remaining)
         if not chunk:
             break
-        buffer.write(chunk)
+        chunks.append(chunk)
         remaining -= len(chunk)
-    if buffer.tell() > limit:
+    if remaining <= 0:
         return None
-    return buffer.getvalue()
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def content_fingerprint(parsed: ParsedMessage) -> str:

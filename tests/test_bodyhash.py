@@ -6,7 +6,7 @@ import hashlib
 
 import dkim
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from inboxcore.bodyhash import BodyHashes, BodyHashKey, canonical_body, split_message
@@ -122,3 +122,27 @@ def test_streaming_canonicalization_equals_dkimpy(
     _, dk_body = dkim.rfc822_parse(raw)
     policy = dkim.canonicalization.ALGORITHMS[canonicalization.encode()]
     assert ours == policy.canonicalize_body(dk_body)
+
+
+_MESSAGE_PIECES = st.sampled_from(
+    [b"A: b", b"Subject", b": x", b" ", b"\t", b"\r\n", b"\n", b"\r", b"B:c", b"x", b"From"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(pieces=st.lists(_MESSAGE_PIECES, max_size=16))
+def test_split_message_equals_dkimpy_where_dkimpy_parses(pieces: list[bytes]) -> None:
+    """Wherever dkimpy's rfc822_parse accepts a message, the fields and body are the same.
+
+    (Except that dkimpy drops any "From " line as an mbox separator, while a "From : x" field
+    with space before the colon is valid obsolete syntax that we keep.)
+    """
+    raw = b"".join(pieces)
+    assume(b"From " not in raw)
+    try:
+        their_headers, their_body = dkim.rfc822_parse(raw)
+    except (dkim.MessageFormatError, IndexError):
+        return  # dkimpy refuses (garbage line, leading continuation); we skip such lines
+    headers, offset = split_message(raw)
+    assert headers == tuple((bytes(name), bytes(value)) for name, value in their_headers)
+    assert raw[offset:].replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") == their_body

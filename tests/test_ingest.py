@@ -317,3 +317,22 @@ def test_trickling_stream_is_read_whole_or_refused_at_limit_plus_one() -> None:
     big = Trickle(b"x" * 500)
     assert read_limited(big, 100) is None  # type: ignore[arg-type]
     assert big.consumed == 101
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text("ab ", max_size=12), max_size=12), st.integers(1, 9))
+def test_fingerprint_is_line_ending_blind_across_chunks(lines: list[str], chunk: int) -> None:
+    """CRLF and LF copies of a message share a fingerprint, whatever the hashing chunk size."""
+    import inboxcore.ingest as ingest_module
+
+    body = "".join(line + "\n" for line in lines)
+    lf = b"From: a@b.example\nSubject: s\n\n" + body.encode()
+    crlf = lf.replace(b"\n", b"\r\n")
+    whole = content_fingerprint(parse_message(lf))
+    original = ingest_module._HASH_CHUNK
+    ingest_module._HASH_CHUNK = chunk
+    try:
+        assert content_fingerprint(parse_message(crlf)) == whole
+        assert content_fingerprint(parse_message(lf)) == whole
+    finally:
+        ingest_module._HASH_CHUNK = original

@@ -307,19 +307,13 @@ def resolve_sender(
                 return found
         if _keys(header_from) & ours:
             return _team_forward(parsed, header_from, ours)
-        forwarded = parse_forwarded(parsed.text or "", parsed.header("Subject"))
-        note = (
-            " The body forwards a message from someone else, but an outside sender is never "
-            "replaced by a name found in the body."
-            if forwarded is not None
-            else ""
-        )
+        # An outside sender is never replaced by a name found in the body, so the body is not
+        # even read here: intake stays headers-only for the common case of a customer's mail.
         return SenderResolution(
             sender=header_from,
             source=SenderSource.HEADER_FROM,
             header_from=header_from,
-            explanation=f"The sender is the From address {header_from.address}.{note}",
-            forwarded=forwarded,
+            explanation=f"The sender is the From address {header_from.address}.",
         )
 
     if parsed.sender is not None:

@@ -146,3 +146,11 @@ def test_split_message_equals_dkimpy_where_dkimpy_parses(pieces: list[bytes]) ->
     headers, offset = split_message(raw)
     assert headers == tuple((bytes(name), bytes(value)) for name, value in their_headers)
     assert raw[offset:].replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") == their_body
+
+
+def test_blank_line_found_past_the_first_search_window() -> None:
+    """A header longer than the first 64 KB window still ends at its blank line."""
+    raw = b"X-Long: " + b"a" * 100_000 + b"\r\nTo: b@example.com\r\n\r\nbody\r\n"
+    headers, offset = split_message(raw)
+    assert [name for name, _ in headers] == [b"X-Long", b"To"]
+    assert raw[offset:] == b"body\r\n"

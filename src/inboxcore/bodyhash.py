@@ -53,14 +53,21 @@ def _blank_line(raw: bytes) -> tuple[int, int] | None:
         return 0, 1
     if raw.startswith(b"\r\n"):
         return 0, 2
-    # Two finds (memchr speed) instead of one regular expression that scans byte by byte.
-    lf = raw.find(b"\n\n")
-    crlf = raw.find(b"\n\r\n", 0, lf + 1 if lf != -1 else len(raw))
-    if crlf != -1:
-        return crlf, crlf + 3
-    if lf != -1:
-        return lf, lf + 2
-    return None
+    # Finds (C speed) in a window that grows fourfold: the header is usually a few kilobytes,
+    # and a message without a blank line still costs only O(n).
+    size = len(raw)
+    window = 1 << 16
+    while True:
+        stop = min(window, size)
+        lf = raw.find(b"\n\n", 0, stop)
+        crlf = raw.find(b"\n\r\n", 0, stop if lf == -1 else lf + 1)
+        if crlf != -1:
+            return crlf, crlf + 3
+        if lf != -1:
+            return lf, lf + 2
+        if stop == size:
+            return None
+        window *= 4
 
 
 def split_message(raw: bytes) -> tuple[tuple[Header, ...], int]:

@@ -73,6 +73,7 @@ from inboxcore.model import (
     Ticket,
     default_dedup_key,
 )
+from inboxcore.outbox import Outbox
 from inboxcore.outcomes import Disposition, Reason, SmtpReply
 from inboxcore.ports import (
     Clock,
@@ -198,6 +199,7 @@ class InboxService:
         config: InboxConfig,
         dns: DnsResolver | None = None,
         spam: SpamScorer | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         self.storage = storage
         self.raw_store = raw_store
@@ -206,6 +208,8 @@ class InboxService:
         self.directory = directory
         self.events = events
         self.config = config
+        self.outbox = outbox
+        """Sends the owner-offline notifications routing asks for, after commit (optional)."""
         self.signer = conversation_signer(config.conversation_keys)
         self._intake_config = config.intake_config()
         self._ports = IntakePorts(
@@ -346,6 +350,7 @@ class InboxService:
                 )
                 return self._record_outcome(delivery)
             self._emit(applied.events)
+            self._notify_owners(applied.events, result)
             return Delivery(
                 disposition=Disposition.ACCEPTED,
                 reasons=result.reasons,
@@ -376,6 +381,28 @@ class InboxService:
             intake=result,
         )
         return self._record_outcome(delivery)
+
+    def _notify_owners(self, events: Sequence[DomainEvent], result: IntakeResult) -> None:
+        """Email each owner routing said to notify. The message is accepted and committed
+        already: a failure is logged, never raised into the SMTP session."""
+        if self.outbox is None:
+            return
+        for event in events:
+            if not isinstance(event, OwnerNotified):
+                continue
+            try:
+                text = (result.parsed.text or "") if result.parsed is not None else ""
+                outcome = self.outbox.notify_owner(event.conversation_id, event.owner_id, text=text)
+            except Exception:
+                log.exception("could not notify owner %s", event.owner_id)
+                continue
+            if outcome.status is not DeliveryStatus.SENT:
+                log.warning(
+                    "owner notification to %s not sent (%s): %s",
+                    event.owner_id,
+                    outcome.status.value,
+                    outcome.detail,
+                )
 
     def _emit(self, events: Sequence[DomainEvent]) -> None:
         for event in events:

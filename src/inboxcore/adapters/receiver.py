@@ -91,11 +91,12 @@ _SHUTTING_DOWN = "421 4.3.2 Service shutting down, try again later"
 # aiosmtpd enforces the advertised SIZE itself (before our hooks run, and while the data
 # streams in, discarding what is over) but answers without an enhanced status code. Its two
 # fixed texts are replaced by ours, so the sender reads 552 5.3.4 whichever check caught it.
-_AIOSMTPD_TOO_BIG = frozenset(
-    {
-        b"552 Error: message size exceeds fixed maximum message size",
-        b"552 Error: Too much mail data",
-    }
+_AIOSMTPD_TOO_BIG_DECLARED = b"552 Error: message size exceeds fixed maximum message size"
+_AIOSMTPD_TOO_MUCH_DATA = b"552 Error: Too much mail data"
+# Replies aiosmtpd gives after the final dot without calling the handler: LMTP owes one per
+# recipient (RFC 2033 section 4.2), or the client waits for the rest forever.
+_AIOSMTPD_DATA_FAILURES = frozenset(
+    {_AIOSMTPD_TOO_MUCH_DATA, b"500 Line too long (see RFC5321 4.5.3.1.6)"}
 )
 _SIZE_PARAM = re.compile(r"^SIZE=(\d+)$", re.IGNORECASE)
 _XTEXT = re.compile(r"\+([0-9A-Fa-f]{2})")
@@ -259,9 +260,32 @@ class _ReceiverSession(SMTP):
 
     async def push(self, status: str | bytes) -> None:
         data = status.encode("utf-8") if isinstance(status, str) else status
-        if data in _AIOSMTPD_TOO_BIG:
+        if self.in_data and data in _AIOSMTPD_DATA_FAILURES:
+            recipients = list(self.envelope.rcpt_tos) if self.envelope is not None else []
+            self._log_data_failure(recipients, data)
+            if isinstance(self, _LmtpSession):
+                for _ in recipients[1:]:
+                    await self._push_one(data)
+        await self._push_one(data)
+
+    async def _push_one(self, data: bytes) -> None:
+        if data in (_AIOSMTPD_TOO_BIG_DECLARED, _AIOSMTPD_TOO_MUCH_DATA):
             data = str(_TOO_BIG).encode("ascii")
         await super().push(data)
+
+    def _log_data_failure(self, recipients: Sequence[str], data: bytes) -> None:
+        envelope = self.envelope
+        if not isinstance(envelope, _InboxEnvelope) or self.session is None:
+            return
+        too_big = data == _AIOSMTPD_TOO_MUCH_DATA
+        reply = _TOO_BIG if too_big else SmtpReply(code=500, enhanced="5.5.2", text="Line too long")
+        self.inbox_handler.log_refusal(
+            self.session,
+            envelope,
+            recipients,
+            reply,
+            "size_limit" if too_big else "line_too_long",
+        )
 
     async def smtp_DATA(self, arg: str) -> None:
         # Inside DATA (reading the message, then delivering it) a shutdown waits for the session.
@@ -461,7 +485,7 @@ class InboxHandler:
                 # One SMTP reply cannot carry two channels' verdicts: deliver this one apart.
                 return str(_OTHER_CHANNEL)
         if refusal is not None:
-            self._log_refusal(session, envelope, address, refusal, reason)
+            self.log_refusal(session, envelope, (address,), refusal, reason)
             return str(refusal)
         assert channel is not None
         envelope.rcpt_tos.append(address)
@@ -469,20 +493,21 @@ class InboxHandler:
         envelope.channels.append(channel.id)
         return _OK_RECIPIENT
 
-    def _log_refusal(
+    def log_refusal(
         self,
         session: Session,
         envelope: _InboxEnvelope,
-        address: str,
+        recipients: Sequence[str],
         reply: SmtpReply,
         reason: str,
     ) -> None:
+        """The log line of recipients refused before a delivery (at RCPT, or data too big)."""
         client_ip, _helo = self._client(session, envelope)
         log.info(
             "%s",
             format_delivery_line(
                 protocol=self.protocol,
-                recipients=(address,),
+                recipients=recipients,
                 reply=reply,
                 mail_from=_mail_from(envelope),
                 client_ip=client_ip,

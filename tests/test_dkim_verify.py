@@ -256,6 +256,15 @@ def test_two_valid_signatures_share_one_body_pass() -> None:
     assert hashes.passes == 2
 
 
+def test_a_key_used_twice_is_looked_up_once() -> None:
+    """Two signatures with the same selector and domain cost one DNS lookup."""
+    twice = sign(sign(MESSAGE), canonicalize=(b"simple", b"simple"))
+    dns = default_dns()
+    results = verify_dkim(twice, dns, now=NOW)
+    assert [r.result for r in results] == ["pass", "pass"]
+    assert dns.calls == [("s2026._domainkey.example.com", "TXT")]
+
+
 def test_length_limit_shorter_than_body_is_policy() -> None:
     """An l= that leaves an appended footer unsigned verifies but does not count as a pass."""
     signed = sign(MESSAGE, length=True)

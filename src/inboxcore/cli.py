@@ -189,8 +189,10 @@ def _write_problems(err: TextIO, command: str, error: ConfigurationError) -> Non
         err.write(f"  - {where}{problem.message} ({problem.code})\n")
 
 
-def run_init(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_init(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Carry out ``inboxcore init``: 0 created, 1 could not write, 2 bad flags or config."""
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
     given = [f for f in _SPEC_FLAGS if getattr(args, f) is not None]
     try:
         if args.config is not None:
@@ -326,9 +328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "show":
             return run_show(args)
         if args.command == "inspect":
-            return run_inspect(args)
+            return run_inspect(args, sys.stdout, sys.stderr)
         if args.command == "serve":
-            return run_serve(args)
+            return run_serve(args, sys.stderr)
         if args.command == "demo":
             from inboxcore.cli_demo import run_demo
 

@@ -110,8 +110,10 @@ def _run(folder: Path, out: TextIO) -> Path:
     return db
 
 
-def run_demo(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_demo(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Carry out ``inboxcore demo``: 0 when the demo ran, 1 when it could not."""
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
     try:
         if args.keep:
             folder = Path(tempfile.mkdtemp(prefix="inboxcore-demo-"))

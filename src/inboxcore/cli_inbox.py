@@ -85,6 +85,7 @@ __all__ = [
     "StoredDirectory",
     "SystemClock",
     "TeamSpec",
+    "check_spec",
     "create_inbox",
     "open_inbox",
     "parse_agent",
@@ -464,8 +465,18 @@ def spec_from_toml(data: Mapping[str, Any]) -> InboxSpec:
         contacts=tuple(contacts),
     )
     if r.problems:
-        raise ConfigurationError(r.problems)
+        # Report the rest too (unknown agents, bad addresses): every problem at once.
+        raise ConfigurationError([*r.problems, *check_spec(spec)])
     return spec
+
+
+def check_spec(spec: InboxSpec) -> tuple[Problem, ...]:
+    """Every problem that would keep :func:`create_inbox` from creating ``spec``'s inbox."""
+    try:
+        _build(spec, SystemClock().now(), RandomIds())
+    except ConfigurationError as exc:
+        return exc.problems
+    return ()
 
 
 # --- the settings row --------------------------------------------------------------------------

@@ -50,6 +50,7 @@ __all__ = [
     "IngestSummary",
     "MessageSource",
     "Progress",
+    "Sources",
     "add_dns_arguments",
     "add_ingest_arguments",
     "collect_sources",
@@ -85,67 +86,95 @@ def _is_maildir(path: Path) -> bool:
     return (path / "cur").is_dir() and (path / "new").is_dir()
 
 
-def _mbox_sources(path: Path) -> list[MessageSource]:
-    box = mailbox.mbox(path, create=False)
-    sources = []
-    for n, key in enumerate(box.keys(), start=1):
-        from_line = box.get_message(key).get_from().split(" ", 1)[0] or None
+class _Collector:
+    """Walks the paths; keeps the opened mbox files so that they can be closed after the run."""
 
-        def load(key: str = key) -> bytes:
-            return box.get_bytes(key)
+    def __init__(self) -> None:
+        self.boxes: list[mailbox.mbox] = []
 
-        sources.append(MessageSource(label=f"{path}#{n}", load=load, from_line=from_line))
-    return sources
+    def mbox(self, path: Path) -> list[MessageSource]:
+        box = mailbox.mbox(path, create=False)
+        self.boxes.append(box)
+        sources = []
+        for n, key in enumerate(box.keys(), start=1):
+            from_line = box.get_message(key).get_from().split(" ", 1)[0] or None
+
+            def load(key: str = key) -> bytes:
+                return box.get_bytes(key)
+
+            sources.append(MessageSource(label=f"{path}#{n}", load=load, from_line=from_line))
+        return sources
+
+    def maildir(self, path: Path) -> list[MessageSource]:
+        box = mailbox.Maildir(path, factory=None, create=False)
+        sources = []
+        # Unique names start with the delivery time: name order is delivery order.
+        for key in sorted(box.keys()):
+
+            def load(key: str = key) -> bytes:
+                return box.get_bytes(key)
+
+            sources.append(MessageSource(label=f"{path}/{key}", load=load))
+        return sources
+
+    def file(self, path: Path) -> list[MessageSource]:
+        if _is_mbox(path):
+            return self.mbox(path)
+        return [MessageSource(label=str(path), load=path.read_bytes)]
+
+    def folder(self, path: Path) -> list[MessageSource]:
+        if _is_maildir(path):
+            return self.maildir(path)
+        sources: list[MessageSource] = []
+        for child in sorted(path.iterdir()):
+            if child.name.startswith("."):
+                continue
+            if child.is_dir():
+                sources += self.folder(child)
+            elif child.suffix.lower() in (".eml", ".mbox") and child.is_file():
+                sources += self.file(child)
+        return sources
 
 
-def _maildir_sources(path: Path) -> list[MessageSource]:
-    box = mailbox.Maildir(path, factory=None, create=False)
-    sources = []
-    # Unique names start with the delivery time: name order is delivery order.
-    for key in sorted(box.keys()):
+@attrs.define
+class Sources:
+    """The messages found under some paths, in order, and the paths that could not be read.
 
-        def load(key: str = key) -> bytes:
-            return box.get_bytes(key)
+    Close it (or use it as a context manager) to release the mbox files it holds open.
+    """
 
-        sources.append(MessageSource(label=f"{path}/{key}", load=load))
-    return sources
+    messages: list[MessageSource]
+    problems: list[str]
+    _boxes: list[mailbox.mbox] = attrs.field(factory=list, alias="boxes")
 
+    def close(self) -> None:
+        for box in self._boxes:
+            box.close()
+        self._boxes.clear()
 
-def _file_sources(path: Path) -> list[MessageSource]:
-    if _is_mbox(path):
-        return _mbox_sources(path)
-    return [MessageSource(label=str(path), load=path.read_bytes)]
+    def __enter__(self) -> Sources:
+        return self
 
-
-def _folder_sources(path: Path) -> list[MessageSource]:
-    if _is_maildir(path):
-        return _maildir_sources(path)
-    sources: list[MessageSource] = []
-    for child in sorted(path.iterdir()):
-        if child.name.startswith("."):
-            continue
-        if child.is_dir():
-            sources += _folder_sources(child)
-        elif child.suffix.lower() in (".eml", ".mbox") and child.is_file():
-            sources += _file_sources(child)
-    return sources
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
-def collect_sources(paths: Iterable[Path]) -> tuple[list[MessageSource], list[str]]:
+def collect_sources(paths: Iterable[Path]) -> Sources:
     """Every message under ``paths`` in order, and a line per path that could not be read."""
+    collector = _Collector()
     sources: list[MessageSource] = []
     problems: list[str] = []
     for path in paths:
         try:
             if path.is_dir():
-                sources += _folder_sources(path)
+                sources += collector.folder(path)
             elif path.is_file():
-                sources += _file_sources(path)
+                sources += collector.file(path)
             else:
                 problems.append(f"{path}: no such file or folder")
         except (OSError, mailbox.Error) as exc:
             problems.append(f"{path}: {getattr(exc, 'strerror', None) or exc}")
-    return sources, problems
+    return Sources(messages=sources, problems=problems, boxes=collector.boxes)
 
 
 def envelope_sender(raw: bytes, from_line: str | None = None) -> str | None:
@@ -241,7 +270,8 @@ class IngestSummary:
         }
 
     def write_table(self, out: TextIO) -> None:
-        out.write(f"{self.total} messages in {self.seconds:.1f} s\n\n")
+        noun = "message" if self.total == 1 else "messages"
+        out.write(f"{self.total} {noun} in {self.seconds:.1f} s\n\n")
         rows = [(d, self.dispositions.get(d, 0)) for d in _ORDER]
         rows = [r for r in rows if r[1] or r[0] != "deferred"]
         if self.unreadable:
@@ -361,8 +391,12 @@ def ingest_sources(
     return summary
 
 
-def run_ingest(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_ingest(
+    args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
     """Carry out ``inboxcore ingest``: 0 when every message was read, 1 otherwise."""
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
     try:
         if args.recipient is not None:
             from inboxcore.addresses import EmailAddress
@@ -375,35 +409,38 @@ def run_ingest(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO =
     except OSError as exc:
         err.write(f"inboxcore ingest: cannot read {args.dns_zone}: {exc.strerror}\n")
         return 2
-    sources, problems = collect_sources(args.paths)
-    for problem in problems:
-        err.write(f"inboxcore ingest: {problem}\n")
-    status = 1 if problems else 0
+    with collect_sources(args.paths) as found:
+        for problem in found.problems:
+            err.write(f"inboxcore ingest: {problem}\n")
+        status = 1 if found.problems else 0
 
-    def unreadable(source: MessageSource, exc: OSError) -> None:
-        nonlocal status
-        status = 1
-        err.write(f"inboxcore ingest: cannot read {source.label}: {exc.strerror or exc}\n")
+        def unreadable(source: MessageSource, exc: OSError) -> None:
+            nonlocal status
+            status = 1
+            err.write(f"inboxcore ingest: cannot read {source.label}: {exc.strerror or exc}\n")
 
-    def delivered(source: MessageSource, delivery: Delivery) -> None:
-        if args.json:
-            out.write(json.dumps(_message_json(source, delivery), ensure_ascii=False) + "\n")
+        def delivered(source: MessageSource, delivery: Delivery) -> None:
+            if args.json:
+                out.write(json.dumps(_message_json(source, delivery), ensure_ascii=False) + "\n")
 
-    enabled = args.progress if args.progress is not None else err.isatty()
-    progress = Progress(err, len(sources), enabled=enabled, delay=0.0 if args.progress else 0.5)
-    try:
-        with open_inbox(getattr(args, "db", DEFAULT_DB), dns=dns) as inbox:
-            summary = ingest_sources(
-                inbox,
-                sources,
-                recipient=args.recipient,
-                on_delivery=delivered,
-                on_unreadable=unreadable,
-                progress=progress,
-            )
-    except InboxcoreError as exc:
-        err.write(f"inboxcore ingest: {exc}\n")
-        return 1
+        enabled = args.progress if args.progress is not None else err.isatty()
+        progress = Progress(
+            err, len(found.messages), enabled=enabled, delay=0.0 if args.progress else 0.5
+        )
+        try:
+            with open_inbox(getattr(args, "db", DEFAULT_DB), dns=dns) as inbox:
+                summary = ingest_sources(
+                    inbox,
+                    found.messages,
+                    recipient=args.recipient,
+                    on_delivery=delivered,
+                    on_unreadable=unreadable,
+                    progress=progress,
+                )
+        except InboxcoreError as exc:
+            err.write(f"inboxcore ingest: {exc}\n")
+            return 1
+        problems = found.problems
     summary.unreadable += len(problems)
     if args.json:
         out.write(json.dumps({"record": "summary", **summary.as_dict()}) + "\n")

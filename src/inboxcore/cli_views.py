@@ -402,8 +402,10 @@ def _json_lines(out: TextIO, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def run_conversations(
-    args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+    args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
     try:
         with open_inbox(getattr(args, "db", DEFAULT_DB)) as inbox:
             rows = conversation_rows(
@@ -424,8 +426,10 @@ def run_conversations(
 
 
 def run_tickets(
-    args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+    args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
     try:
         with open_inbox(getattr(args, "db", DEFAULT_DB)) as inbox:
             rows = ticket_rows(
@@ -443,7 +447,9 @@ def run_tickets(
     return 0
 
 
-def run_show(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run_show(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
     try:
         with open_inbox(getattr(args, "db", DEFAULT_DB)) as inbox:
             data = show_conversation(inbox, args.id)

@@ -82,3 +82,24 @@ def test_zone_file_loads_and_bad_files_are_typed_errors(tmp_path: Path) -> None:
         StaticResolver({"x.example": {"SRV": ["0 0 25 mx"]}})
     with pytest.raises(InvalidValueError):
         StaticResolver({"x.example": "MAYBE"})
+
+
+def test_cname_is_followed_like_a_recursive_resolver() -> None:
+    """Other types follow a CNAME (to a failure too); CNAME itself and loops are answered apart."""
+    dns = StaticResolver(
+        {
+            "s1._domainkey.acme.example": {"CNAME": ["s1.dkim.esp.example."]},
+            "s1.dkim.esp.example": {"TXT": ["v=DKIM1; p=abc"]},
+            "a.example": {"CNAME": ["b.example"]},
+            "b.example": {"CNAME": ["a.example"]},
+            "dead.example": {"CNAME": ["broken.example"]},
+            "broken.example": "SERVFAIL",
+        }
+    )
+    assert dns.txt("s1._domainkey.acme.example") == ((b"v=DKIM1; p=abc",),)
+    assert dns.cname("s1._domainkey.acme.example") == ("s1.dkim.esp.example",)
+    assert dns.a("s1._domainkey.acme.example") == ()
+    with pytest.raises(DnsTemporaryError):
+        dns.txt("a.example")
+    with pytest.raises(DnsTemporaryError):
+        dns.txt("dead.example")

@@ -11,7 +11,8 @@ Names are case-insensitive, with or without the trailing dot. A TXT value is one
 into 255-octet character-strings as DNS would carry it (give a list of strings to choose the split
 yourself). A name that is absent is NXDOMAIN, a type that is absent is NODATA: both answer ``()``.
 ``"SERVFAIL"`` and ``"TIMEOUT"`` make every lookup of the name raise
-:class:`~inboxcore.errors.DnsTemporaryError`.
+:class:`~inboxcore.errors.DnsTemporaryError`. A name with a ``CNAME`` answers lookups of other
+types from its target, as a recursive resolver would.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = ["StaticResolver"]
 
 _FAILURES = ("SERVFAIL", "TIMEOUT")
 _TYPES = ("TXT", "A", "AAAA", "MX", "PTR", "CNAME")
+_MAX_CNAME_HOPS = 8
 
 
 def _name(name: str) -> str:
@@ -100,10 +102,17 @@ class StaticResolver:
         key = _name(name)
         with self._lock:
             self.calls.append((key, rdtype))
-            failure = self._failures.get(key)
-            if failure is not None:
-                raise DnsTemporaryError(key, rdtype, failure.lower())
-            return list(self._records.get(key, {}).get(rdtype, ()))
+            # Like a recursive resolver, follow a CNAME for any other type (DKIM selectors are
+            # often delegated to the sending service this way); a loop or a long chain fails.
+            for _ in range(_MAX_CNAME_HOPS):
+                failure = self._failures.get(key)
+                if failure is not None:
+                    raise DnsTemporaryError(key, rdtype, failure.lower())
+                records = self._records.get(key, {})
+                if rdtype in records or rdtype == "CNAME" or "CNAME" not in records:
+                    return list(records.get(rdtype, ()))
+                key = _name(str(records["CNAME"][0]))
+            raise DnsTemporaryError(_name(name), rdtype, "CNAME chain too long or looping")
 
     def txt(self, name: str) -> tuple[tuple[bytes, ...], ...]:
         return tuple(_txt_strings(v) for v in self._lookup(name, "TXT"))

@@ -41,6 +41,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import Final
 from urllib.parse import quote, urlsplit
@@ -409,6 +410,19 @@ def _set(message: EmailMessage, header: str, value: str) -> None:
     message[header] = check_header_value(header, value)
 
 
+def _set_addresses(message: EmailMessage, header: str, addresses: Sequence[EmailAddress]) -> None:
+    """Address fields through the email package's own address objects, which encode display
+    names (RFC 2047, or UTF-8 under SMTPUTF8) and allow internationalized local parts."""
+    message[header] = tuple(
+        Address(
+            display_name=check_header_value(header, a.display_name or ""),
+            username=a.local,
+            domain=a.domain,
+        )
+        for a in addresses
+    )
+
+
 def _text_to_html(text: str) -> str:
     paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
     return "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
@@ -517,11 +531,11 @@ def compose_reply(
         body_html += f'<div class="signature">{signature.html}</div>'
 
     message = EmailMessage(policy=_policy([sender, to, *cc, reply_to]))
-    _set(message, "From", sender.formatted())
-    _set(message, "To", to.formatted())
+    _set_addresses(message, "From", [sender])
+    _set_addresses(message, "To", [to])
     if cc:
-        _set(message, "Cc", ", ".join(a.formatted() for a in cc))
-    _set(message, "Reply-To", reply_to.formatted())
+        _set_addresses(message, "Cc", cc)
+    _set_addresses(message, "Reply-To", [reply_to])
     _set(message, "Subject", subject)
     _set(message, "Date", email.utils.format_datetime(now))
     _set(message, "Message-ID", f"<{rfc_message_id}>")
@@ -627,9 +641,9 @@ def compose_owner_notification(
     parts.append("<p>Reply to this email and your answer is added to the conversation.</p>")
 
     message = EmailMessage(policy=_policy([sender, to, reply_to]))
-    _set(message, "From", sender.formatted())
-    _set(message, "To", to.formatted())
-    _set(message, "Reply-To", reply_to.formatted())
+    _set_addresses(message, "From", [sender])
+    _set_addresses(message, "To", [to])
+    _set_addresses(message, "Reply-To", [reply_to])
     _set(message, "Subject", subject)
     _set(message, "Date", email.utils.format_datetime(now))
     _set(message, "Message-ID", f"<{rfc_message_id}>")

@@ -44,7 +44,6 @@ __all__ = [
     "AuthenticationConfig",
     "AuthenticationResult",
     "DEFAULT_TRUSTED_FORWARDERS",
-    "DkimOutcome",
     "authenticate",
 ]
 
@@ -78,16 +77,6 @@ class AuthenticationConfig:
 
 
 @attrs.frozen(kw_only=True)
-class DkimOutcome:
-    """One DKIM signature's result, as shown to people and in the inspect JSON."""
-
-    domain: str
-    selector: str
-    result: str
-    reason: str = ""
-
-
-@attrs.frozen(kw_only=True)
 class AuthenticationResult:
     """The checks' results (RFC 8601 words) and the disposition they lead to."""
 
@@ -95,7 +84,8 @@ class AuthenticationResult:
     reasons: tuple[Reason, ...] = ()
     smtp: SmtpReply | None = None
     spf: str = "none"
-    dkim: tuple[DkimOutcome, ...] = ()
+    dkim: tuple[DkimSignatureResult, ...] = ()
+    """Every DKIM signature's result, topmost first."""
     arc: str = "none"
     dmarc: str = "none"
     dmarc_policy: str | None = None
@@ -106,7 +96,6 @@ class AuthenticationResult:
     trusted_forwarder: str | None = None
     """The ARC sealer whose word overrode a failing DMARC, if any."""
     spf_detail: SpfResult | None = None
-    dkim_detail: tuple[DkimSignatureResult, ...] = ()
     arc_detail: ArcResult | None = None
     dmarc_detail: DmarcResult | None = None
     upstream: AuthenticationResults | None = None
@@ -374,16 +363,12 @@ def _check(
     base = AuthenticationResult(
         verdict=AuthVerdict.DELIVER,
         spf=spf.result if spf else "none",
-        dkim=tuple(
-            DkimOutcome(domain=d.domain, selector=d.selector, result=d.result, reason=d.reason)
-            for d in dkim
-        ),
+        dkim=dkim,
         arc=arc.result if arc else "none",
         dmarc=dmarc.result,
         dmarc_policy=dmarc.policy,
         header=_header_value(config.authserv_id, spf, dkim, arc, dmarc),
         spf_detail=spf,
-        dkim_detail=dkim,
         arc_detail=arc,
         dmarc_detail=dmarc,
         upstream=upstream,

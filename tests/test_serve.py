@@ -83,7 +83,7 @@ def make_inbox(folder: Path) -> Path:
 class Server:
     """``inboxcore serve`` in a subprocess, with LMTP and SMTP listeners on free ports."""
 
-    def __init__(self, folder: Path, *extra: str) -> None:
+    def __init__(self, folder: Path, *extra: str, dns: tuple[str, ...] = ("--offline",)) -> None:
         self.lines: list[str] = []
         self.process = subprocess.Popen(
             [
@@ -97,7 +97,7 @@ class Server:
                 "127.0.0.1:0",
                 "--smtp",
                 "127.0.0.1:0",
-                "--offline",
+                *dns,
                 "--hostname",
                 "mx.test",
                 "--max-size",
@@ -163,7 +163,10 @@ class Server:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
     folder = tmp_path_factory.mktemp("served")
     db = make_inbox(folder)
-    server = Server(folder)
+    # customer.example has no records (authentication "none"); broken.example's servers fail.
+    zone = folder / "zone.json"
+    zone.write_text('{"broken.example": "SERVFAIL", "_dmarc.broken.example": "SERVFAIL"}')
+    server = Server(folder, dns=("--dns-zone", str(zone)))
     try:
         yield server, db
     finally:
@@ -336,7 +339,7 @@ def test_one_log_line_per_message(served: tuple[Server, Path]) -> None:
     assert proto == "lmtp"
     assert f"rcpt={SUPPORT}" in fields
     assert "disposition=accepted" in fields
-    assert "reasons=kind.message" in fields
+    assert "reasons=kind.message,dmarc.none" in fields
     assert f"size={len(raw)}" in fields
     assert line.endswith('reply="250 2.0.0 Message accepted"')
 
@@ -371,6 +374,28 @@ def test_xforward_from_the_local_relay_names_the_original_client(
         plain = uow.intake_log.for_raw_message(RawMessageId(second.raw_id))[0].envelope
     assert (envelope.client_ip, envelope.helo) == ("198.51.100.23", "mail.customer.example")
     assert (plain.client_ip, plain.helo) == (None, None)
+
+
+def test_temporary_dns_failure_defers_with_451(served: tuple[Server, Path]) -> None:
+    """When DMARC cannot be looked up (SERVFAIL), the live session answers 451 so the sender
+    retries, rather than guess; nothing reaches a conversation, and the log says why."""
+    server, db = served
+    mid, raw = message(13, sender="Jane Broken <jane@broken.example>")
+    client = server.lmtp()
+    client.docmd("XFORWARD", "ADDR=198.51.100.23 HELO=mail.broken.example")
+    client.mail("jane@broken.example")
+    client.rcpt(SUPPORT)
+    code, text = client.data(raw)
+    client.quit()
+    assert code == 451
+    assert text.startswith(b"4.")
+    assert stored(db, SUPPORT, mid) == (False, False)
+    deadline = time.monotonic() + 5
+    while not server.log_lines("disposition=deferred") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (line,) = server.log_lines("disposition=deferred")
+    assert "reasons=dmarc.temperror" in line
+    assert "client=198.51.100.23" in line
 
 
 def test_lmtp_refuses_helo_and_ehlo(served: tuple[Server, Path]) -> None:

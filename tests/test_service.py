@@ -510,3 +510,24 @@ def test_reused_message_id_with_other_content_is_not_lost() -> None:
     list_copy = mail(body="Hello, the invoice lists 12 seats but we have 10.\r\n--\r\nlist footer")
     assert w.service.receive(list_copy, envelope()).disposition is Disposition.DUPLICATE
     assert len(w.storage.records(Message)) == 2
+
+
+def test_agent_replying_by_mail_is_the_agents_reply_not_a_contact() -> None:
+    """An agent's emailed reply in a thread joins as theirs: no contact made, ticket waits on the contact."""
+    w = world()
+    first = w.service.receive(mail(), envelope())
+    w.clock.advance(timedelta(minutes=30))
+    answer = mail(
+        sender="Agent2 <agent2@acme.example>",
+        subject="Re: Invoice 1042 is wrong",
+        message_id="<a1@acme.example>",
+        extra="In-Reply-To: <m1@customer.example>\r\n",
+        body="We will send a corrected invoice today.",
+    )
+    delivery = w.service.receive(answer, envelope())
+    assert delivery.conversation_id == first.conversation_id
+    assert delivery.contact_id == first.contact_id
+    assert [c.email.address for c in w.storage.records(Contact)] == ["ada@customer.example"]
+    assert w.storage.records(Message)[-1].author_id == "u2"
+    (ticket,) = w.storage.records(Ticket)
+    assert ticket.status.value == "waiting_on_contact"

@@ -431,8 +431,14 @@ class InboxService:
                 applied.duplicate_of = existing.id
                 return applied
             sender = result.sender.sender or self._fallback_sender(result)
-            contact = self._contact(uow, channel, sender, now)
-            applied.contact_id = contact.id
+            # An agent writing by mail (an owner answering the notification, a colleague on Cc)
+            # is not made a contact: their message joins the conversation as the agent's.
+            author = self._author(channel, sender)
+            contact: Contact | None
+            if author is None:
+                contact = self._contact(uow, channel, sender, now)
+            else:
+                contact = uow.contacts.by_email(channel.account_id, sender.key)
 
             bounced = self._bounced_outbound(uow, channel, result, now, applied)
             if bounced is not None:
@@ -453,15 +459,18 @@ class InboxService:
             applied.thread = decision
 
             if decision.action is ThreadAction.NEW:
+                if contact is None:  # an agent starting a conversation is its contact
+                    contact = self._contact(uow, channel, sender, now)
                 conversation = self._open_conversation(
                     uow, channel, result, contact, sender, decision, now, applied
                 )
             else:
                 assert decision.conversation_id is not None
                 conversation = self._continue_conversation(
-                    uow, channel, result, sender, decision, now, applied
+                    uow, channel, result, sender, author, decision, now, applied
                 )
             applied.conversation_id = conversation.id
+            applied.contact_id = conversation.contact_id
 
             message = Message(
                 id=MessageId(self.ids.new_id("message")),
@@ -482,7 +491,7 @@ class InboxService:
                 sent_at=parsed.date,
                 in_reply_to=parsed.in_reply_to[0] if parsed.in_reply_to else None,
                 references=parsed.references[-32:],
-                author_id=self._author(channel, sender),
+                author_id=author,
                 message_id_reused=dedup_key != default_dedup_key(parsed.message_id, fingerprint),
             )
             uow.messages.add(message)
@@ -589,7 +598,7 @@ class InboxService:
         uow: UnitOfWork,
         channel: Channel,
         result: IntakeResult,
-        contact: Contact,
+        contact: Contact | None,
         sender: EmailAddress,
         now: datetime,
     ) -> ThreadContext:
@@ -615,8 +624,12 @@ class InboxService:
             signer=self.signer,
             now=now,
         )
-        same_contact = uow.conversations.for_contact(
-            channel.id, contact.id, now - channel.conversations.subject_match_window
+        same_contact = (
+            uow.conversations.for_contact(
+                channel.id, contact.id, now - channel.conversations.subject_match_window
+            )
+            if contact is not None
+            else ()
         )
         conversations: dict[ConversationId, Conversation] = {c.id: c for c in same_contact}
         for cid in [*known.values(), *([token_id] if token_id else [])]:
@@ -625,7 +638,9 @@ class InboxService:
                     conversations[cid] = uow.conversations.get(cid)
                 except NotFoundError:
                     continue
-        contact_addresses: dict[ContactId, EmailAddress] = {contact.id: contact.email}
+        contact_addresses: dict[ContactId, EmailAddress] = (
+            {contact.id: contact.email} if contact is not None else {}
+        )
         for conversation in conversations.values():
             if conversation.contact_id not in contact_addresses:
                 try:
@@ -641,7 +656,7 @@ class InboxService:
             channel_id=channel.id,
             kind=result.classification.kind,
             sender=sender,
-            contact_id=contact.id,
+            contact_id=contact.id if contact is not None else None,
             subject=parsed.subject,
             in_reply_to=parsed.in_reply_to,
             references=parsed.references,
@@ -786,6 +801,7 @@ class InboxService:
         channel: Channel,
         result: IntakeResult,
         sender: EmailAddress,
+        author: UserId | None,
         decision: ThreadDecision,
         now: datetime,
         applied: _Applied,
@@ -820,7 +836,8 @@ class InboxService:
             updated = self._reroute_if_needed(uow, channel, updated, now, applied)
         uow.conversations.update(updated)
         ticket = uow.tickets.for_conversation(conversation.id)
-        step = ticket_step_for_message(kind, Direction.INBOUND)
+        # An agent's emailed reply moves the ticket as an agent reply (waiting on the contact).
+        step = ticket_step_for_message(kind, Direction.OUTBOUND if author else Direction.INBOUND)
         if ticket is not None and step is not None:
             self._step_ticket(uow, channel, ticket, step, now, applied)
         return updated

@@ -107,7 +107,11 @@ def run(
         helo="mail-x.google.com",
     )
     return ingest(
-        raw, envelope, ports=ports, config=IntakeConfig(authentication=config or AuthenticationConfig()), live_smtp=live
+        raw,
+        envelope,
+        ports=ports,
+        config=IntakeConfig(authentication=config or AuthenticationConfig()),
+        live_smtp=live,
     )
 
 

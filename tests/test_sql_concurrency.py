@@ -24,7 +24,7 @@ import pytest
 
 pytest.importorskip("sqlalchemy", reason="the SQL storage needs the sql extra")
 
-from inboxcore.adapters.sql import SqlStorage
+from inboxcore.adapters.sql import MIGRATIONS, SqlStorage
 from inboxcore.addresses import EmailAddress
 from inboxcore.errors import ConflictError, DuplicateMessage, DuplicateRecord
 from inboxcore.ids import AccountId, ChannelId, ContactId, ConversationId, MessageId, UserId
@@ -192,6 +192,24 @@ def _rotation_worker(
         results.put(("error", worker, repr(exc), []))
 
 
+def _startup_worker(url: str, schema: str | None, worker: int, barrier: Any, results: Any) -> None:
+    """A worker process starting on a database nobody has set up yet."""
+    try:
+        from inboxcore.adapters.sql import make_engine, migrate
+
+        barrier.wait(60)
+        engine = make_engine(url, schema=schema)
+        applied = migrate(engine, schema=schema)
+        with engine.connect() as connection:
+            mode = "n/a"
+            if engine.dialect.name == "sqlite":
+                mode = str(connection.exec_driver_sql("PRAGMA journal_mode").scalar())
+        engine.dispose()
+        results.put(("ok", worker, applied, mode))
+    except BaseException as exc:  # reported to the parent, which fails the test
+        results.put(("error", worker, repr(exc), ""))
+
+
 def _run_workers(target: Any, url: str, schema: str | None, *extra: Any) -> list[tuple[Any, ...]]:
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(WORKERS)
@@ -312,3 +330,19 @@ def test_rotation_turns_queue_across_processes(database: tuple[str, str | None])
         assert state.assigned_count == WORKERS * turns
     finally:
         storage.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_workers_starting_on_a_new_database_set_it_up_once(kind: str, tmp_path: Path) -> None:
+    """Processes opening a brand-new database together: one migrates it, all of them use it."""
+    with ExitStack() as stack:
+        if kind == "sqlite":
+            url, schema = f"sqlite:///{tmp_path / 'new.db'}", None
+        else:
+            url = postgres_url()
+            schema = stack.enter_context(throwaway_schema(url))
+        reports = _run_workers(_startup_worker, url, schema)
+        applied = sorted(v for r in reports for v in r[2])
+        assert applied == [m.version for m in MIGRATIONS]
+        if kind == "sqlite":
+            assert {r[3] for r in reports} == {"wal"}

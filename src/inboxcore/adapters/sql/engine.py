@@ -11,6 +11,8 @@ not fail the next unit of work), and an optional schema first in the ``search_pa
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,13 +24,37 @@ from inboxcore.errors import InvalidValueError
 __all__ = ["make_engine", "prepared_for_inboxcore"]
 
 
+def _switch_to_wal(cursor: Any) -> None:
+    """Put the database file in WAL mode (it stays so), retrying while others hold it.
+
+    The switch needs the file to itself, and SQLite may answer "locked" at once rather than
+    wait, when several workers open a new database together. Once any of them succeeded, the
+    others find the file in WAL mode already.
+    """
+    cursor.execute("PRAGMA busy_timeout")
+    deadline = time.monotonic() + max(int(cursor.fetchone()[0]), 1000) / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            if str(cursor.fetchone()[0]).lower() == "wal":
+                return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError("could not switch the database to WAL mode")
+        time.sleep(0.02)
+
+
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # The driver would BEGIN before the first DML statement on its own; the unit of work
     # begins with BEGIN IMMEDIATE instead, and reads before it run on committed data.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA journal_mode")
+        if str(cursor.fetchone()[0]).lower() != "wal":
+            _switch_to_wal(cursor)
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:

@@ -531,3 +531,30 @@ def test_agent_replying_by_mail_is_the_agents_reply_not_a_contact() -> None:
     assert w.storage.records(Message)[-1].author_id == "u2"
     (ticket,) = w.storage.records(Ticket)
     assert ticket.status.value == "waiting_on_contact"
+
+
+def test_agents_manual_forward_takes_the_original_subject() -> None:
+    """An agent's forward opens the conversation under the forwarded message's subject."""
+    w = world()
+    forward = mail(
+        sender="Agent1 <agent1@acme.example>",
+        subject="WG: Lieferung 58113 fehlt",
+        message_id="<fw1@acme.example>",
+        body=(
+            "Bitte kuemmert euch darum.\r\n\r\n"
+            "-----Urspruengliche Nachricht-----\r\n"
+            "Von: Karl Becker <k.becker@metallbau.example>\r\n"
+            "Gesendet: Montag, 4. Mai 2026 08:12\r\n"
+            "An: agent1@acme.example\r\n"
+            "Betreff: Lieferung 58113 fehlt\r\n\r\n"
+            "Die Lieferung ist nicht angekommen."
+        ),
+    )
+    delivery = w.service.receive(forward, envelope())
+    (conversation,) = w.storage.records(Conversation)
+    assert conversation.subject == "Lieferung 58113 fehlt"
+    (contact,) = w.storage.records(Contact)
+    assert contact.email.address == "k.becker@metallbau.example"
+    assert delivery.intake.sender is not None
+    assert delivery.intake.sender.forwarder is not None
+    assert delivery.intake.sender.forwarder.address == "agent1@acme.example"

@@ -93,6 +93,7 @@ from inboxcore.routing import (
     route_new_conversation,
     route_reply,
 )
+from inboxcore.sender import SenderSource
 from inboxcore.threads import (
     MatchedBy,
     ThreadAction,
@@ -123,6 +124,22 @@ _KIND_OF_CONVERSATION = {
 
 def _keys(values: Sequence[bytes | str]) -> tuple[bytes, ...]:
     return tuple(v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in values)
+
+
+def _conversation_subject(result: IntakeResult) -> str:
+    """The subject the team sees: for an agent's manual forward, the forwarded message's own
+    subject ("Delivery missing"), not the forward's ("WG: Delivery missing")."""
+    assert result.parsed is not None
+    sender = result.sender
+    if sender is not None and sender.source is SenderSource.MANUAL_FORWARD_BODY:
+        forwarded = sender.forwarded
+        if forwarded is not None and forwarded.subject:
+            return forwarded.subject
+    if sender is not None and sender.source is SenderSource.FORWARD_ATTACHMENT:
+        for attached in result.parsed.attached_messages:
+            if attached.subject:
+                return attached.subject
+    return result.parsed.subject
 
 
 @attrs.frozen(kw_only=True)
@@ -707,7 +724,7 @@ class InboxService:
             account_id=channel.account_id,
             channel_id=channel.id,
             contact_id=contact.id,
-            subject=result.parsed.subject,
+            subject=_conversation_subject(result),
             created_at=now,
             last_message_at=now,
             kind=kind,

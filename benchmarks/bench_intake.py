@@ -22,7 +22,6 @@ import io
 import random
 import sys
 import time
-import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email import policy
@@ -34,7 +33,7 @@ import dkim
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_auth import _key, _message, _signed_and_sealed
+from bench_auth import _best, _key, _message, _peak, _signed_and_sealed
 from bench_parsing import alternative_with_pdf, delivery_status, forwarded_message
 
 from inboxcore.adapters.dns_static import StaticResolver
@@ -95,24 +94,6 @@ def _per_message(fn: Callable[[bytes], object], inputs: list[bytes], rounds: int
             fn(raw)
         best = min(best, (time.perf_counter() - started) / len(inputs))
     return best
-
-
-def _best(fn: Callable[[], object], runs: int) -> float:
-    best = float("inf")
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
-def _peak(fn: Callable[[], object]) -> int:
-    tracemalloc.start()
-    try:
-        fn()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def main() -> None:

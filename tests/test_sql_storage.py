@@ -515,3 +515,17 @@ def test_unreachable_postgres_is_a_storage_error() -> None:
     pytest.importorskip("psycopg", reason="needs the postgres extra")
     with pytest.raises(StorageError):
         SqlStorage.from_url("postgresql://nobody:nothing@127.0.0.1:1/none")
+
+
+def test_schema_must_lead_the_search_path() -> None:
+    """Migrating into a schema through an engine that would write elsewhere is refused."""
+    url = postgres_url()
+    with throwaway_schema(url) as schema:
+        engine = make_engine(url)  # no schema: its search_path starts with "$user"/public
+        try:
+            with pytest.raises(InvalidValueError, match="search_path"):
+                migrate(engine, schema=schema)
+            assert not sa.inspect(engine).has_table(VERSION_TABLE)
+            assert schema not in sa.inspect(engine).get_schema_names()
+        finally:
+            engine.dispose()

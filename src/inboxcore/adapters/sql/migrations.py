@@ -368,6 +368,13 @@ def migrate(
                 if schema is not None:
                     name = check_schema_name(schema)
                     connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{name}"')
+                    current = connection.execute(sa.select(sa.func.current_schema())).scalar()
+                    if current != name:
+                        connection.rollback()
+                        raise InvalidValueError(
+                            f"the engine's search_path starts with {current!r}, not {name!r}: "
+                            "build it with make_engine(url, schema=...)"
+                        )
             try:
                 applied = _apply(connection, goal)
             except BaseException:

@@ -47,6 +47,7 @@ from inboxcore.model import (
     Contact,
     Conversation,
     Direction,
+    Envelope,
     IntakeRecord,
     Message,
     MessageKind,
@@ -529,3 +530,22 @@ def test_schema_must_lead_the_search_path() -> None:
             assert schema not in sa.inspect(engine).get_schema_names()
         finally:
             engine.dispose()
+
+
+def test_records_lists_committed_records_in_insertion_order(backend: Backend) -> None:
+    """records() and intake_records() show what was committed, as InMemoryStorage does."""
+    storage = backend.storage()
+    _seed(storage)
+    with storage.unit_of_work() as uow:
+        uow.contacts.add(_contact(2, "zoe@example.com"))
+        uow.contacts.add(_contact(1, "ada@example.com"))
+        uow.routing.rotation(ChannelId("chan-1"))  # an empty rotation row is not a record
+        uow.commit()
+    with storage.unit_of_work() as uow:
+        uow.contacts.add(_contact(3, "uncommitted@example.com"))
+        assert [c.id for c in storage.records(Contact)] == ["contact-2", "contact-1"]
+    assert storage.records(Channel) == (_channel(),)
+    assert storage.records(RotationState) == ()
+    assert storage.intake_records() == ()
+    with pytest.raises(InvalidValueError):
+        storage.records(Envelope)

@@ -175,6 +175,16 @@ def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+_TABLE_OF: dict[type[Any], sa.TableClause] = {
+    Account: t.ACCOUNTS,
+    Channel: t.CHANNELS,
+    Contact: t.CONTACTS,
+    Conversation: t.CONVERSATIONS,
+    Message: t.MESSAGES,
+    Ticket: t.TICKETS,
+}
+
+
 class SqlStorage:
     """The :class:`~inboxcore.ports.Storage` port on SQLite or PostgreSQL.
 
@@ -247,6 +257,34 @@ class SqlStorage:
 
     def unit_of_work(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self)
+
+    def records(self, kind: type[R]) -> tuple[R, ...]:
+        """Every committed record of ``kind`` (Channel, Contact, ...), in insertion order.
+
+        For tests and admin tools, like :meth:`InMemoryStorage.records
+        <inboxcore.testing.InMemoryStorage.records>`: the same scenario can inspect either store.
+        """
+        if kind is RotationState:
+            c = t.ROTATIONS.c
+            rotations = sa.select(c.data).where(c.data.is_not(None)).order_by(c.channel_id)
+            return self._read_all(kind, rotations)
+        table = _TABLE_OF.get(kind)
+        if table is None:
+            raise InvalidValueError(f"no table holds {kind.__name__} records")
+        return self._read_all(kind, sa.select(table.c.data).order_by(table.c.seq))
+
+    def intake_records(self) -> tuple[IntakeRecord, ...]:
+        """The committed intake log, oldest first."""
+        log = t.INTAKE_LOG
+        return self._read_all(IntakeRecord, sa.select(log.c.data).order_by(log.c.seq))
+
+    def _read_all(self, kind: type[R], statement: sa.Select[Any]) -> tuple[R, ...]:
+        try:
+            with self.engine.connect() as connection:
+                rows = connection.execute(statement).all()
+        except sa.exc.SQLAlchemyError as exc:
+            raise StorageError(f"storage unavailable: {exc}") from exc
+        return tuple(converter.structure(row[0], kind) for row in rows)
 
     def raw_store(self) -> SqlRawStore:
         """The table raw-message store on the same database."""

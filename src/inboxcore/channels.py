@@ -395,7 +395,10 @@ def generate_forwarding_local_part(
     slug = slugify(name, _SLUG_MAX)
     if not slug or _reserved_key(slug) in reserved:
         slug = _FALLBACK_SLUG
-    suffix = base64.b32encode(random_bytes).decode("ascii").rstrip("=").lower()
+    # Exactly SUFFIX_BYTES of randomness: more would not make the address harder to guess in
+    # practice, and could push the local part past its 64 octets.
+    suffix = base64.b32encode(random_bytes[:SUFFIX_BYTES]).decode("ascii").rstrip("=").lower()
+    slug = slug[: MAX_LOCAL_OCTETS - 1 - len(suffix)].rstrip(".-_") or _FALLBACK_SLUG
     return f"{slug}-{suffix}"
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +14,6 @@ from inboxcore.cli_inbox import (
     ChannelSpec,
     InboxSettings,
     InboxSpec,
-    RandomIds,
     StoredDirectory,
     check_spec,
     parse_agent,
@@ -105,16 +103,6 @@ def test_settings_round_trip_through_json(keys: list[bytes], away: bool, domain:
         created_at=datetime(2025, 3, 3, 9, 0, tzinfo=UTC),
     )
     assert InboxSettings.from_json(original.to_json()) == original
-
-
-def test_random_ids_are_short_prefixed_and_unique() -> None:
-    """Ids carry their kind's prefix and ten base32 characters; a thousand never repeat."""
-    ids = RandomIds()
-    made = {ids.new_id("conversation") for _ in range(1000)}
-    assert len(made) == 1000
-    assert all(re.fullmatch(r"cv-[a-z2-7]{10}", i) for i in made)
-    assert ids.new_id("ticket").startswith("tk-")
-    assert len(ids.token_bytes(16)) == 16
 
 
 def test_stored_directory_availability() -> None:

@@ -23,20 +23,20 @@ reports every problem at once as a :class:`~inboxcore.errors.ConfigurationError`
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import logging
 import os
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import attrs
 
+from inboxcore.adapters.system import RandomIds, SystemClock
 from inboxcore.addresses import EmailAddress, normalize_domain
 from inboxcore.channels import check_channel_name, check_company_name, slugify
 from inboxcore.errors import (
@@ -80,10 +80,8 @@ __all__ = [
     "InboxSettings",
     "InboxSpec",
     "LoggingEventSink",
-    "RandomIds",
     "SETTINGS_TABLE",
     "StoredDirectory",
-    "SystemClock",
     "TeamSpec",
     "check_spec",
     "create_inbox",
@@ -102,44 +100,9 @@ DEFAULT_DB = "inbox.db"
 SETTINGS_TABLE = "inboxcore_cli_settings"
 """The table of the CLI's own settings (one row), beside the storage adapter's tables."""
 
-_FORMAT = 1
+_FORMAT = 2  # 2: the settings serialized by the cattrs converter
 _KEY_BYTES = 32
-_ID_PREFIXES = {
-    "account": "acct",
-    "channel": "ch",
-    "contact": "ct",
-    "conversation": "cv",
-    "message": "msg",
-    "team": "team",
-    "ticket": "tk",
-    "user": "u",
-}
-
-
 # --- the production ports a command-line inbox needs -----------------------------------------
-
-
-class SystemClock:
-    """The :class:`~inboxcore.ports.Clock` port on the system clock."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-class RandomIds:
-    """The :class:`~inboxcore.ports.IdSource` port on :mod:`secrets`.
-
-    Ids are short enough to type (``cv-k3v9q2m7xd`` for a conversation: a kind prefix and 50
-    random bits in lowercase base32), which ``inboxcore show`` relies on.
-    """
-
-    def new_id(self, kind: str) -> str:
-        prefix = _ID_PREFIXES.get(kind, kind)
-        token = base64.b32encode(secrets.token_bytes(7)).decode("ascii")[:10].lower()
-        return f"{prefix}-{token}"
-
-    def token_bytes(self, n: int) -> bytes:
-        return secrets.token_bytes(n)
 
 
 class LoggingEventSink:
@@ -501,22 +464,14 @@ class InboxSettings:
         )
 
     def to_json(self) -> str:
+        """The settings as JSON, in a versioned envelope (through the cattrs converter)."""
         return json.dumps(
-            {
-                "format": _FORMAT,
-                "account_id": self.account_id,
-                "message_id_domain": self.message_id_domain,
-                "conversation_keys": [k.hex() for k in self.conversation_keys],
-                "users": converter.unstructure(self.users, tuple[User, ...]),
-                "teams": converter.unstructure(self.teams, tuple[Team, ...]),
-                "away": sorted(self.away),
-                "created_at": self.created_at.isoformat(),
-            },
-            sort_keys=True,
+            {"format": _FORMAT, "settings": converter.unstructure(self)}, sort_keys=True
         )
 
     @classmethod
     def from_json(cls, text: str) -> InboxSettings:
+        """Settings stored by :meth:`to_json`; :class:`StorageError` if unreadable."""
         try:
             data = json.loads(text)
             if data.get("format") != _FORMAT:
@@ -524,16 +479,8 @@ class InboxSettings:
                     f"the inbox settings have format {data.get('format')!r}; "
                     f"this inboxcore reads format {_FORMAT}"
                 )
-            return cls(
-                account_id=AccountId(data["account_id"]),
-                message_id_domain=data["message_id_domain"],
-                conversation_keys=tuple(bytes.fromhex(k) for k in data["conversation_keys"]),
-                users=converter.structure(data["users"], tuple[User, ...]),
-                teams=converter.structure(data["teams"], tuple[Team, ...]),
-                away=frozenset(UserId(u) for u in data["away"]),
-                created_at=datetime.fromisoformat(data["created_at"]),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            return converter.structure(data["settings"], cls)
+        except (KeyError, TypeError, ValueError, AttributeError, BaseExceptionGroup) as exc:
             raise StorageError(f"the inbox settings are unreadable: {exc}") from exc
 
 

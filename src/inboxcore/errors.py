@@ -138,10 +138,16 @@ class HeaderInjectionError(InvalidValueError):
 
 
 class MessageTooLarge(InvalidValueError):
-    """An outgoing message or its attachments exceed the size limit."""
+    """An outgoing message or its attachments exceed the size limit.
+
+    ``what`` is ``"attachments"`` (their total) or ``"message"`` (the composed message)."""
 
     def __init__(self, what: str, size: int, limit: int) -> None:
-        super().__init__(f"{what} of {size} bytes exceed the limit of {limit} bytes")
+        if what == "attachments":
+            text = f"attachments of {size} bytes in total exceed the limit of {limit} bytes"
+        else:
+            text = f"the {what} of {size} bytes exceeds the limit of {limit} bytes"
+        super().__init__(text)
         self.what = what
         self.size = size
         self.limit = limit

@@ -5,7 +5,8 @@ They are deterministic (ids count up, the clock moves only when told), inspectab
 inject failures (``storage.fail_next_commits()``, ``raw_store.fail_next_puts()``,
 ``dns.fail("slow.example", "TIMEOUT")``, ``transport.refuse_next(...)``). The in-memory storage
 enforces the uniqueness rules a database would and is safe under threads; it passes the storage
-contract suite in :mod:`inboxcore.testing.contracts`.
+contract suite in :mod:`inboxcore.testing.contracts`. :class:`FlakyStorage` wraps any storage
+(SQL, a host's own) to inject the same commit failures there.
 """
 
 from inboxcore.adapters.dns_static import StaticResolver as InMemoryDns
@@ -17,12 +18,15 @@ from inboxcore.testing.fakes import (
     RecordingTransport,
     SequentialIds,
 )
+from inboxcore.testing.flaky import FlakyStorage, FlakyUnitOfWork
 from inboxcore.testing.memory import InMemoryRawStore, InMemoryStorage, InMemoryUnitOfWork
 
 __all__ = [
     "FakeClock",
     "FakeDirectory",
     "FakeSpamScorer",
+    "FlakyStorage",
+    "FlakyUnitOfWork",
     "InMemoryDns",
     "InMemoryRawStore",
     "InMemoryStorage",

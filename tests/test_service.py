@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import attrs
 import pytest
@@ -42,6 +42,7 @@ from inboxcore.model import (
     DeliveryStatus,
     Direction,
     Envelope,
+    IntakeRecord,
     Message,
     MessageKind,
     RoutingMode,
@@ -52,10 +53,12 @@ from inboxcore.model import (
     User,
 )
 from inboxcore.outcomes import Disposition
+from inboxcore.ports import Storage
 from inboxcore.service import InboxConfig, InboxService
 from inboxcore.testing import (
     FakeClock,
     FakeDirectory,
+    InMemoryDns,
     InMemoryRawStore,
     InMemoryStorage,
     RecordingEventSink,
@@ -76,10 +79,26 @@ AGENTS = [
 ]
 
 
+R = TypeVar("R")
+
+
+class ScenarioStorage(Storage, Protocol):
+    """What the scenarios need of a backend: the port, inspection, and commit failures."""
+
+    def records(self, kind: type[R]) -> tuple[R, ...]: ...
+    def intake_records(self) -> tuple[IntakeRecord, ...]: ...
+    def fail_next_commits(self, count: int = 1, error: BaseException | None = None) -> None: ...
+
+
+def make_storage() -> ScenarioStorage:
+    """The backend of every scenario; tests/test_service_sql.py swaps in SQLite and PostgreSQL."""
+    return InMemoryStorage()
+
+
 @attrs.define
 class World:
     service: InboxService
-    storage: InMemoryStorage
+    storage: ScenarioStorage
     raw_store: InMemoryRawStore
     clock: FakeClock
     directory: FakeDirectory
@@ -88,7 +107,7 @@ class World:
 
 
 def world(**channel_changes: Any) -> World:
-    storage, raw_store, clock = InMemoryStorage(), InMemoryRawStore(), FakeClock(T0)
+    storage, raw_store, clock = make_storage(), InMemoryRawStore(), FakeClock(T0)
     directory = FakeDirectory(
         users=AGENTS,
         teams=[
@@ -558,3 +577,31 @@ def test_agents_manual_forward_takes_the_original_subject() -> None:
     assert delivery.intake.sender is not None
     assert delivery.intake.sender.forwarder is not None
     assert delivery.intake.sender.forwarder.address == "agent1@acme.example"
+
+
+def test_team_releases_a_message_the_checks_held_back() -> None:
+    """A DMARC-quarantined message stays held on reprocess, and is let in by release with its reasons."""
+    w = world()
+    dns = InMemoryDns({"_dmarc.customer.example": {"TXT": ["v=DMARC1; p=reject"]}})
+    service = InboxService(
+        storage=w.storage,
+        raw_store=w.raw_store,
+        clock=w.clock,
+        ids=SequentialIds(seed=1),
+        directory=w.directory,
+        events=w.events,
+        config=w.service.config,
+        dns=dns,
+    )
+    held = service.receive(mail(), envelope(client_ip="192.0.2.66"))
+    assert held.disposition is Disposition.QUARANTINED
+    assert held.reason_codes == ("dmarc.fail.reject",)
+    assert held.raw_id is not None
+    assert service.reprocess(held.raw_id).disposition is Disposition.QUARANTINED
+    released = service.release(held.raw_id)
+    assert released.disposition is Disposition.ACCEPTED
+    assert "released" in released.reason_codes
+    assert "dmarc.fail.reject" in released.reason_codes
+    assert len(w.storage.records(Conversation)) == 1
+    assert service.quarantined() == ()
+    assert service.release(held.raw_id).disposition is Disposition.DUPLICATE

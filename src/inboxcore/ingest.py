@@ -334,15 +334,23 @@ def reprocess(
     ports: IntakePorts,
     config: IntakeConfig = IntakeConfig(),
     team_addresses: Collection[str] = (),
+    release: bool = False,
 ) -> IntakeResult:
     """Run intake again on a stored raw message (after a quarantine for an internal error or a
-    temporary DNS failure). Raises :class:`~inboxcore.errors.NotFoundError` for an unknown id."""
+    temporary DNS failure). Raises :class:`~inboxcore.errors.NotFoundError` for an unknown id.
+
+    ``release``: the team has looked at a message held back by authentication or spam checks and
+    lets it in; the checks still run and their results are kept, but they no longer hold it back.
+    Loops, duplicates and messages with no usable sender are not released.
+    """
     raw = ports.raw_store.get(raw_id)
     channel: Channel | None = None
     keys = recipient_candidates(envelope, None)
     if keys:
         channel = _find_channel(ports.storage, keys)
-    return _process_stored(raw, raw_id, envelope, channel, ports, config, False, team_addresses)
+    return _process_stored(
+        raw, raw_id, envelope, channel, ports, config, False, team_addresses, release=release
+    )
 
 
 def _process_stored(
@@ -354,10 +362,14 @@ def _process_stored(
     config: IntakeConfig,
     live_smtp: bool,
     team_addresses: Collection[str],
+    *,
+    release: bool = False,
 ) -> IntakeResult:
     # From here the message is stored: any failure quarantines it, never loses it.
     try:
-        return _decide(raw, raw_id, envelope, channel, ports, config, live_smtp, team_addresses)
+        return _decide(
+            raw, raw_id, envelope, channel, ports, config, live_smtp, team_addresses, release
+        )
     except Exception as exc:  # the promise: no exception escapes for a bad message
         log.exception("intake failed for raw message %s", raw_id)
         return IntakeResult(
@@ -386,6 +398,7 @@ def _decide(
     config: IntakeConfig,
     live_smtp: bool,
     team_addresses: Collection[str],
+    release: bool = False,
 ) -> IntakeResult:
     parsed = parse_message(raw)
     # The result grows stage by stage; each refusal below is this partial result with a verdict.
@@ -468,6 +481,16 @@ def _decide(
         spam=ports.spam,
     )
     state = attrs.evolve(state, sender=sender, authentication=auth)
+    released: tuple[Reason, ...] = ()
+    if release and auth.verdict is not AuthVerdict.DELIVER:
+        released = (
+            Reason(
+                code="released",
+                message="The team released this message although the checks below held it back.",
+            ),
+            *auth.reasons,
+        )
+        auth = attrs.evolve(auth, verdict=AuthVerdict.DELIVER, reasons=())
     if auth.verdict is AuthVerdict.REJECT:
         return verdict(Disposition.REJECTED, auth.smtp or _REFUSED, *auth.reasons)
     if auth.verdict is AuthVerdict.TEMPORARY:
@@ -487,7 +510,7 @@ def _decide(
             ),
         )
     kind = Reason(code=f"kind.{classification.kind.value}", message=classification.explanation)
-    return verdict(Disposition.ACCEPTED, _ACCEPTED, kind, *auth.reasons)
+    return verdict(Disposition.ACCEPTED, _ACCEPTED, kind, *released, *auth.reasons)
 
 
 def find_duplicate(

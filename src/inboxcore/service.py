@@ -23,7 +23,14 @@ import attrs
 
 from inboxcore.addresses import EmailAddress
 from inboxcore.channels import ChannelStep, apply_step
-from inboxcore.errors import ConflictError, InvalidTransition, NotFoundError, PortError
+from inboxcore.errors import (
+    ConfigurationError,
+    ConflictError,
+    InvalidTransition,
+    NotFoundError,
+    PortError,
+    Problem,
+)
 from inboxcore.events import (
     ChannelStateChanged,
     ConversationAssigned,
@@ -73,6 +80,7 @@ from inboxcore.model import (
     Ticket,
     default_dedup_key,
 )
+from inboxcore.outbound import ThreadingConfig
 from inboxcore.outbox import Outbox
 from inboxcore.outcomes import Disposition, Reason, SmtpReply
 from inboxcore.ports import (
@@ -159,6 +167,14 @@ class InboxConfig:
         domains = self.intake.own_message_id_domains | {self.message_id_domain.lower()}
         return attrs.evolve(self.intake, own_message_id_domains=domains)
 
+    @property
+    def threading(self) -> ThreadingConfig:
+        """The conversation keys and Message-ID domain as one value, for the outbox's
+        :class:`~inboxcore.outbound.OutboundConfig`: one source for both sides."""
+        return ThreadingConfig(
+            conversation_keys=self.conversation_keys, message_id_domain=self.message_id_domain
+        )
+
 
 @attrs.frozen(kw_only=True)
 class Delivery:
@@ -227,6 +243,18 @@ class InboxService:
         self.config = config
         self.outbox = outbox
         """Sends the owner-offline notifications routing asks for, after commit (optional)."""
+        if outbox is not None and outbox.config.threading != config.threading:
+            # Replies would carry tokens and Message-IDs this service cannot read back.
+            raise ConfigurationError(
+                [
+                    Problem(
+                        code="outbound.threading_mismatch",
+                        message="the outbox's conversation keys or Message-ID domain differ from "
+                        "the service's; build its OutboundConfig with threading=config.threading",
+                        field="outbox",
+                    )
+                ]
+            )
         self.signer = conversation_signer(config.conversation_keys)
         self._intake_config = config.intake_config()
         self._ports = IntakePorts(
@@ -265,13 +293,26 @@ class InboxService:
     def reprocess(self, raw_id: RawMessageId) -> Delivery:
         """Run a stored raw message through again (after a quarantine), with the envelope it first
         came with. Raises :class:`~inboxcore.errors.NotFoundError` for an id never received."""
+        return self._rerun(raw_id, release=False)
+
+    def _rerun(self, raw_id: RawMessageId, *, release: bool) -> Delivery:
         with self.storage.unit_of_work() as uow:
             history = uow.intake_log.for_raw_message(raw_id)
         if not history:
             raise NotFoundError(f"no intake record for raw message {raw_id}")
         envelope = history[0].envelope
-        result = reprocess_intake(raw_id, envelope, ports=self._ports, config=self._intake_config)
+        result = reprocess_intake(
+            raw_id, envelope, ports=self._ports, config=self._intake_config, release=release
+        )
         return self._settle(result)
+
+    def release(self, raw_id: RawMessageId) -> Delivery:
+        """Let in a message that authentication or spam checks held back, because the team has
+        looked at it and trusts it (the "this is good mail" button). The checks' results stay on
+        record beside the reason ``released``. Loops, duplicates and messages with no usable
+        sender stay where they are. Raises :class:`~inboxcore.errors.NotFoundError` for an id
+        never received."""
+        return self._rerun(raw_id, release=True)
 
     def quarantined(self) -> tuple[IntakeRecord, ...]:
         """Messages held back and not accepted since, oldest first."""

@@ -39,6 +39,7 @@ from inboxcore.outbound import (
     OutboundConfig,
     ReplyContext,
     ReplyDraft,
+    ThreadingConfig,
     check_header_value,
     compose_owner_notification,
     compose_reply,
@@ -46,15 +47,16 @@ from inboxcore.outbound import (
     reply_references,
     reply_subject,
 )
-from inboxcore.threads import conversation_signer, read_conversation_token
+from inboxcore.threads import read_conversation_token
 
 NOW = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 ACME = AccountId("acme")
 CID = ConversationId("conv-1")
 CONFIG = OutboundConfig(
     hosting=HostedDomainConfig(hosted_domain="inbox.example.net"),
-    conversation_keys=[b"k" * 32],
-    message_id_domain="acme.inbox.example.net",
+    threading=ThreadingConfig(
+        conversation_keys=[b"k" * 32], message_id_domain="acme.inbox.example.net"
+    ),
 )
 ACCOUNT = Account(id=ACME, name="Acme", subdomain="acme", sending_domains={"acme.example"})
 CHANNEL = Channel(
@@ -150,7 +152,7 @@ def test_reply_headers_thread_and_carry_the_token() -> None:
     assert m["References"] == "<m1@customer.example>"
     assert m["X-Inboxcore-Loop"] == "chan-1"
     assert m["Date"] == "Mon, 04 May 2026 10:00:00 +0000"
-    signer = conversation_signer(CONFIG.conversation_keys)
+    signer = CONFIG.signer
     assert m["Message-ID"] == f"<{composed.rfc_message_id}>"
     assert composed.rfc_message_id.endswith(".abc123@acme.inbox.example.net")
     assert read_conversation_token(composed.rfc_message_id, signer, NOW) == CID
@@ -370,6 +372,9 @@ def test_oversize_attachments_and_messages_are_refused() -> None:
     with pytest.raises(MessageTooLarge) as message_caught:
         compose_reply(context(), ReplyDraft(text="x" * 5000), tight, now=NOW, unique="u")
     assert message_caught.value.what == "message"
+    assert str(message_caught.value).startswith("the message of ")
+    assert "exceeds the limit of 2000 bytes" in str(message_caught.value)
+    assert "in total exceed the limit of 1000 bytes" in str(caught.value)
 
 
 def test_attachments_keep_non_ascii_names_and_their_bytes() -> None:
@@ -451,7 +456,7 @@ def test_owner_notification_content_and_headers() -> None:
     assert m["Auto-Submitted"] == "auto-generated"
     assert m["X-Auto-Response-Suppress"] == "All"
     assert m["X-Inboxcore-Loop"] == "chan-1"
-    signer = conversation_signer(CONFIG.conversation_keys)
+    signer = CONFIG.signer
     assert read_conversation_token(composed.rfc_message_id, signer, NOW) == CID
     reply_to = EmailAddress.parse(str(m["Reply-To"]))
     assert reply_to.tag is not None

@@ -66,6 +66,7 @@ T0 = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
 ADDRESS = "support-7f3k@acme.inbox.example.net"
 ACME = AccountId("acme")
 KEYS = (b"conversation-key-0123456789",)
+INBOX_CONFIG = InboxConfig(conversation_keys=KEYS, message_id_domain="acme.inbox.example.net")
 ZOE = User(
     id=UserId("u1"),
     account_id=ACME,
@@ -151,8 +152,7 @@ def world(*, dkim: bool = False, **channel_changes: Any) -> World:
         events=events,
         config=OutboundConfig(
             hosting=HostedDomainConfig(hosted_domain="inbox.example.net"),
-            conversation_keys=KEYS,
-            message_id_domain="acme.inbox.example.net",
+            threading=INBOX_CONFIG.threading,
             conversation_url_template="https://app.example.com/inbox/{conversation_id}",
         ),
         dkim_keys=keys if dkim else None,
@@ -164,7 +164,7 @@ def world(*, dkim: bool = False, **channel_changes: Any) -> World:
         ids=ids,
         directory=directory,
         events=events,
-        config=InboxConfig(conversation_keys=KEYS, message_id_domain="acme.inbox.example.net"),
+        config=INBOX_CONFIG,
         outbox=outbox,
     )
     return World(service, outbox, storage, raw_store, clock, directory, events, transport, keys)

@@ -1,4 +1,4 @@
-"""Composing the mail the inbox sends: agent replies and owner-offline notifications.
+"""Composing the mail the inbox sends: agent replies, owner notifications, verification mail.
 
 Pure: values in, an :class:`~inboxcore.model.OutboundMail` out (time and the unique part of the
 Message-ID are arguments). The use cases that store, sign and send are in
@@ -20,6 +20,19 @@ Message-ID are arguments). The use cases that store, sign and send are in
   (:data:`~inboxcore.classify.LOOP_HEADER`, valued with the channel id), so that our own mail
   coming back is recognised as a loop and never becomes work.
 
+The same builder composes every kind of outbound mail, the from-address verification mail of
+:mod:`inboxcore.channel_setup` included (:func:`compose_verification`), so that each one gets
+the same header checks, RFC 2047 encoding, Message-ID on our domain, loop header and size limit.
+Automatic mail (notifications, verification) is also marked ``Auto-Submitted: auto-generated``
+(RFC 3834) and ``X-Auto-Response-Suppress: All``.
+
+**One source for threading.** The conversation-token keys and the Message-ID domain decide
+whether an answer to our mail finds its conversation again, so intake and outbound must use the
+same ones. They live in one value, :class:`ThreadingConfig`: the service's
+:class:`~inboxcore.service.InboxConfig` hands out its own as
+:attr:`~inboxcore.service.InboxConfig.threading`, an :class:`OutboundConfig` is built with that
+value, and :class:`~inboxcore.service.InboxService` refuses an outbox configured with other ones.
+
 **Header injection.** A header value holding CR or LF, from whatever source (a subject, an agent's
 or the company's name, a contact's name, an attachment's file name, a channel id), raises
 :class:`~inboxcore.errors.HeaderInjectionError` rather than being repaired silently: a line break
@@ -40,7 +53,7 @@ import html
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from typing import Final
@@ -92,9 +105,12 @@ __all__ = [
     "OutboundConfig",
     "ReplyContext",
     "ReplyDraft",
+    "ThreadingConfig",
+    "VerificationRequest",
     "check_header_value",
     "compose_owner_notification",
     "compose_reply",
+    "compose_verification",
     "excerpt",
     "reply_cc",
     "reply_parent",
@@ -116,6 +132,7 @@ _CONTENT_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$
 _MSG_ID = re.compile(r"[\x21-\x3b\x3d\x3f-\x7e]{1,250}")
 """A Message-ID without its angle brackets: printable ASCII, no space, no ``<`` or ``>``."""
 _LINE_BREAKS: Final = frozenset("\r\n")
+_UNIQUE = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
 def _keys(values: Iterable[bytes | str]) -> tuple[bytes, ...]:
@@ -142,19 +159,43 @@ def check_header_value(header: str, value: str) -> str:
 
 
 @attrs.frozen(kw_only=True)
+class ThreadingConfig:
+    """What makes an answer to our mail find its conversation: the keys that sign conversation
+    tokens and the domain of our Message-IDs.
+
+    Intake reads the tokens back with these keys and recognises our own Message-IDs by this
+    domain; outbound writes them. One value for both sides, taken from
+    :attr:`~inboxcore.service.InboxConfig.threading`, so that they cannot drift apart.
+    Raises :class:`~inboxcore.errors.InvalidValueError` for unusable keys or domain.
+    """
+
+    conversation_keys: tuple[bytes, ...] = attrs.field(converter=_keys, repr=False)
+    """Oldest first; the newest signs conversation tokens, all verify (key rotation)."""
+    message_id_domain: str = attrs.field(converter=_domain)
+    """The domain of our Message-IDs (``inbox.example.net``), lowercase A-labels."""
+
+    def __attrs_post_init__(self) -> None:
+        conversation_signer(self.conversation_keys)  # validates the keys
+
+    @property
+    def signer(self) -> Signer:
+        """The conversation-token signer over :attr:`conversation_keys`."""
+        return conversation_signer(self.conversation_keys)
+
+
+@attrs.frozen(kw_only=True)
 class OutboundConfig:
     """What the host configures about outgoing mail.
 
-    ``conversation_keys`` and ``message_id_domain`` must be those of the
-    :class:`~inboxcore.service.InboxConfig`, or replies will not thread back in.
+    ``threading`` is the :class:`ThreadingConfig` of the service
+    (``OutboundConfig(threading=inbox_config.threading, ...)``): replies thread back in only if
+    intake reads the tokens and Message-IDs outbound writes.
     ``conversation_url_template`` is the https link to a conversation in the host's app, holding
     ``{conversation_id}`` (percent-encoded when filled), for owner notifications.
     """
 
     hosting: HostedDomainConfig
-    conversation_keys: tuple[bytes, ...] = attrs.field(converter=_keys, repr=False)
-    """Oldest first; the newest signs conversation tokens (key rotation)."""
-    message_id_domain: str = attrs.field(converter=_domain)
+    threading: ThreadingConfig
     from_names: FromNameFormats = attrs.field(factory=FromNameFormats)
     notification_sender: EmailAddress | None = attrs.field(
         default=None, converter=_optional_address
@@ -189,11 +230,16 @@ class OutboundConfig:
             )
         if problems:
             raise ConfigurationError(problems)
-        conversation_signer(self.conversation_keys)  # validates the keys
+
+    @property
+    def message_id_domain(self) -> str:
+        """The domain of our Message-IDs (from :attr:`threading`)."""
+        return self.threading.message_id_domain
 
     @property
     def signer(self) -> Signer:
-        return conversation_signer(self.conversation_keys)
+        """The conversation-token signer (from :attr:`threading`)."""
+        return self.threading.signer
 
     def notification_from(self, channel: Channel) -> EmailAddress:
         """The From of an owner notification for ``channel``."""
@@ -451,20 +497,59 @@ def _attach(message: EmailMessage, attachment: OutboundAttachment) -> None:
     message.add_attachment(attachment.data, maintype=maintype, subtype=subtype, filename=name)
 
 
-def _finish(
-    message: EmailMessage,
+def _build(
     *,
-    config: OutboundConfig,
-    mail_from: str,
-    recipients: Sequence[EmailAddress],
+    sender: EmailAddress,
+    to: Sequence[EmailAddress],
+    cc: Sequence[EmailAddress] = (),
+    reply_to: EmailAddress | None = None,
+    subject: str,
+    now: datetime,
     rfc_message_id: str,
+    references: Sequence[str] = (),
+    automatic: bool = False,
+    loop_id: str,
+    text: str,
+    body_html: str,
+    attachments: Sequence[OutboundAttachment] = (),
+    mail_from: str,
+    max_bytes: int,
 ) -> OutboundMail:
+    """The one composition path of outbound mail: every header value checked, display names
+    encoded, our Message-ID and loop header, text and HTML alternatives, the size limit.
+
+    ``references`` are Message-IDs without brackets; the last is the In-Reply-To.
+    ``automatic`` marks mail no person wrote (RFC 3834 ``Auto-Submitted`` and
+    ``X-Auto-Response-Suppress``), so that auto-responders stay quiet.
+    """
+    message = EmailMessage(policy=_policy([sender, *to, *cc, *([reply_to] if reply_to else [])]))
+    _set_addresses(message, "From", [sender])
+    _set_addresses(message, "To", to)
+    if cc:
+        _set_addresses(message, "Cc", cc)
+    if reply_to is not None:
+        _set_addresses(message, "Reply-To", [reply_to])
+    _set(message, "Subject", subject)
+    _set(message, "Date", email.utils.format_datetime(now))
+    _set(message, "Message-ID", f"<{rfc_message_id}>")
+    if references:
+        _set(message, "In-Reply-To", f"<{references[-1]}>")
+        _set(message, "References", " ".join(f"<{r}>" for r in references))
+    if automatic:
+        _set(message, "Auto-Submitted", "auto-generated")
+        _set(message, "X-Auto-Response-Suppress", "All")
+    _set(message, LOOP_HEADER, loop_id)
+    message.set_content(text + "\n", cte=_cte(text))
+    document = _html_document(body_html)
+    message.add_alternative(document, subtype="html", cte=_cte(document))
+    for attachment in attachments:
+        _attach(message, attachment)
     data = message.as_bytes()
-    if len(data) > config.max_message_bytes:
-        raise MessageTooLarge("message", len(data), config.max_message_bytes)
+    if len(data) > max_bytes:
+        raise MessageTooLarge("message", len(data), max_bytes)
     return OutboundMail(
         mail_from=mail_from,
-        rcpt_to=tuple(dict.fromkeys(a.address for a in recipients)),
+        rcpt_to=tuple(dict.fromkeys(a.address for a in (*to, *cc))),
         data=data,
         rfc_message_id=rfc_message_id,
     )
@@ -530,30 +615,21 @@ def compose_reply(
     if signature.html:
         body_html += f'<div class="signature">{signature.html}</div>'
 
-    message = EmailMessage(policy=_policy([sender, to, *cc, reply_to]))
-    _set_addresses(message, "From", [sender])
-    _set_addresses(message, "To", [to])
-    if cc:
-        _set_addresses(message, "Cc", cc)
-    _set_addresses(message, "Reply-To", [reply_to])
-    _set(message, "Subject", subject)
-    _set(message, "Date", email.utils.format_datetime(now))
-    _set(message, "Message-ID", f"<{rfc_message_id}>")
-    if in_reply_to:
-        _set(message, "In-Reply-To", f"<{in_reply_to}>")
-        _set(message, "References", " ".join(f"<{r}>" for r in references))
-    _set(message, LOOP_HEADER, channel.id)
-    message.set_content(text + "\n", cte=_cte(text))
-    document = _html_document(body_html)
-    message.add_alternative(document, subtype="html", cte=_cte(document))
-    for attachment in draft.attachments:
-        _attach(message, attachment)
-    mail = _finish(
-        message,
-        config=config,
-        mail_from=channel.forwarding_address.untagged.address,
-        recipients=[to, *cc],
+    mail = _build(
+        sender=sender,
+        to=[to],
+        cc=cc,
+        reply_to=reply_to,
+        subject=subject,
+        now=now,
         rfc_message_id=rfc_message_id,
+        references=references,
+        loop_id=channel.id,
+        text=text,
+        body_html=body_html,
+        attachments=draft.attachments,
+        mail_from=channel.forwarding_address.untagged.address,
+        max_bytes=config.max_message_bytes,
     )
     return ComposedMail(
         mail=mail,
@@ -640,25 +716,116 @@ def compose_owner_notification(
         parts.append(f'<p><a href="{html.escape(link, quote=True)}">Open the conversation</a></p>')
     parts.append("<p>Reply to this email and your answer is added to the conversation.</p>")
 
-    message = EmailMessage(policy=_policy([sender, to, reply_to]))
-    _set_addresses(message, "From", [sender])
-    _set_addresses(message, "To", [to])
-    _set_addresses(message, "Reply-To", [reply_to])
-    _set(message, "Subject", subject)
-    _set(message, "Date", email.utils.format_datetime(now))
-    _set(message, "Message-ID", f"<{rfc_message_id}>")
-    _set(message, "Auto-Submitted", "auto-generated")
-    _set(message, "X-Auto-Response-Suppress", "All")
-    _set(message, LOOP_HEADER, channel.id)
-    message.set_content(text + "\n", cte=_cte(text))
-    document = _html_document("".join(parts))
-    message.add_alternative(document, subtype="html", cte=_cte(document))
-    mail = _finish(
-        message,
-        config=config,
-        mail_from=sender.address,
-        recipients=[to],
+    mail = _build(
+        sender=sender,
+        to=[to],
+        reply_to=reply_to,
+        subject=subject,
+        now=now,
         rfc_message_id=rfc_message_id,
+        automatic=True,
+        loop_id=channel.id,
+        text=text,
+        body_html="".join(parts),
+        mail_from=sender.address,
+        max_bytes=config.max_message_bytes,
+    )
+    return ComposedMail(
+        mail=mail, sender=sender, to=(to,), subject=subject, rfc_message_id=rfc_message_id
+    )
+
+
+# --- from-address verification ----------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class VerificationRequest:
+    """What a from-address verification mail needs (:mod:`inboxcore.channel_setup` fills it)."""
+
+    channel: Channel
+    address: EmailAddress
+    """The custom from-address to verify: the mail goes to it."""
+    link: str
+    """The https link that confirms the address (it carries the signed token)."""
+    sender: EmailAddress
+    """The From, e.g. ``Acme Helpdesk <no-reply@inbox.example.net>``."""
+    expires_in: timedelta
+    message_id_domain: str = attrs.field(converter=_domain)
+    product_name: str = "the helpdesk"
+
+
+def _duration(value: timedelta) -> str:
+    """``24 hours``, ``1 hour``, ``90 minutes``, ``45 seconds``: exact, never rounded down."""
+    seconds = int(value.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0 and (unit != "day" or seconds >= 2 * 86400):
+            count = seconds // size
+            return f"{count} {unit}" + ("" if count == 1 else "s")
+    return f"{seconds} second" + ("" if seconds == 1 else "s")
+
+
+def compose_verification(
+    request: VerificationRequest,
+    *,
+    now: datetime,
+    unique: str,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_SIZE,
+) -> ComposedMail:
+    """The mail that asks the owner of a custom from-address to confirm it with a link.
+
+    Composed like every other outbound mail (header checks, RFC 2047 names, our loop header,
+    automatic-mail headers), with a Message-ID ``verify-<unique>@<message_id_domain>``: it
+    carries no conversation token, because an answer to it starts no conversation. Raises
+    :class:`~inboxcore.errors.HeaderInjectionError` for a line break in a header value and
+    :class:`~inboxcore.errors.InvalidValueError` for a link that is not one https URL or a bad
+    ``unique``.
+    """
+    channel, address = request.channel, request.address
+    link = request.link
+    parts = urlsplit(link)
+    if (
+        parts.scheme != "https"
+        or not parts.hostname
+        or any(c.isspace() or unicodedata.category(c) in ("Cc", "Cf") for c in link)
+    ):
+        raise InvalidValueError(f"not a single https link: {link!r}")
+    if not _UNIQUE.fullmatch(unique):
+        raise InvalidValueError(f"the unique part must be 1-64 letters, digits or '-': {unique!r}")
+    check_header_value(LOOP_HEADER, channel.id)
+    sender = _display("From", request.sender, request.sender.display_name)
+    to = attrs.evolve(address, display_name=None)
+    rfc_message_id = f"verify-{unique.lower()}@{request.message_id_domain}"
+    subject = f"Confirm {address.address} as a sending address"
+    expiry = _duration(request.expires_in)
+    team = " ".join((channel.company_name or channel.name).split())
+    product = request.product_name
+    text = (
+        "Hello,\n\n"
+        f"{team} wants to send email from {address.address} through {product}.\n"
+        f"To confirm that this address is yours, open this link:\n\n{link}\n\n"
+        f"The link works once and expires in {expiry}.\n"
+        "If you did not ask for this, ignore this email: nothing will be sent from your address."
+    )
+    body_html = (
+        "<p>Hello,</p>"
+        f"<p>{html.escape(team)} wants to send email from <b>{html.escape(address.address)}</b> "
+        f"through {html.escape(product)}.</p>"
+        f'<p><a href="{html.escape(link, quote=True)}">Confirm this address</a></p>'
+        f"<p>The link works once and expires in {expiry}. If you did not ask for this, ignore "
+        "this email: nothing will be sent from your address.</p>"
+    )
+    mail = _build(
+        sender=sender,
+        to=[to],
+        subject=subject,
+        now=now,
+        rfc_message_id=rfc_message_id,
+        automatic=True,
+        loop_id=channel.id,
+        text=text,
+        body_html=body_html,
+        mail_from=sender.address,
+        max_bytes=max_message_bytes,
     )
     return ComposedMail(
         mail=mail, sender=sender, to=(to,), subject=subject, rfc_message_id=rfc_message_id

@@ -6,7 +6,9 @@ inject failures (``storage.fail_next_commits()``, ``raw_store.fail_next_puts()``
 ``dns.fail("slow.example", "TIMEOUT")``, ``transport.refuse_next(...)``). The in-memory storage
 enforces the uniqueness rules a database would and is safe under threads; it passes the storage
 contract suite in :mod:`inboxcore.testing.contracts`. :class:`FlakyStorage` wraps any storage
-(SQL, a host's own) to inject the same commit failures there.
+(SQL, a host's own) to inject the same commit failures there. :class:`InMemoryDkimKeys` holds DKIM
+keys made by :func:`generate_rsa_key` or :func:`generate_ed25519_key` and publishes their records
+(:mod:`inboxcore.testing.keys`).
 """
 
 from inboxcore.adapters.dns_static import StaticResolver as InMemoryDns
@@ -19,6 +21,13 @@ from inboxcore.testing.fakes import (
     SequentialIds,
 )
 from inboxcore.testing.flaky import FlakyStorage, FlakyUnitOfWork
+from inboxcore.testing.keys import (
+    GeneratedDkimKey,
+    InMemoryDkimKeys,
+    dkim_record,
+    generate_ed25519_key,
+    generate_rsa_key,
+)
 from inboxcore.testing.memory import InMemoryRawStore, InMemoryStorage, InMemoryUnitOfWork
 
 __all__ = [
@@ -27,6 +36,8 @@ __all__ = [
     "FakeSpamScorer",
     "FlakyStorage",
     "FlakyUnitOfWork",
+    "GeneratedDkimKey",
+    "InMemoryDkimKeys",
     "InMemoryDns",
     "InMemoryRawStore",
     "InMemoryStorage",
@@ -34,4 +45,7 @@ __all__ = [
     "RecordingEventSink",
     "RecordingTransport",
     "SequentialIds",
+    "dkim_record",
+    "generate_ed25519_key",
+    "generate_rsa_key",
 ]

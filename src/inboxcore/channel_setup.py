@@ -21,6 +21,15 @@ confirm the address. :meth:`ChannelSetup.confirm_from_address` refuses a tampere
 (:class:`~inboxcore.errors.TokenSuperseded`). A resend mails the same token id again, so that the
 link in an earlier mail still works.
 
+**The verification mail** is composed by :func:`inboxcore.outbound.compose_verification`, the
+path of every other outbound mail (header checks, RFC 2047, a Message-ID on the hosted domain,
+``Auto-Submitted``, our loop header), and DKIM-signed by :func:`inboxcore.dkim_sign.sign_message`
+when the setup has a :class:`~inboxcore.ports.DkimKeyStore`: its From is on the hosted domain, so
+the hosted domain's key signs it. It is composed and signed *before* the unit of work that records
+the send commits: a key store that cannot be read raises its
+:class:`~inboxcore.errors.PortError` with nothing recorded, so the team can try again at once
+instead of waiting out the resend interval for a mail that never left.
+
 **Rate limits.** A resend for the same address waits ``resend_interval`` since the last mail; and
 a channel sends at most ``max_sends`` verification mails per ``send_window``, whatever the
 addresses, so that switching between two addresses cannot turn the helpdesk into a mail cannon
@@ -30,13 +39,9 @@ of the sends inside the window for that reason, across address changes.
 
 from __future__ import annotations
 
-import email.policy
-import email.utils
-import html
 import json
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from typing import Final
 from urllib.parse import quote, urlsplit
 
@@ -64,6 +69,7 @@ from inboxcore.channels import (
     render_from_name,
     resolve_from_address,
 )
+from inboxcore.dkim_sign import sign_message
 from inboxcore.errors import (
     BadTokenSignature,
     ConfigurationError,
@@ -91,7 +97,16 @@ from inboxcore.model import (
     SignatureSettings,
     User,
 )
-from inboxcore.ports import Clock, EventSink, IdSource, MailTransport, Storage, UnitOfWork
+from inboxcore.outbound import VerificationRequest, compose_verification
+from inboxcore.ports import (
+    Clock,
+    DkimKeyStore,
+    EventSink,
+    IdSource,
+    MailTransport,
+    Storage,
+    UnitOfWork,
+)
 from inboxcore.signature import (
     RenderedSignature,
     SignatureValues,
@@ -198,6 +213,8 @@ class FromAddressChange:
     """Whether a verification mail was handed to the transport."""
     send_result: SendResult | None = None
     """The transport's answer (a refusal is shown to the team: "we could not send to ...")."""
+    signed_by: str | None = None
+    """The DKIM ``d=`` domain of the verification mail, or None when it went out unsigned."""
 
 
 @attrs.frozen(kw_only=True)
@@ -252,6 +269,8 @@ class ChannelSetup:
         ids: IdSource,
         config: SetupConfig,
         events: EventSink | None = None,
+        dkim_keys: DkimKeyStore | None = None,
+        dkim_expire_after: timedelta | None = None,
     ) -> None:
         self._storage = storage
         self._transport = transport
@@ -259,6 +278,8 @@ class ChannelSetup:
         self._ids = ids
         self._config = config
         self._events = events
+        self._dkim_keys = dkim_keys
+        self._dkim_expire_after = dkim_expire_after
 
     # --- creating and the forwarding address ---------------------------------------------------
 
@@ -404,7 +425,8 @@ class ChannelSetup:
         An address on a connected sending domain is used at once. Any other is stored as
         pending, and a verification mail goes to it; until confirmed, replies use the default.
         Setting the pending address again is a resend. Raises ConfigurationError for a bad
-        address and RateLimited (with ``retry_after``) when too many mails went out.
+        address, RateLimited (with ``retry_after``) when too many mails went out, and the
+        key store's PortError (nothing changed) when the DKIM keys cannot be read.
         """
         now = self._clock.now()
         verification = self._config.verification
@@ -430,7 +452,6 @@ class ChannelSetup:
             if same and current.verified_at is not None:
                 return FromAddressChange(channel=channel, verification_sent=False)
             resend = same and current.pending_token_id is not None
-            token_id = ""
             if not resend:
                 self._check_cap(recent, now)
                 token_id = self._ids.new_id("verification")
@@ -438,11 +459,12 @@ class ChannelSetup:
                     custom=custom, pending_token_id=token_id, verification_sent_at=(*recent, now)
                 )
                 channel = attrs.evolve(channel, from_address=settings)
+                mail, signed_by = self._verification_mail(channel, account, custom, token_id, now)
                 uow.channels.update(channel)
                 uow.commit()
         if resend:
             return self.resend_verification(channel_id)
-        return self._send_verification(channel, custom, token_id, now)
+        return self._send(channel, mail, signed_by)
 
     def resend_verification(self, channel_id: ChannelId) -> FromAddressChange:
         """Mail the pending address its link again (the same token id, a fresh issue time)."""
@@ -474,9 +496,13 @@ class ChannelSetup:
                 channel,
                 from_address=attrs.evolve(current, verification_sent_at=(*recent, now)),
             )
+            account = uow.accounts.get(channel.account_id)
+            mail, signed_by = self._verification_mail(
+                changed, account, current.custom, current.pending_token_id, now
+            )
             uow.channels.update(changed)
             uow.commit()
-        return self._send_verification(changed, current.custom, current.pending_token_id, now)
+        return self._send(changed, mail, signed_by)
 
     def confirm_from_address(self, token: str) -> Channel:
         """Mark the custom address the token was sent to as verified.
@@ -596,23 +622,54 @@ class ChannelSetup:
                 retry_after=retry,
             )
 
-    def _send_verification(
-        self, channel: Channel, address: EmailAddress, token_id: str, now: datetime
-    ) -> FromAddressChange:
+    def _verification_mail(
+        self,
+        channel: Channel,
+        account: Account,
+        address: EmailAddress,
+        token_id: str,
+        now: datetime,
+    ) -> tuple[OutboundMail, str | None]:
+        """The verification mail for ``address``, composed and DKIM-signed, and the signing
+        domain (None: unsigned). Raises the key store's PortError."""
         verification = self._config.verification
+        hosting = self._config.hosting
         payload = json.dumps([channel.id, address.key, token_id]).encode("utf-8")
         token = verification.signer.sign(payload, now)
         link = verification.url_template.replace("{token}", quote(token, safe=""))
-        mail = _verification_mail(
-            channel=channel,
-            address=address,
-            link=link,
+        composed = compose_verification(
+            VerificationRequest(
+                channel=channel,
+                address=address,
+                link=link,
+                sender=verification.sender,
+                expires_in=verification.max_age,
+                message_id_domain=hosting.hosted_domain_for(account),
+                product_name=verification.product_name,
+            ),
             now=now,
-            message_id=f"{self._ids.token_bytes(12).hex()}@{self._config.hosting.hosted_domain}",
-            config=verification,
+            unique=self._ids.token_bytes(12).hex(),
         )
+        mail = composed.mail
+        if self._dkim_keys is None:
+            return mail, None
+        signed = sign_message(
+            mail.data,
+            self._dkim_keys,
+            from_domain=composed.sender.domain,
+            hosted_domains=(hosting.hosted_domain_for(account), hosting.hosted_domain),
+            now=now,
+            expire_after=self._dkim_expire_after,
+        )
+        return attrs.evolve(mail, data=signed.data), signed.domain
+
+    def _send(
+        self, channel: Channel, mail: OutboundMail, signed_by: str | None
+    ) -> FromAddressChange:
         result = self._transport.send(mail)
-        return FromAddressChange(channel=channel, verification_sent=True, send_result=result)
+        return FromAddressChange(
+            channel=channel, verification_sent=True, send_result=result, signed_by=signed_by
+        )
 
     def _emit(self, old: Channel, new: Channel, step: ChannelStep, at: datetime) -> None:
         if self._events is None:
@@ -667,49 +724,4 @@ def _address_retired(address: EmailAddress | None) -> ConfigurationError:
         "forwarding_address.retired",
         f"{shown} belonged to a disconnected channel and can never be used again",
         "forwarding_address",
-    )
-
-
-def _verification_mail(
-    *,
-    channel: Channel,
-    address: EmailAddress,
-    link: str,
-    now: datetime,
-    message_id: str,
-    config: VerificationConfig,
-) -> OutboundMail:
-    hours = int(config.max_age.total_seconds() // 3600)
-    expiry = f"{hours} hours" if hours >= 1 else f"{int(config.max_age.total_seconds())} seconds"
-    team = channel.company_name or channel.name
-    text = (
-        f"Hello,\n\n"
-        f"{team} wants to send email from {address.address} through {config.product_name}.\n"
-        f"To confirm that this address is yours, open this link:\n\n{link}\n\n"
-        f"The link works once and expires in {expiry}.\n"
-        f"If you did not ask for this, ignore this email: nothing will be sent from your address.\n"
-    )
-    body_html = (
-        "<p>Hello,</p>"
-        f"<p>{html.escape(team)} wants to send email from <b>{html.escape(address.address)}</b> "
-        f"through {html.escape(config.product_name)}.</p>"
-        f'<p><a href="{html.escape(link, quote=True)}">Confirm this address</a></p>'
-        f"<p>The link works once and expires in {expiry}. If you did not ask for this, ignore "
-        "this email: nothing will be sent from your address.</p>"
-    )
-    message = EmailMessage(policy=email.policy.SMTP)
-    message["From"] = config.sender.formatted()
-    message["To"] = address.address
-    message["Subject"] = f"Confirm {address.address} as a sending address"
-    message["Date"] = email.utils.format_datetime(now)
-    message["Message-ID"] = f"<{message_id}>"
-    message["Auto-Submitted"] = "auto-generated"
-    message["X-Auto-Response-Suppress"] = "All"
-    message.set_content(text)
-    message.add_alternative(body_html, subtype="html")
-    return OutboundMail(
-        mail_from=config.sender.address,
-        rcpt_to=(address.address,),
-        data=message.as_bytes(),
-        rfc_message_id=message_id,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import mailbox
 import os
@@ -728,3 +730,49 @@ def test_console_script_runs_init_ingest_and_conversations(tmp_path: Path) -> No
     (row,) = _json_lines(listed.stdout)
     assert row["contact_email"] == "maria.lopez@riverside-bakery.example"
     assert run("show").returncode == 2
+
+
+def test_quarantine_lists_held_mail_and_release_lets_it_in(tmp_path: Path) -> None:
+    """A DMARC-held message is listed with its reasons; release accepts it into a conversation."""
+    db = tmp_path / "inbox.db"
+    assert (
+        main(
+            [
+                "--db",
+                str(db),
+                "init",
+                "--channel-address",
+                "support@inbox.example.net",
+                "--agent",
+                "Ann <ann@acme.example>",
+            ]
+        )
+        == 0
+    )
+    zone = tmp_path / "zone.json"
+    zone.write_text(json.dumps({"_dmarc.customer.example": {"TXT": ["v=DMARC1; p=reject"]}}))
+    message = tmp_path / "spoof.eml"
+    message.write_bytes(
+        b"From: CEO <ceo@customer.example>\r\nTo: support@inbox.example.net\r\nSubject: Wire the money\r\n"
+        b"Message-ID: <spoof1@customer.example>\r\nReturn-Path: <ceo@customer.example>\r\n\r\nNow please.\r\n"
+    )
+    assert main(["--db", str(db), "ingest", "--dns-zone", str(zone), str(message)]) == 0
+    listed = io.StringIO()
+    with contextlib.redirect_stdout(listed):
+        assert main(["--db", str(db), "quarantine", "--json"]) == 0
+    (row,) = [json.loads(line) for line in listed.getvalue().splitlines()]
+    assert row["from"] == "ceo@customer.example"
+    assert row["subject"] == "Wire the money"
+    assert row["reasons"] == ["dmarc.fail.reject"]
+    released = io.StringIO()
+    with contextlib.redirect_stdout(released):
+        assert main(["--db", str(db), "release", "--json", row["raw_id"][:10]]) == 0
+    result = json.loads(released.getvalue())
+    assert result["verdict"] == "accepted"
+    assert result["conversation_id"]
+    assert [r["code"] for r in result["reasons"]][:2] == ["kind.message", "released"]
+    empty = io.StringIO()
+    with contextlib.redirect_stdout(empty):
+        assert main(["--db", str(db), "quarantine"]) == 0
+    assert empty.getvalue() == "Nothing is held back.\n"
+    assert main(["--db", str(db), "release", "ffff"]) == 1

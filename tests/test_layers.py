@@ -34,6 +34,7 @@ LAYERS = {
     "testing": 6,
     "cli": 6,
     "cli_serve": 6,
+    "cli_quarantine": 6,
     "inspect_cli": 6,
     "cli_inbox": 6,
     "cli_ingest": 6,

@@ -30,6 +30,12 @@ from inboxcore.cli_inbox import (
     spec_from_toml,
 )
 from inboxcore.cli_ingest import add_ingest_arguments, run_ingest
+from inboxcore.cli_quarantine import (
+    add_quarantine_arguments,
+    add_release_arguments,
+    run_quarantine,
+    run_release,
+)
 from inboxcore.cli_serve import add_serve_command, run_serve
 from inboxcore.cli_views import (
     add_conversations_arguments,
@@ -294,6 +300,20 @@ def build_parser() -> argparse.ArgumentParser:
         "either) with its ticket and messages.",
     )
     add_show_arguments(show)
+    quarantine = commands.add_parser(
+        "quarantine",
+        help="list the messages held back, and why",
+        description="List the messages the checks held back (authentication, spam, internal "
+        "errors), oldest first, with the sender, subject and every reason.",
+    )
+    add_quarantine_arguments(quarantine)
+    release = commands.add_parser(
+        "release",
+        help="let in a message the checks held back",
+        description="Let a held message into the inbox because you trust it; the checks' "
+        "reasons stay on record beside 'released'.",
+    )
+    add_release_arguments(release)
     inspect = commands.add_parser(
         "inspect",
         help="run intake on message files and explain each verdict",
@@ -327,6 +347,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_tickets(args)
         if args.command == "show":
             return run_show(args)
+        if args.command == "quarantine":
+            return run_quarantine(args)
+        if args.command == "release":
+            return run_release(args)
         if args.command == "inspect":
             return run_inspect(args, sys.stdout, sys.stderr)
         if args.command == "serve":

@@ -482,15 +482,14 @@ def _decide(
     )
     state = attrs.evolve(state, sender=sender, authentication=auth)
     released: tuple[Reason, ...] = ()
-    if release and auth.verdict is not AuthVerdict.DELIVER:
+    if release:
+        # Recorded whatever the checks say this time: the team took the decision.
         released = (
-            Reason(
-                code="released",
-                message="The team released this message although the checks below held it back.",
-            ),
-            *auth.reasons,
+            Reason(code="released", message="The team released this message from quarantine."),
         )
-        auth = attrs.evolve(auth, verdict=AuthVerdict.DELIVER, reasons=())
+        if auth.verdict is not AuthVerdict.DELIVER:
+            released = (*released, *auth.reasons)
+            auth = attrs.evolve(auth, verdict=AuthVerdict.DELIVER, reasons=())
     if auth.verdict is AuthVerdict.REJECT:
         return verdict(Disposition.REJECTED, auth.smtp or _REFUSED, *auth.reasons)
     if auth.verdict is AuthVerdict.TEMPORARY:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import base64
-import functools
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import dkim
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,7 +24,7 @@ from inboxcore.dkim_sign import (
 from inboxcore.dkim_verify import DkimSignatureResult, verify_dkim
 from inboxcore.errors import InvalidValueError, PortError
 from inboxcore.model import DkimSigningKey
-from inboxcore.testing import InMemoryDns
+from inboxcore.testing import InMemoryDkimKeys, InMemoryDns, generate_ed25519_key, generate_rsa_key
 
 NOW = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)
 
@@ -52,57 +50,14 @@ MESSAGE = (
 )
 
 
-@functools.cache
-def rsa_pem(bits: int = 2048, seed: int = 0) -> tuple[bytes, str]:
-    """A PEM RSA key and its DKIM record (cached: generating keys is slow)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    der = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return pem, f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}"
+RSA = generate_rsa_key("s2026")
+"""The process-wide 2048-bit test key pair, with its DKIM record."""
 
 
-@functools.cache
 def ed25519_key(seed_form: bool = True) -> tuple[bytes, str]:
     """An Ed25519 key (as the base64 seed dkimpy writes, or as PEM) and its DKIM record."""
-    key = ed25519.Ed25519PrivateKey.generate()
-    if seed_form:
-        raw = key.private_bytes(
-            serialization.Encoding.Raw,
-            serialization.PrivateFormat.Raw,
-            serialization.NoEncryption(),
-        )
-        material = base64.b64encode(raw)
-    else:
-        material = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    return material, f"v=DKIM1; k=ed25519; p={base64.b64encode(public).decode()}"
-
-
-class KeyStore:
-    """The DkimKeyStore port over a dict; counts lookups and can fail."""
-
-    def __init__(self, keys: Mapping[str, Sequence[DkimSigningKey]]) -> None:
-        self.keys = {d: tuple(k) for d, k in keys.items()}
-        self.lookups: list[str] = []
-        self.failing = False
-
-    def signing_keys(self, domain: str) -> tuple[DkimSigningKey, ...]:
-        self.lookups.append(domain)
-        if self.failing:
-            raise PortError("key store unavailable")
-        return self.keys.get(domain, ())
+    generated = generate_ed25519_key("ed", pem=not seed_form)
+    return generated.key.private_key, generated.record
 
 
 def zone(*entries: tuple[str, str, str]) -> InMemoryDns:
@@ -122,14 +77,14 @@ def dkimpy_verifies(signed: bytes, dns: InMemoryDns) -> bool:
 
 
 def rsa_signing_key(selector: str = "s2026", **kw: datetime) -> DkimSigningKey:
-    return DkimSigningKey(selector=selector, private_key=rsa_pem()[0], **kw)
+    return DkimSigningKey(selector=selector, private_key=RSA.key.private_key, **kw)
 
 
 def test_rsa_signature_verifies_with_our_verifier_and_dkimpy() -> None:
     """An rsa-sha256 relaxed/relaxed signature passes our verifier and dkimpy against the zone."""
-    store = KeyStore({"acme.example": [rsa_signing_key()]})
+    store = InMemoryDkimKeys({"acme.example": [rsa_signing_key()]})
     signed = sign_message(MESSAGE, store, from_domain="acme.example", now=NOW)
-    dns = zone(("s2026", "acme.example", rsa_pem()[1]))
+    dns = zone(("s2026", "acme.example", RSA.record))
     (result,) = verify_dkim(signed.data, dns, now=NOW)
     assert (result.result, result.domain, result.selector, result.algorithm) == (
         "pass",
@@ -149,7 +104,7 @@ def test_ed25519_signature_verifies(seed_form: bool) -> None:
     key = DkimSigningKey(selector="ed1", private_key=material)
     assert algorithm_of(key) == "ed25519-sha256"
     signed = sign_message(
-        MESSAGE, KeyStore({"acme.example": [key]}), from_domain="acme.example", now=NOW
+        MESSAGE, InMemoryDkimKeys({"acme.example": [key]}), from_domain="acme.example", now=NOW
     )
     dns = zone(("ed1", "acme.example", record))
     assert results(signed.data, dns) == ["pass"]
@@ -167,7 +122,7 @@ def test_signature_time_comes_from_the_caller_and_expiry_is_optional() -> None:
         MESSAGE, key, domain="acme.example", now=NOW, expire_after=timedelta(days=1)
     )
     assert f"x={int(NOW.timestamp()) + 86400};".encode() in expiring.replace(b"\r\n ", b"")
-    dns = zone(("s2026", "acme.example", rsa_pem()[1]))
+    dns = zone(("s2026", "acme.example", RSA.record))
     assert results(expiring + MESSAGE, dns, NOW + timedelta(hours=1)) == ["pass"]
     assert results(expiring + MESSAGE, dns, NOW + timedelta(days=2)) == ["policy"]
 
@@ -193,10 +148,10 @@ def test_header_list_oversigns_and_leaves_relay_fields_alone() -> None:
 
 def test_relays_may_refold_and_add_trace_fields_but_not_change_or_add_content() -> None:
     """Received and re-folding keep the pass; a changed subject or an extra From/Cc fails."""
-    dns = zone(("s2026", "acme.example", rsa_pem()[1]))
+    dns = zone(("s2026", "acme.example", RSA.record))
     signed = sign_message(
         MESSAGE,
-        KeyStore({"acme.example": [rsa_signing_key()]}),
+        InMemoryDkimKeys({"acme.example": [rsa_signing_key()]}),
         from_domain="acme.example",
         now=NOW,
     ).data
@@ -212,7 +167,7 @@ def test_relays_may_refold_and_add_trace_fields_but_not_change_or_add_content() 
 
 def test_hosted_default_address_is_signed_by_the_hosted_domain() -> None:
     """From on the account's hosted subdomain is signed d=<hosted domain> (relaxed alignment)."""
-    store = KeyStore({"inbox.example.net": [rsa_signing_key("hosted1")]})
+    store = InMemoryDkimKeys({"inbox.example.net": [rsa_signing_key("hosted1")]})
     message = MESSAGE.replace(b"support@acme.example", b"zoe@acme.inbox.example.net")
     signed = sign_message(
         message,
@@ -223,12 +178,12 @@ def test_hosted_default_address_is_signed_by_the_hosted_domain() -> None:
     )
     assert signed.domain == "inbox.example.net"
     assert store.lookups == ["acme.inbox.example.net", "inbox.example.net"]
-    assert results(signed.data, zone(("hosted1", "inbox.example.net", rsa_pem()[1]))) == ["pass"]
+    assert results(signed.data, zone(("hosted1", "inbox.example.net", RSA.record))) == ["pass"]
 
 
 def test_sending_domain_key_wins_over_the_hosted_domain() -> None:
     """With keys for both, the From domain's own key signs (aligned for DMARC)."""
-    store = KeyStore(
+    store = InMemoryDkimKeys(
         {
             "acme.example": [rsa_signing_key("own")],
             "inbox.example.net": [rsa_signing_key("hosted1")],
@@ -242,7 +197,7 @@ def test_sending_domain_key_wins_over_the_hosted_domain() -> None:
 
 def test_unrelated_or_keyless_domain_goes_out_unsigned() -> None:
     """No key for From's domain and no hosted parent: the bytes are returned untouched."""
-    store = KeyStore({"inbox.example.net": [rsa_signing_key()]})
+    store = InMemoryDkimKeys({"inbox.example.net": [rsa_signing_key()]})
     signed = sign_message(
         MESSAGE, store, from_domain="acme.example", hosted_domains=["inbox.example.net"], now=NOW
     )
@@ -261,11 +216,11 @@ def test_signing_domains_are_a_labels_and_only_parents() -> None:
 
 def test_idn_signing_domain_verifies() -> None:
     """A key for an IDN domain signs d= in A-labels, and the signature passes."""
-    store = KeyStore({"xn--bcher-kva.example": [rsa_signing_key()]})
+    store = InMemoryDkimKeys({"xn--bcher-kva.example": [rsa_signing_key()]})
     message = MESSAGE.replace(b"support@acme.example", b"support@xn--bcher-kva.example")
     signed = sign_message(message, store, from_domain="bücher.example", now=NOW)
     assert signed.domain == "xn--bcher-kva.example"
-    assert results(signed.data, zone(("s2026", "xn--bcher-kva.example", rsa_pem()[1]))) == ["pass"]
+    assert results(signed.data, zone(("s2026", "xn--bcher-kva.example", RSA.record))) == ["pass"]
 
 
 def test_rotation_signs_with_the_newest_key_in_force() -> None:
@@ -286,11 +241,11 @@ def test_rotation_window_dual_signs_and_both_verify() -> None:
         private_key=ed25519_key(True)[0],
         sign_until=NOW + timedelta(days=2),
     )
-    store = KeyStore({"acme.example": [new, old]})
+    store = InMemoryDkimKeys({"acme.example": [new, old]})
     signed = sign_message(MESSAGE, store, from_domain="acme.example", now=NOW)
     assert signed.selectors == ("s2026", "ed2025")
     both = zone(
-        ("s2026", "acme.example", rsa_pem()[1]), ("ed2025", "acme.example", ed25519_key(True)[1])
+        ("s2026", "acme.example", RSA.record), ("ed2025", "acme.example", ed25519_key(True)[1])
     )
     assert results(signed.data, both) == ["pass", "pass"]
     only_old = zone(("ed2025", "acme.example", ed25519_key(True)[1]))
@@ -308,7 +263,9 @@ def test_signature_count_is_capped() -> None:
 def test_unusable_keys_are_refused_loudly() -> None:
     """Garbage, a short seed and a 512-bit RSA key raise InvalidValueError naming the selector."""
     short_rsa = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    assert algorithm_of(DkimSigningKey(selector="ok", private_key=rsa_pem()[0])) == "rsa-sha256"
+    assert (
+        algorithm_of(DkimSigningKey(selector="ok", private_key=RSA.key.private_key)) == "rsa-sha256"
+    )
     assert (
         algorithm_of(
             DkimSigningKey(
@@ -356,8 +313,8 @@ def test_bad_arguments_are_refused() -> None:
 
 def test_key_store_failure_propagates() -> None:
     """A key store that cannot answer raises PortError: the caller decides, nothing is guessed."""
-    store = KeyStore({"acme.example": [rsa_signing_key()]})
-    store.failing = True
+    store = InMemoryDkimKeys({"acme.example": [rsa_signing_key()]})
+    store.fail_next_lookups()
     with pytest.raises(PortError):
         sign_message(MESSAGE, store, from_domain="acme.example", now=NOW)
 
@@ -380,8 +337,8 @@ def test_any_composed_message_signs_and_verifies(subject: str, body: str) -> Non
     message["Subject"] = subject
     message.set_content(body.replace("\r", ""), cte="quoted-printable")
     raw = message.as_bytes()
-    store = KeyStore({"acme.example": [rsa_signing_key()]})
+    store = InMemoryDkimKeys({"acme.example": [rsa_signing_key()]})
     signed = sign_message(raw, store, from_domain="acme.example", now=NOW)
-    dns = zone(("s2026", "acme.example", rsa_pem()[1]))
+    dns = zone(("s2026", "acme.example", RSA.record))
     verdicts: tuple[DkimSignatureResult, ...] = verify_dkim(signed.data, dns, now=NOW)
     assert [v.result for v in verdicts] == ["pass"], verdicts

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import email
 import email.policy
-import functools
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
 import attrs
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from inboxcore.addresses import EmailAddress
 from inboxcore.channels import HostedDomainConfig
@@ -23,7 +19,6 @@ from inboxcore.errors import (
     InvalidValueError,
     MessageTooLarge,
     NotFoundError,
-    PortError,
 )
 from inboxcore.events import DeliveryFailed, MessageAppended, OwnerNotified, TicketStatusChanged
 from inboxcore.ids import AccountId, ChannelId, ContactId, ConversationId, UserId
@@ -34,7 +29,6 @@ from inboxcore.model import (
     Contact,
     DeliveryStatus,
     Direction,
-    DkimSigningKey,
     Envelope,
     Message,
     MessageKind,
@@ -54,12 +48,14 @@ from inboxcore.service import InboxConfig, InboxService
 from inboxcore.testing import (
     FakeClock,
     FakeDirectory,
+    InMemoryDkimKeys,
     InMemoryDns,
     InMemoryRawStore,
     InMemoryStorage,
     RecordingEventSink,
     RecordingTransport,
     SequentialIds,
+    generate_rsa_key,
 )
 
 T0 = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
@@ -83,27 +79,7 @@ OWEN = User(
 )
 
 
-class KeyStore:
-    def __init__(self, keys: dict[str, tuple[DkimSigningKey, ...]]) -> None:
-        self.keys = keys
-        self.failing = False
-
-    def signing_keys(self, domain: str) -> tuple[DkimSigningKey, ...]:
-        if self.failing:
-            raise PortError("vault sealed")
-        return self.keys.get(domain, ())
-
-
-@functools.cache
-def rsa_key() -> tuple[bytes, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    der = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return pem, f"v=DKIM1; k=rsa; p={base64.b64encode(der).decode()}"
+HOSTED_KEY = generate_rsa_key("hd1")
 
 
 @attrs.define
@@ -116,7 +92,7 @@ class World:
     directory: FakeDirectory
     events: RecordingEventSink
     transport: RecordingTransport
-    keys: KeyStore
+    keys: InMemoryDkimKeys
 
 
 def world(*, dkim: bool = False, **channel_changes: Any) -> World:
@@ -139,9 +115,7 @@ def world(*, dkim: bool = False, **channel_changes: Any) -> World:
         uow.accounts.add(Account(id=ACME, name="Acme", subdomain="acme"))
         uow.channels.add(channel)
         uow.commit()
-    keys = KeyStore(
-        {"inbox.example.net": (DkimSigningKey(selector="hd1", private_key=rsa_key()[0]),)}
-    )
+    keys = InMemoryDkimKeys({"inbox.example.net": [HOSTED_KEY]})
     outbox = Outbox(
         storage=storage,
         raw_store=raw_store,
@@ -328,7 +302,7 @@ def test_reply_is_dkim_signed_by_the_hosted_domain_and_verifies() -> None:
     cid = start(w)
     outcome = w.outbox.send_reply(cid, ZOE.id, text="Signed.")
     assert outcome.signed_by == "inbox.example.net"
-    dns = InMemoryDns({"hd1._domainkey.inbox.example.net": {"TXT": rsa_key()[1]}})
+    dns = InMemoryDns(w.keys.dns_records())
     (result,) = verify_dkim(w.transport.sent[0].data, dns, now=T0)
     assert result.result == "pass"
 
@@ -337,11 +311,10 @@ def test_unreadable_dkim_keys_hold_the_reply_back() -> None:
     """A key store that fails leaves the reply QUEUED and unsent, never sent unsigned silently."""
     w = world(dkim=True)
     cid = start(w)
-    w.keys.failing = True
+    w.keys.fail_next_lookups()
     outcome = w.outbox.send_reply(cid, ZOE.id, text="Signed.")
     assert outcome.status is DeliveryStatus.QUEUED
     assert w.transport.sent == []
-    w.keys.failing = False
     assert outcome.message_id is not None
     assert w.outbox.retry(outcome.message_id).status is DeliveryStatus.SENT
 

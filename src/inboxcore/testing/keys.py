@@ -110,10 +110,10 @@ def generate_rsa_key(
     sign_until: datetime | None = None,
 ) -> GeneratedDkimKey:
     """An RSA key (PKCS#8 PEM) with its record. The pair of a given size is shared within the
-    process (generation is slow) unless ``fresh``; sizes under 1024 bits are allowed here so
-    that tests can show them refused when signing."""
-    if bits < 512:
-        raise InvalidValueError("RSA keys need at least 512 bits, even in tests")
+    process (generation is slow) unless ``fresh``. At least 1024 bits: the ``cryptography``
+    package generates none smaller."""
+    if bits < 1024:
+        raise InvalidValueError("test RSA keys have at least 1024 bits")
     pem = _rsa_pem(bits) if fresh else _shared_rsa_pem(bits)
     key = DkimSigningKey(
         selector=selector, private_key=pem, not_before=not_before, sign_until=sign_until

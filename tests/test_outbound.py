@@ -15,7 +15,12 @@ from hypothesis import strategies as st
 
 from inboxcore.addresses import EmailAddress
 from inboxcore.channels import HostedDomainConfig
-from inboxcore.errors import ConfigurationError, HeaderInjectionError, MessageTooLarge
+from inboxcore.errors import (
+    ConfigurationError,
+    HeaderInjectionError,
+    InvalidValueError,
+    MessageTooLarge,
+)
 from inboxcore.ids import AccountId, ChannelId, ContactId, ConversationId, MessageId, UserId
 from inboxcore.model import (
     Account,
@@ -40,9 +45,11 @@ from inboxcore.outbound import (
     ReplyContext,
     ReplyDraft,
     ThreadingConfig,
+    VerificationRequest,
     check_header_value,
     compose_owner_notification,
     compose_reply,
+    compose_verification,
     excerpt,
     reply_references,
     reply_subject,
@@ -506,3 +513,144 @@ def test_composing_never_fails_except_by_refusing_line_breaks(
     m = parse(composed.mail.data)
     assert m["Message-ID"] == f"<{composed.rfc_message_id}>"
     assert str(m["Subject"]).startswith("Re:")
+
+
+# --- one threading configuration ----------------------------------------------------------------
+
+
+def test_threading_config_is_the_one_source_of_keys_and_domain() -> None:
+    """OutboundConfig's signer and Message-ID domain are its ThreadingConfig's, normalised."""
+    threading = ThreadingConfig(
+        conversation_keys=["a-secret-key-of-16+-bytes"], message_id_domain="Inbox.Example.NET"
+    )
+    config = OutboundConfig(
+        hosting=HostedDomainConfig(hosted_domain="inbox.example.net"), threading=threading
+    )
+    assert config.message_id_domain == "inbox.example.net"
+    assert threading.conversation_keys == (b"a-secret-key-of-16+-bytes",)
+    token = config.signer.sign(b"x", NOW)
+    assert threading.signer.unsign(token, NOW).payload == b"x"
+
+
+def test_threading_config_refuses_unusable_keys_and_domains() -> None:
+    """No keys, a short key or a domain that is not one are refused when configured."""
+    for keys, domain in (([], "inbox.example.net"), ([b"short"], "inbox.example.net")):
+        with pytest.raises(InvalidValueError):
+            ThreadingConfig(conversation_keys=keys, message_id_domain=domain)
+    with pytest.raises(InvalidValueError):
+        ThreadingConfig(conversation_keys=[b"k" * 32], message_id_domain="not a domain")
+
+
+# --- verification mail ----------------------------------------------------------------------------
+
+
+def verification(**kw: Any) -> VerificationRequest:
+    values: dict[str, Any] = {
+        "channel": CHANNEL,
+        "address": EmailAddress.parse("Team <team@gmail.example>"),
+        "link": "https://app.example.com/verify-sender?token=abc.def",
+        "sender": EmailAddress.parse("Example Helpdesk <no-reply@inbox.example.net>"),
+        "expires_in": timedelta(hours=24),
+        "message_id_domain": "inbox.example.net",
+        "product_name": "Example Helpdesk",
+    }
+    values.update(kw)
+    return VerificationRequest(**values)
+
+
+def test_verification_mail_goes_through_the_common_path() -> None:
+    """Our Message-ID, loop header, automatic-mail headers, From and To as the other mail."""
+    composed = compose_verification(verification(), now=NOW, unique="AbC123")
+    m = parse(composed.mail.data)
+    assert str(m["From"]) == "Example Helpdesk <no-reply@inbox.example.net>"
+    assert str(m["To"]) == "team@gmail.example"
+    assert m["Subject"] == "Confirm team@gmail.example as a sending address"
+    assert m["Message-ID"] == "<verify-abc123@inbox.example.net>"
+    assert composed.rfc_message_id == "verify-abc123@inbox.example.net"
+    assert m["Auto-Submitted"] == "auto-generated"
+    assert m["X-Auto-Response-Suppress"] == "All"
+    assert m["X-Inboxcore-Loop"] == "chan-1"
+    assert m["Date"] == "Mon, 04 May 2026 10:00:00 +0000"
+    assert composed.mail.mail_from == "no-reply@inbox.example.net"
+    assert composed.mail.rcpt_to == ("team@gmail.example",)
+    text = m.get_body(("plain",))
+    html_part = m.get_body(("html",))
+    assert text is not None
+    assert html_part is not None
+    content = text.get_content()
+    assert "https://app.example.com/verify-sender?token=abc.def" in content.split()
+    assert "Acme Support wants to send email from team@gmail.example" in content
+    assert "expires in 24 hours" in content
+    assert 'href="https://app.example.com/verify-sender?token=abc.def"' in html_part.get_content()
+
+
+def test_verification_mail_encodes_non_ascii_names() -> None:
+    """A non-ASCII sender name is RFC 2047 on the wire and the company is escaped in HTML."""
+    channel = attrs.evolve(CHANNEL, company_name="Zoë & Co <Support>")
+    sender = EmailAddress.parse("Hilfe Zoë <no-reply@inbox.example.net>")
+    composed = compose_verification(
+        verification(channel=channel, sender=sender), now=NOW, unique="u1"
+    )
+    assert b"=?utf-8?" in composed.mail.data.split(b"\r\n\r\n")[0]
+    assert composed.mail.data.isascii()
+    m = parse(composed.mail.data)
+    assert str(m["From"]) == "Hilfe Zoë <no-reply@inbox.example.net>"
+    html_part = m.get_body(("html",))
+    assert html_part is not None
+    assert "Zoë &amp; Co &lt;Support&gt;" in html_part.get_content()
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "wording"),
+    [
+        (timedelta(hours=24), "24 hours"),
+        (timedelta(hours=1), "1 hour"),
+        (timedelta(minutes=90), "90 minutes"),
+        (timedelta(days=3), "3 days"),
+        (timedelta(seconds=45), "45 seconds"),
+    ],
+)
+def test_verification_mail_states_the_exact_expiry(expires_in: timedelta, wording: str) -> None:
+    """The expiry is said exactly: 90 minutes is not rounded down to "1 hours"."""
+    composed = compose_verification(verification(expires_in=expires_in), now=NOW, unique="u")
+    text = parse(composed.mail.data).get_body(("plain",))
+    assert text is not None
+    assert f"expires in {wording}." in text.get_content()
+
+
+def test_verification_mail_refuses_bad_links_ids_and_injection() -> None:
+    """A link that is not one https URL, a bad unique part or a CR/LF header value is refused."""
+    for link in (
+        "http://app.example.com/v?t=1",
+        "https://app.example.com/v?t=1\nClick here",
+        "https://app.example.com/v?t=1 extra",
+        "javascript:alert(1)",
+    ):
+        with pytest.raises(InvalidValueError):
+            compose_verification(verification(link=link), now=NOW, unique="u")
+    with pytest.raises(InvalidValueError):
+        compose_verification(verification(), now=NOW, unique="no spaces")
+    with pytest.raises(HeaderInjectionError):
+        compose_verification(
+            verification(channel=attrs.evolve(CHANNEL, id=ChannelId("c\r\nBcc: x@evil.example"))),
+            now=NOW,
+            unique="u",
+        )
+    with pytest.raises(MessageTooLarge) as caught:
+        compose_verification(verification(), now=NOW, unique="u", max_message_bytes=500)
+    assert caught.value.what == "message"
+
+
+@settings(max_examples=30, deadline=None)
+@given(company=st.text(max_size=60), product=st.text(max_size=30))
+def test_any_team_name_composes_a_verification_mail_with_a_working_link(
+    company: str, product: str
+) -> None:
+    """Whatever the company and product names (they go in the body), the link survives intact."""
+    channel = attrs.evolve(CHANNEL, company_name=company)
+    composed = compose_verification(
+        verification(channel=channel, product_name=product), now=NOW, unique="u"
+    )
+    text = parse(composed.mail.data).get_body(("plain",))
+    assert text is not None
+    assert "https://app.example.com/verify-sender?token=abc.def" in text.get_content().split()

@@ -15,6 +15,7 @@ from inboxcore.addresses import EmailAddress
 from inboxcore.channels import HostedDomainConfig
 from inboxcore.dkim_verify import verify_dkim
 from inboxcore.errors import (
+    ConfigurationError,
     InvalidTransition,
     InvalidValueError,
     MessageTooLarge,
@@ -430,3 +431,42 @@ def test_failed_owner_notification_never_fails_the_intake() -> None:
     w2.directory.add_user(attrs.evolve(OWEN, first_name="Owen\r\nBcc: x@evil.example"))
     assert w2.service.receive(customer_mail(), forwarded()).disposition is Disposition.ACCEPTED
     assert w2.transport.sent == []
+
+
+def test_service_refuses_an_outbox_with_other_threading_settings() -> None:
+    """An outbox whose keys or Message-ID domain differ from the service's fails at wiring."""
+    w = world()
+    for other in (
+        InboxConfig(conversation_keys=KEYS, message_id_domain="other.example.net"),
+        InboxConfig(conversation_keys=(b"another-key-0123456789",), message_id_domain="x.net"),
+    ):
+        with pytest.raises(ConfigurationError) as caught:
+            InboxService(
+                storage=w.storage,
+                raw_store=w.raw_store,
+                clock=w.clock,
+                ids=SequentialIds(),
+                directory=w.directory,
+                events=w.events,
+                config=other,
+                outbox=w.outbox,
+            )
+        assert [p.code for p in caught.value.problems] == ["outbound.threading_mismatch"]
+
+
+def test_service_accepts_its_own_threading_however_the_domain_is_spelt() -> None:
+    """InboxConfig.threading normalises the domain, so the same settings always match."""
+    w = world()
+    config = InboxConfig(conversation_keys=KEYS, message_id_domain="ACME.Inbox.Example.Net")
+    assert config.threading == w.outbox.config.threading
+    service = InboxService(
+        storage=w.storage,
+        raw_store=w.raw_store,
+        clock=w.clock,
+        ids=SequentialIds(),
+        directory=w.directory,
+        events=w.events,
+        config=config,
+        outbox=w.outbox,
+    )
+    assert service.outbox is w.outbox

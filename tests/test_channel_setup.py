@@ -16,11 +16,13 @@ from hypothesis import strategies as st
 from inboxcore.addresses import EmailAddress
 from inboxcore.channel_setup import ChannelSetup, SetupConfig, VerificationConfig
 from inboxcore.channels import ChannelStep, FromAddressKind, HostedDomainConfig, apply_step
+from inboxcore.dkim_verify import verify_dkim
 from inboxcore.errors import (
     BadTokenSignature,
     ConfigurationError,
     ImmutableFieldError,
     InvalidTransition,
+    PortError,
     RateLimited,
     TokenAlreadyUsed,
     TokenExpired,
@@ -40,10 +42,14 @@ from inboxcore.model import (
 )
 from inboxcore.testing import (
     FakeClock,
+    InMemoryDkimKeys,
+    InMemoryDns,
     InMemoryStorage,
     RecordingEventSink,
     RecordingTransport,
     SequentialIds,
+    generate_ed25519_key,
+    generate_rsa_key,
 )
 
 ACME = Account(
@@ -539,3 +545,87 @@ def test_preview_without_agent_uses_company_only(world: World) -> None:
     preview = world.setup.preview(channel.id, None)
     assert preview.from_header == "Acme Support <help@acme.example>"
     assert preview.signature.html == "Acme Support"
+
+
+# --- the verification mail: composition and DKIM ---------------------------------------------------
+
+
+def signing_world(keys: InMemoryDkimKeys) -> World:
+    world = World()
+    world.setup = ChannelSetup(
+        storage=world.storage,
+        transport=world.transport,
+        clock=world.clock,
+        ids=world.ids,
+        config=CONFIG,
+        events=world.events,
+        dkim_keys=keys,
+    )
+    return world
+
+
+def test_verification_mail_is_composed_as_our_outbound_mail(world: World) -> None:
+    """Loop header, automatic-mail headers and a Message-ID on the hosted domain are set."""
+    channel = world.ready()
+    change = world.setup.set_from_address(channel.id, "team@gmail.example")
+    assert change.signed_by is None
+    mail = world.last_mail()
+    assert mail["X-Inboxcore-Loop"] == channel.id
+    assert mail["X-Auto-Response-Suppress"] == "All"
+    assert str(mail["From"]) == "Example Helpdesk <no-reply@inbox.example.net>"
+    assert re.fullmatch(r"<verify-[0-9a-f]{24}@inbox\.example\.net>", mail["Message-ID"])
+    assert world.transport.sent[-1].rfc_message_id == mail["Message-ID"].strip("<>")
+    assert b"DKIM-Signature" not in world.transport.sent[-1].data
+
+
+def test_verification_mail_is_dkim_signed_by_the_hosted_domain() -> None:
+    """With the host's keys, the mail carries a d=inbox.example.net signature that verifies."""
+    keys = InMemoryDkimKeys({"inbox.example.net": [generate_rsa_key("hd1")]})
+    world = signing_world(keys)
+    channel = world.ready()
+    change = world.setup.set_from_address(channel.id, "team@gmail.example")
+    assert change.signed_by == "inbox.example.net"
+    data = world.transport.sent[-1].data
+    assert data.startswith(b"DKIM-Signature:")
+    (result,) = verify_dkim(data, InMemoryDns(keys.dns_records()), now=world.clock.now())
+    assert result.result == "pass"
+    assert result.domain == "inbox.example.net"
+    world.clock.advance(timedelta(minutes=2))
+    resent = world.setup.resend_verification(channel.id)
+    assert resent.signed_by == "inbox.example.net"
+    assert world.transport.sent[-1].data.startswith(b"DKIM-Signature:")
+    world.setup.confirm_from_address(world.last_token())
+    assert world.channel(channel.id).from_address.verified_at is not None
+
+
+def test_verification_mail_without_a_key_for_its_domain_goes_unsigned() -> None:
+    """Keys for other domains only: the mail goes out unsigned rather than signed by a stranger."""
+    keys = InMemoryDkimKeys({"acme.example": [generate_ed25519_key("s1")]})
+    world = signing_world(keys)
+    channel = world.ready()
+    change = world.setup.set_from_address(channel.id, "team@gmail.example")
+    assert change.verification_sent
+    assert change.signed_by is None
+    assert keys.lookups == ["inbox.example.net"]
+
+
+def test_unreadable_keys_record_nothing_and_a_retry_works_at_once() -> None:
+    """A failing key store raises PortError before anything is stored, sent or rate-limited."""
+    keys = InMemoryDkimKeys({"inbox.example.net": [generate_ed25519_key("hd1")]})
+    world = signing_world(keys)
+    channel = world.ready()
+    keys.fail_next_lookups()
+    with pytest.raises(PortError):
+        world.setup.set_from_address(channel.id, "team@gmail.example")
+    assert world.transport.sent == []
+    assert world.channel(channel.id).from_address == channel.from_address
+    change = world.setup.set_from_address(channel.id, "team@gmail.example")
+    assert change.signed_by == "inbox.example.net"
+    assert len(world.transport.sent) == 1
+    world.clock.advance(timedelta(minutes=2))
+    sent_at = world.channel(channel.id).from_address.verification_sent_at
+    keys.fail_next_lookups()
+    with pytest.raises(PortError):
+        world.setup.resend_verification(channel.id)
+    assert world.channel(channel.id).from_address.verification_sent_at == sent_at
+    assert len(world.transport.sent) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -780,3 +781,22 @@ def test_classify_never_raises_on_mutated_messages(
     result = classify(parse_message(bytes(data)), "", CONTEXT)
     assert isinstance(result.kind, MessageKind)
     assert result.reason
+
+
+def test_our_own_automatic_mail_coming_back_is_a_loop_not_an_auto_reply() -> None:
+    """An owner notification of ours (Auto-Submitted and our loop header) looping back is a LOOP."""
+    raw = (
+        b"From: Acme Support <support@acme.example>\r\nTo: owner@acme.example\r\n"
+        b"Subject: New conversation: Invoice\r\nAuto-Submitted: auto-generated\r\n"
+        b"X-Auto-Response-Suppress: All\r\nX-Inboxcore-Loop: ch_1\r\nMessage-ID: <n1@x.example>\r\n\r\nHi\r\n"
+    )
+    context = ClassificationContext(
+        channel_address=EmailAddress.parse("support-7f3k@inbox.example.net"),
+        channel_id="ch_1",
+        loop_header_value="ch_1",
+    )
+    result = classify(parse_message(raw), "support-7f3k@inbox.example.net", context)
+    assert result.kind is MessageKind.LOOP
+    assert result.reason == "loop.own_header"
+    other_channel = attrs.evolve(context, channel_id="ch_2", loop_header_value="ch_2")
+    assert classify(parse_message(raw), "x@y.example", other_channel).kind is MessageKind.AUTO_REPLY

@@ -222,7 +222,7 @@ def _auto_reply(parsed: ParsedMessage, null_sender: bool) -> tuple[str, str] | N
     return None
 
 
-def _loop(parsed: ParsedMessage, context: ClassificationContext) -> tuple[str, str] | None:
+def _own_header(parsed: ParsedMessage, context: ClassificationContext) -> tuple[str, str] | None:
     if context.loop_header_value is not None:
         values = {v.strip() for v in parsed.headers(LOOP_HEADER)}
         if context.loop_header_value.strip() in values:
@@ -231,6 +231,10 @@ def _loop(parsed: ParsedMessage, context: ClassificationContext) -> tuple[str, s
                 f"The message carries our {LOOP_HEADER} header for this channel: it is our own "
                 "outbound mail coming back.",
             )
+    return None
+
+
+def _loop(parsed: ParsedMessage, context: ClassificationContext) -> tuple[str, str] | None:
     message_id = parsed.message_id
     if message_id and "@" in message_id:
         domain = message_id.rsplit("@", 1)[1].strip().lower().rstrip(".")
@@ -291,6 +295,13 @@ def classify(
             ),
             forwarding_confirmation=confirmation,
         )
+
+    # Our own header at the top level is proof that the message itself is ours, even when it
+    # also looks automatic (our owner notifications carry Auto-Submitted): checked before the
+    # auto-reply signals. A bounce *about* our mail does not carry it at its top level.
+    own = _own_header(parsed, context)
+    if own is not None:
+        return attrs.evolve(base, kind=MessageKind.LOOP, reason=own[0], explanation=own[1])
 
     null_sender = _null_sender(parsed, envelope_mail_from)
     report = read_delivery_report(parsed, "" if null_sender else envelope_mail_from)

@@ -51,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_parsing import alternative_with_pdf, delivery_status, forwarded_message
 
+from inboxcore.adapters.system import RandomIds
 from inboxcore.addresses import EmailAddress
 from inboxcore.ids import AccountId, ChannelId, TeamId, UserId
 from inboxcore.model import (
@@ -72,7 +73,6 @@ from inboxcore.testing import (
     InMemoryRawStore,
     InMemoryStorage,
     RecordingEventSink,
-    SequentialIds,
 )
 
 NOW = datetime(2026, 11, 29, 9, 0, tzinfo=UTC)
@@ -111,17 +111,6 @@ def stdlib_parse(raw: bytes) -> None:
 
 
 # --- the service -----------------------------------------------------------------------------
-
-
-class WorkerIds(SequentialIds):
-    """Ids unique across worker processes (``contact-w2-5``), as uuid4 ids are in production."""
-
-    def __init__(self, worker: int) -> None:
-        super().__init__(seed=worker)
-        self._worker = worker
-
-    def new_id(self, kind: str) -> str:
-        return super().new_id(kind).replace(f"{kind}-", f"{kind}-w{self._worker}-", 1)
 
 
 def seed(storage: Storage) -> None:
@@ -163,7 +152,7 @@ def service(storage: Storage, raw_store: RawMessageStore, worker: int) -> InboxS
         storage=storage,
         raw_store=raw_store,
         clock=FakeClock(NOW),
-        ids=WorkerIds(worker),
+        ids=RandomIds(),
         directory=FakeDirectory(users=agents, teams=[team], available=AGENTS),
         events=RecordingEventSink(),
         config=InboxConfig(

@@ -1,7 +1,7 @@
 """Several worker processes running the whole inbox service on one batch, on one database.
 
 Each worker is a separate ``spawn`` process (as on separate machines) with its own engine, its own
-:class:`~inboxcore.service.InboxService` and its own id source, and runs
+:class:`~inboxcore.service.InboxService` and the production id source (random ids), and runs
 :meth:`InboxService.receive` on the same batch at the same time: customers' first messages,
 replies that thread into them, a customer with two separate questions, colleagues of a customer,
 and deliveries the forwarding mailbox made twice. Every worker gets every delivery, in its own
@@ -35,6 +35,7 @@ pytest.importorskip("sqlalchemy", reason="the SQL storage needs the sql extra")
 
 from inboxcore.adapters.rawstore import DirectoryRawStore
 from inboxcore.adapters.sql import SqlStorage
+from inboxcore.adapters.system import RandomIds
 from inboxcore.addresses import EmailAddress
 from inboxcore.ids import AccountId, ChannelId, TeamId, UserId, raw_message_id
 from inboxcore.model import (
@@ -54,7 +55,7 @@ from inboxcore.model import (
 from inboxcore.outcomes import Disposition
 from inboxcore.ports import RawMessageStore
 from inboxcore.service import InboxConfig, InboxService
-from inboxcore.testing import FakeClock, FakeDirectory, RecordingEventSink, SequentialIds
+from inboxcore.testing import FakeClock, FakeDirectory, RecordingEventSink
 from tests.sql_support import postgres_url, throwaway_schema
 
 pytestmark = pytest.mark.slow  # four spawned processes per backend: about 10 s each
@@ -163,18 +164,6 @@ def _deliveries_for(worker: int) -> list[Delivery]:
     return order
 
 
-class WorkerIds(SequentialIds):
-    """Ids unique across workers (``contact-w2-5``), as uuid4 ids are in production."""
-
-    def __init__(self, worker: int) -> None:
-        super().__init__(seed=worker)
-        self._worker = worker
-
-    def new_id(self, kind: str) -> str:
-        kind_id = super().new_id(kind)
-        return kind_id.replace(f"{kind}-", f"{kind}-w{self._worker}-", 1)
-
-
 def _directory() -> FakeDirectory:
     agents = [
         User(
@@ -207,7 +196,7 @@ def _worker(
             storage=storage,
             raw_store=_raw_store(storage, raw_dir),
             clock=FakeClock(T0),
-            ids=WorkerIds(worker),
+            ids=RandomIds(),
             directory=_directory(),
             events=events,
             config=InboxConfig(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from inboxcore.model import Account, Contact
 from inboxcore.ports import Storage
 from inboxcore.testing import FlakyStorage, InMemoryStorage
 from inboxcore.testing.contracts import StorageContract
+from tests.sql_support import postgres_url, throwaway_schema
 
 T = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
 
@@ -45,18 +47,22 @@ class TestFlakyInMemoryContract(StorageContract):
         return FlakyStorage(InMemoryStorage())
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def flaky(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FlakyStorage[Storage]]:
-    """A FlakyStorage around the in-memory store and around a SQLite file."""
+    """A FlakyStorage around the in-memory store, a SQLite file and a PostgreSQL schema."""
     if request.param == "memory":
         yield FlakyStorage(InMemoryStorage())
         return
     sql = pytest.importorskip("inboxcore.adapters.sql", reason="needs the sql extra")
-    inner = sql.SqlStorage.from_url(f"sqlite:///{tmp_path / 'flaky.db'}")
-    try:
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url, schema = f"sqlite:///{tmp_path / 'flaky.db'}", None
+        else:
+            url = postgres_url()
+            schema = stack.enter_context(throwaway_schema(url))
+        inner = sql.SqlStorage.from_url(url, schema=schema)
+        stack.callback(inner.close)
         yield FlakyStorage(inner)
-    finally:
-        inner.close()
 
 
 def test_refused_commit_applies_nothing_and_the_next_one_works(

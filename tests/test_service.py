@@ -58,6 +58,7 @@ from inboxcore.service import InboxConfig, InboxService
 from inboxcore.testing import (
     FakeClock,
     FakeDirectory,
+    FlakyStorage,
     InMemoryDns,
     InMemoryRawStore,
     InMemoryStorage,
@@ -106,8 +107,9 @@ class World:
     channel: Channel
 
 
-def world(**channel_changes: Any) -> World:
-    storage, raw_store, clock = make_storage(), InMemoryRawStore(), FakeClock(T0)
+def world(storage: ScenarioStorage | None = None, **channel_changes: Any) -> World:
+    storage = storage if storage is not None else make_storage()
+    raw_store, clock = InMemoryRawStore(), FakeClock(T0)
     directory = FakeDirectory(
         users=AGENTS,
         teams=[
@@ -605,3 +607,26 @@ def test_team_releases_a_message_the_checks_held_back() -> None:
     assert len(w.storage.records(Conversation)) == 1
     assert service.quarantined() == ()
     assert service.release(held.raw_id).disposition is Disposition.DUPLICATE
+
+
+def test_commit_applied_but_unacknowledged_is_recovered_with_its_events() -> None:
+    """The unit committed but its answer was lost: held back, then recovered with the events."""
+    flaky = FlakyStorage(make_storage())
+    w = world(storage=flaky)
+    flaky.fail_after_next_commits()
+    held = w.service.receive(mail(), envelope())
+    assert held.disposition is Disposition.QUARANTINED
+    assert held.raw_id is not None
+    assert len(w.storage.records(Message)) == 1  # the unit did commit
+    assert w.events.of_type(ConversationCreated) == []  # the host has not heard of it
+    recovered = w.service.reprocess(held.raw_id)
+    assert recovered.disposition is Disposition.ACCEPTED
+    assert recovered.reason_codes == ("recovered",)
+    assert recovered.conversation_id is not None
+    (created,) = w.events.of_type(ConversationCreated)
+    assert created.conversation_id == recovered.conversation_id
+    assert [e.ticket_id for e in w.events.of_type(TicketCreated)] == [recovered.ticket_id]
+    assert len(w.events.of_type(MessageAppended)) == 1
+    assert len(w.storage.records(Message)) == 1
+    assert w.service.quarantined() == ()
+    assert w.service.reprocess(held.raw_id).disposition is Disposition.DUPLICATE

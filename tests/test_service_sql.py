@@ -98,7 +98,7 @@ def test_a_refused_sql_commit_leaves_no_row_behind(
 def test_an_unacknowledged_commit_is_found_again_not_doubled(
     sql_backend: list[FlakyStorage[SqlStorage]],
 ) -> None:
-    """Commit applied but its answer lost: held back, and reprocessing finds it a duplicate."""
+    """Commit applied but its answer lost: held back, and reprocessing recovers it, undoubled."""
     w = scenarios.world()
     (flaky,) = sql_backend
     flaky.fail_after_next_commits()
@@ -107,7 +107,8 @@ def test_an_unacknowledged_commit_is_found_again_not_doubled(
     assert held.raw_id is not None
     assert len(flaky.records(Message)) == 1  # the unit did commit
     again = w.service.reprocess(held.raw_id)
-    assert again.disposition is Disposition.DUPLICATE
+    assert again.disposition is Disposition.ACCEPTED
+    assert again.reason_codes == ("recovered",)
     assert len(flaky.records(Conversation)) == 1
     assert len(flaky.records(Message)) == 1
     assert w.service.quarantined() == ()

@@ -324,6 +324,10 @@ class InboxService:
     def _settle(self, result: IntakeResult) -> Delivery:
         if result.disposition is Disposition.ACCEPTED:
             return self._accept(result)
+        if result.disposition is Disposition.DUPLICATE:
+            recovered = self._recover_unacknowledged(result)
+            if recovered is not None:
+                return recovered
         delivery = Delivery(
             disposition=result.disposition,
             reasons=result.reasons,
@@ -331,6 +335,105 @@ class InboxService:
             intake=result,
         )
         return self._record_outcome(delivery)
+
+    def _recover_unacknowledged(self, result: IntakeResult) -> Delivery | None:
+        """A "duplicate" of itself: the unit that stored this very raw message did commit, but the
+        answer was lost (the connection broke), so it was quarantined as ``internal_error``. The
+        message is in the inbox; what never happened is the host hearing of it. Log it accepted
+        and emit the events rebuilt from the stored records, so no conversation goes unnoticed.
+        """
+        raw_id, message_id = result.raw_id, result.duplicate_of
+        if raw_id is None or message_id is None:
+            return None
+        now = self.clock.now()
+        events: list[DomainEvent] = []
+        with self.storage.unit_of_work() as uow:
+            history = uow.intake_log.for_raw_message(raw_id)
+            if not history or history[-1].disposition != Disposition.QUARANTINED.value:
+                return None
+            if "internal_error" not in history[-1].reason_codes:
+                return None
+            message = uow.messages.get(message_id)
+            if message.raw_id != raw_id:
+                return None
+            conversation = uow.conversations.get(message.conversation_id)
+            ticket = uow.tickets.for_conversation(conversation.id)
+            first = uow.messages.for_conversation(conversation.id)[0]
+            if first.id == message.id:
+                events.append(
+                    ConversationCreated(
+                        at=now,
+                        account_id=conversation.account_id,
+                        channel_id=conversation.channel_id,
+                        conversation_id=conversation.id,
+                        contact_id=conversation.contact_id,
+                        linked_conversation_id=conversation.linked_conversation_id,
+                        reason="recovered",
+                    )
+                )
+                if conversation.kind is ConversationKind.CUSTOMER:
+                    events.append(
+                        ConversationAssigned(
+                            at=now,
+                            account_id=conversation.account_id,
+                            channel_id=conversation.channel_id,
+                            conversation_id=conversation.id,
+                            assignee_id=conversation.assignee_id,
+                            reason="recovered",
+                        )
+                    )
+                if ticket is not None:
+                    events.append(
+                        TicketCreated(
+                            at=now,
+                            account_id=conversation.account_id,
+                            channel_id=conversation.channel_id,
+                            ticket_id=ticket.id,
+                            conversation_id=conversation.id,
+                        )
+                    )
+            events.append(
+                MessageAppended(
+                    at=now,
+                    account_id=message.account_id,
+                    channel_id=message.channel_id,
+                    conversation_id=conversation.id,
+                    message_id=message.id,
+                    kind=message.kind,
+                    direction=message.direction,
+                )
+            )
+            reasons = (
+                Reason(
+                    code="recovered",
+                    message="The message had been stored, but the storage's answer was lost; "
+                    "it is in the inbox.",
+                ),
+            )
+            uow.intake_log.record(
+                IntakeRecord(
+                    raw_id=raw_id,
+                    envelope=result.envelope,
+                    disposition=Disposition.ACCEPTED.value,
+                    reason_codes=("recovered",),
+                    at=now,
+                    channel_id=message.channel_id,
+                    message_id=message.id,
+                )
+            )
+            uow.commit()
+        self._emit(events)
+        return Delivery(
+            disposition=Disposition.ACCEPTED,
+            reasons=reasons,
+            smtp=SmtpReply(code=250, enhanced="2.0.0", text="Message accepted"),
+            intake=result,
+            contact_id=conversation.contact_id,
+            conversation_id=conversation.id,
+            message_id=message.id,
+            ticket_id=ticket.id if ticket else None,
+            events=tuple(events),
+        )
 
     def _record_outcome(self, delivery: Delivery) -> Delivery:
         """Log a non-accepted verdict and tell the host; a failure to log is logged, not raised,

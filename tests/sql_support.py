@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 import pytest
+
+from inboxcore.model import Account, Channel
 
 POSTGRES_ENV = "INBOXCORE_TEST_POSTGRES"
 """Names a PostgreSQL database the tests may create and drop schemas in."""
@@ -47,3 +50,26 @@ def throwaway_schema(url: str) -> Iterator[str]:
             pass
         finally:
             engine.dispose()
+
+
+@contextmanager
+def seeded_database(
+    backend: str, tmp_path: Path, account: Account, channel: Channel
+) -> Iterator[tuple[str, str | None]]:
+    """A migrated SQLite file (``backend="sqlite"``) or throwaway PostgreSQL schema holding
+    ``account`` and ``channel``: yields ``(url, schema)`` for worker processes to open."""
+    from inboxcore.adapters.sql import SqlStorage
+
+    with ExitStack() as stack:
+        if backend == "sqlite":
+            url, schema = f"sqlite:///{tmp_path / 'inbox.db'}", None
+        else:
+            url = postgres_url()
+            schema = stack.enter_context(throwaway_schema(url))
+        storage = SqlStorage.from_url(url, schema=schema)
+        stack.callback(storage.close)
+        with storage.unit_of_work() as uow:
+            uow.accounts.add(account)
+            uow.channels.add(channel)
+            uow.commit()
+        yield url, schema

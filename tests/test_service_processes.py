@@ -23,7 +23,6 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,7 +55,7 @@ from inboxcore.outcomes import Disposition
 from inboxcore.ports import RawMessageStore
 from inboxcore.service import InboxConfig, InboxService
 from inboxcore.testing import FakeClock, FakeDirectory, RecordingEventSink
-from tests.sql_support import postgres_url, throwaway_schema
+from tests.sql_support import seeded_database
 
 pytestmark = pytest.mark.slow  # four spawned processes per backend: about 10 s each
 
@@ -255,35 +254,25 @@ def _run(url: str, schema: str | None, raw_dir: Path) -> list[tuple[Any, ...]]:
 @pytest.fixture(params=["sqlite", "postgres"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
     """A migrated database holding the account and the connected channel: (url, schema)."""
-    with ExitStack() as stack:
-        if request.param == "sqlite":
-            url, schema = f"sqlite:///{tmp_path / 'inbox.db'}", None
-        else:
-            url = postgres_url()
-            schema = stack.enter_context(throwaway_schema(url))
-        storage = SqlStorage.from_url(url, schema=schema)
-        stack.callback(storage.close)
-        with storage.unit_of_work() as uow:
-            uow.accounts.add(Account(id=ACME, name="Acme", subdomain="acme"))
-            uow.channels.add(
-                Channel(
-                    id=CHANNEL,
-                    account_id=ACME,
-                    name="Support",
-                    forwarding_address=EmailAddress.parse(ADDRESS),
-                    created_at=T0 - timedelta(days=1),
-                    state=ChannelState.CONNECTED,
-                    mailbox_addresses=(EmailAddress.parse("support@acme.example"),),
-                    company_name="Acme Support",
-                    routing=RoutingSettings(
-                        mode=RoutingMode.USERS_AND_TEAMS,
-                        user_ids=(UserId("u1"),),
-                        team_ids=(TeamId("t1"),),
-                    ),
-                )
-            )
-            uow.commit()
-        yield url, schema
+    channel = Channel(
+        id=CHANNEL,
+        account_id=ACME,
+        name="Support",
+        forwarding_address=EmailAddress.parse(ADDRESS),
+        created_at=T0 - timedelta(days=1),
+        state=ChannelState.CONNECTED,
+        mailbox_addresses=(EmailAddress.parse("support@acme.example"),),
+        company_name="Acme Support",
+        routing=RoutingSettings(
+            mode=RoutingMode.USERS_AND_TEAMS,
+            user_ids=(UserId("u1"),),
+            team_ids=(TeamId("t1"),),
+        ),
+    )
+    with seeded_database(
+        request.param, tmp_path, Account(id=ACME, name="Acme", subdomain="acme"), channel
+    ) as database:
+        yield database
 
 
 def test_workers_racing_through_the_service_file_everything_once(

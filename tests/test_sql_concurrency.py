@@ -38,7 +38,7 @@ from inboxcore.model import (
     MessageKind,
     RotationState,
 )
-from tests.sql_support import postgres_url, throwaway_schema
+from tests.sql_support import postgres_url, seeded_database, throwaway_schema
 
 pytestmark = pytest.mark.slow
 
@@ -239,28 +239,18 @@ def _run_workers(target: Any, url: str, schema: str | None, *extra: Any) -> list
 @pytest.fixture(params=["sqlite", "postgres"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
     """A migrated database with one account and one channel: (url, schema)."""
-    with ExitStack() as stack:
-        if request.param == "sqlite":
-            url, schema = f"sqlite:///{tmp_path / 'inbox.db'}", None
-        else:
-            url = postgres_url()
-            schema = stack.enter_context(throwaway_schema(url))
-        storage = SqlStorage.from_url(url, schema=schema)
-        stack.callback(storage.close)
-        with storage.unit_of_work() as uow:
-            uow.accounts.add(Account(id=ACCOUNT, name="Acme", subdomain="acme"))
-            uow.channels.add(
-                Channel(
-                    id=CHANNEL,
-                    account_id=ACCOUNT,
-                    name="Support",
-                    forwarding_address=EmailAddress.parse("support@acme.inbox.example"),
-                    created_at=T0,
-                    company_name="Acme Support",
-                )
-            )
-            uow.commit()
-        yield url, schema
+    channel = Channel(
+        id=CHANNEL,
+        account_id=ACCOUNT,
+        name="Support",
+        forwarding_address=EmailAddress.parse("support@acme.inbox.example"),
+        created_at=T0,
+        company_name="Acme Support",
+    )
+    with seeded_database(
+        request.param, tmp_path, Account(id=ACCOUNT, name="Acme", subdomain="acme"), channel
+    ) as database:
+        yield database
 
 
 def test_workers_ingesting_one_batch_file_each_message_once(

@@ -32,10 +32,17 @@ from inboxcore.model import (
     IntakeSettings,
     Message,
     MessageKind,
+    MxRecord,
 )
 from inboxcore.outcomes import Disposition
 from inboxcore.parsing import parse_message
-from inboxcore.testing import FakeClock, FakeSpamScorer, InMemoryRawStore, InMemoryStorage
+from inboxcore.testing import (
+    FakeClock,
+    FakeSpamScorer,
+    InMemoryDns,
+    InMemoryRawStore,
+    InMemoryStorage,
+)
 
 T = datetime(2026, 4, 1, 9, 30, tzinfo=UTC)
 CHANNEL_ADDRESS = "support-7f3k@acme.inbox.example.net"
@@ -336,3 +343,72 @@ def test_fingerprint_is_line_ending_blind_across_chunks(lines: list[str], chunk:
         assert content_fingerprint(parse_message(lf)) == whole
     finally:
         ingest_module._HASH_CHUNK = original
+
+
+class SpentBudgetDns:
+    """A budget-capable resolver whose per-message budget is always already spent."""
+
+    def __init__(self) -> None:
+        self.budgets: list[float] = []
+        self.inner = InMemoryDns({"_dmarc.customer.example": {"TXT": ["v=DMARC1; p=reject"]}})
+
+    def budget(self, seconds: float) -> InMemoryDns:
+        self.budgets.append(seconds)
+        spent = InMemoryDns()
+        for name in ("customer.example", "_dmarc.customer.example", "example"):
+            spent.fail(name, "TIMEOUT")
+        return spent
+
+    def txt(self, name: str) -> tuple[tuple[bytes, ...], ...]:
+        return self.inner.txt(name)
+
+    def a(self, name: str) -> tuple[str, ...]:
+        return self.inner.a(name)
+
+    def aaaa(self, name: str) -> tuple[str, ...]:
+        return self.inner.aaaa(name)
+
+    def mx(self, name: str) -> tuple[MxRecord, ...]:
+        return self.inner.mx(name)
+
+    def ptr(self, name: str) -> tuple[str, ...]:
+        return self.inner.ptr(name)
+
+    def cname(self, name: str) -> tuple[str, ...]:
+        return self.inner.cname(name)
+
+
+def test_each_message_gets_a_dns_budget_and_a_spent_one_defers() -> None:
+    """Intake takes a budgeted view per message; a spent budget defers, never rejects."""
+    ports, _ = _setup()
+    dns = SpentBudgetDns()
+    budgeted = attrs.evolve(ports, dns=dns)
+    result = ingest(
+        CUSTOMER_MAIL,
+        _envelope(),
+        ports=budgeted,
+        config=IntakeConfig(dns_budget=3.0),
+        live_smtp=True,
+    )
+    assert dns.budgets == [3.0]
+    assert result.disposition is Disposition.DEFERRED
+    assert result.smtp.code == 451
+    unbudgeted = ingest(
+        CUSTOMER_MAIL,
+        _envelope(),
+        ports=budgeted,
+        config=IntakeConfig(dns_budget=None),
+        live_smtp=True,
+    )
+    assert dns.budgets == [3.0]  # no budget asked for
+    assert unbudgeted.disposition is Disposition.QUARANTINED  # the real zone: p=reject fails
+
+
+def test_the_dnspython_adapter_is_budget_capable() -> None:
+    """The production resolver offers budgets, so intake bounds each message's DNS time."""
+    from inboxcore.adapters.dns_dnspython import DnspythonResolver
+    from inboxcore.ports import BudgetedDnsResolver
+
+    resolver = DnspythonResolver()
+    assert isinstance(resolver, BudgetedDnsResolver)
+    assert not isinstance(InMemoryDns(), BudgetedDnsResolver)

@@ -56,6 +56,7 @@ from inboxcore.model import (
 from inboxcore.outcomes import Disposition, Reason, SmtpReply
 from inboxcore.parsing import ParsedMessage, parse_message
 from inboxcore.ports import (
+    BudgetedDnsResolver,
     Clock,
     Directory,
     DnsResolver,
@@ -98,6 +99,10 @@ class IntakeConfig:
     own_message_id_domains: frozenset[str] = attrs.field(default=frozenset(), converter=_domain_set)
     """Domains of the Message-IDs our outbound mail carries (for loop detection)."""
     authentication: AuthenticationConfig = attrs.field(factory=AuthenticationConfig)
+    dns_budget: float | None = 15.0
+    """Seconds of uncached DNS lookups one message may spend (where the resolver supports
+    budgets, see :class:`~inboxcore.ports.BudgetedDnsResolver`); spent, the lookups fail as
+    temporary errors, so the message is deferred or kept for a recheck. None: no budget."""
 
 
 @attrs.frozen(kw_only=True)
@@ -470,11 +475,14 @@ def _decide(
 
     keys = frozenset(k.lower() for k in team_addresses) | _team_addresses(channel, ports.directory)
     sender = resolve_sender(parsed, team_addresses=keys, channel_address=channel.forwarding_address)
+    dns = ports.dns
+    if isinstance(dns, BudgetedDnsResolver) and config.dns_budget is not None:
+        dns = dns.budget(config.dns_budget)
     auth = authenticate(
         raw,
         parsed,
         envelope,
-        dns=ports.dns,
+        dns=dns,
         settings=channel.intake,
         config=config.authentication,
         now=ports.clock.now(),

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, runtime_checkable
 
 from inboxcore.events import DomainEvent
 from inboxcore.ids import (
@@ -50,6 +50,7 @@ from inboxcore.model import (
 
 __all__ = [
     "AccountRepository",
+    "BudgetedDnsResolver",
     "ChannelRepository",
     "Clock",
     "ContactRepository",
@@ -121,6 +122,21 @@ class DnsResolver(Protocol):
 
     def cname(self, name: str) -> tuple[str, ...]:
         """The CNAME target of ``name`` (at most one), without the trailing dot."""
+        ...
+
+
+@runtime_checkable
+class BudgetedDnsResolver(DnsResolver, Protocol):
+    """A resolver that can give each message a time budget (the dnspython adapter can).
+
+    Intake asks for a budgeted view per message, so that a slow or dead DNS server cannot hold a
+    message (or an SMTP session) for longer than the budget: once it is spent, uncached lookups
+    raise :class:`~inboxcore.errors.DnsTemporaryError`, and the message is deferred or kept for a
+    recheck, never rejected.
+    """
+
+    def budget(self, seconds: float) -> DnsResolver:
+        """A view of this resolver whose uncached lookups may take ``seconds`` in all."""
         ...
 
 

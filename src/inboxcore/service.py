@@ -490,9 +490,8 @@ class InboxService:
         for _attempt in range(self.config.max_attempts):
             try:
                 applied = self._apply(result)
-            except (
-                ConflictError
-            ) as exc:  # lost a race: start over, the winner's records are visible
+            except ConflictError as exc:
+                # Lost a race to another worker: start over; the winner's records are visible.
                 last_conflict = exc
                 continue
             except Exception as exc:  # never lose an accepted message: quarantine it

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+import base64
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from inboxcore import bounces
 from inboxcore.bounces import infer_status, read_delivery_report
 from inboxcore.parsing import parse_message
 
@@ -244,3 +249,165 @@ or you may not have permission to post messages to the group.
     assert report.bounce is not None
     assert report.bounce.recipients == ("announce@googlegroups.com",)
     assert report.bounce.permanent is True
+
+
+# --- reading the parser's own tree ----------------------------------------------------------
+
+
+def test_the_module_does_not_parse_messages_with_the_standard_library() -> None:
+    """Reports are read from ParsedMessage's tree: bounces.py never imports ``email``."""
+    source = Path(bounces.__file__).read_text(encoding="utf-8")
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    assert "inboxcore" in imported
+    assert "email" not in imported
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n", "\r"])
+def test_line_endings_do_not_change_the_reading(newline: str) -> None:
+    """CRLF, LF and classic Mac CR copies of a DSN give the same report, original id included."""
+    raw = SENDMAIL_DSN.replace("\n", newline).encode("utf-8")
+    report = read_delivery_report(parse_message(raw), "")
+    assert report == read_delivery_report(parse_message(crlf(SENDMAIL_DSN)), "")
+    assert report is not None
+    assert report.original_message_id == "reply.3f3f@mail.helpdesk.example"
+
+
+def test_original_sent_in_base64_is_decoded_for_its_message_id() -> None:
+    """A returned original wrongly sent as base64 message/rfc822 still names the bounced reply."""
+    original = (
+        "Message-ID: <reply.9c1d@mail.helpdesk.example>\r\n"
+        "From: Acme Support <support@acme.example>\r\n"
+        "To: lena.berg@example.se\r\n"
+        "Subject: Re: Faktura 2024-117\r\n\r\n"
+        "Hej Lena,\r\n"
+    )
+    encoded = base64.encodebytes(original.encode()).decode()
+    raw = SENDMAIL_DSN.replace(
+        "Content-Type: message/rfc822\n",
+        "Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n",
+    )
+    head, _, _ = raw.partition("Message-ID: <reply.3f3f@mail.helpdesk.example>")
+    raw = head + encoded + "\n--q1B2c3--\n"
+    report = read_delivery_report(parse_message(crlf(raw)), "")
+    assert report is not None
+    assert report.bounce is not None
+    assert report.original_message_id == "reply.9c1d@mail.helpdesk.example"
+    assert report.bounce.recipients == ("k.nakamura@example.co.jp", "t.ito@example.co.jp")
+
+
+def test_diagnostic_code_continued_without_indent_keeps_the_servers_words() -> None:
+    """A Diagnostic-Code whose next lines lack folding white space is still the diagnostic."""
+    raw = SENDMAIL_DSN.replace(
+        "Status: 5.2.2\nDiagnostic-Code: SMTP; 552 5.2.2 Mailbox full\n",
+        "Diagnostic-Code: smtp; 550-Please turn on SMTP Authentication in your mail client.\n"
+        "550-mail0.relay.example.com [198.51.100.21]:25 is not permitted to\n"
+        "550 relay through this server without authentication.\n"
+        "Status: 5.7.1\n",
+    )
+    report = read_delivery_report(parse_message(crlf(raw)), "")
+    assert report is not None
+    assert report.bounce is not None
+    first = report.bounce.details[0]
+    assert first.address == "k.nakamura@example.co.jp"
+    assert first.status == "5.7.1"
+    assert first.diagnostic == "550-Please turn on SMTP Authentication in your mail client."
+
+
+GLOBAL_DSN = """\
+From: Mail Delivery System <MAILER-DAEMON@mx.example.jp>
+To: support@acme.example
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="g-77"
+
+--g-77
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: 8bit
+
+This is the mail system at host mx.example.jp.
+
+I'm sorry to have to inform you that your message could not
+be delivered to one or more recipients.
+
+<山田@例え.jp>: host mx.例え.jp said: 550 5.1.1 ユーザーが存在しません
+
+--g-77
+Content-Type: message/global-delivery-status
+Content-Transfer-Encoding: 8bit
+
+Reporting-MTA: dns; mx.example.jp
+
+Original-Recipient: utf-8; 山田@例え.jp
+Final-Recipient: utf-8; 山田@例え.jp
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 ユーザーが存在しません
+
+--g-77
+Content-Type: message/global-headers
+Content-Transfer-Encoding: 8bit
+
+Message-ID: <reply.jp01@mail.helpdesk.example>
+From: Acme Support <support@acme.example>
+To: 山田@例え.jp
+Subject: Re: 配送について
+
+--g-77--
+"""
+
+
+def test_internationalized_dsn_reads_utf8_status_and_global_headers() -> None:
+    """An RFC 6533 DSN: the UTF-8 status block and message/global-headers original are read."""
+    report = read_delivery_report(parse_message(crlf(GLOBAL_DSN)), "")
+    assert report is not None
+    assert report.kind == "bounce"
+    assert report.bounce is not None
+    detail = report.bounce.details[0]
+    assert detail.action == "failed"
+    assert detail.status == "5.1.1"
+    assert detail.diagnostic == "550 5.1.1 ユーザーが存在しません"
+    assert report.original_message_id == "reply.jp01@mail.helpdesk.example"
+
+
+def test_html_only_notice_is_searched_for_recipients() -> None:
+    """An NDR whose only notice is HTML is read through its text rendering."""
+    raw = crlf(
+        """\
+From: Microsoft Outlook <postmaster@contoso.example>
+To: support@acme.example
+Subject: Undeliverable: Re: Order 5531
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="ndr-1"
+
+--ndr-1
+Content-Type: text/html; charset=us-ascii
+
+<html><body><p><b>Your message to j.doe@contoso.example couldn't be delivered.</b></p>
+<p>j.doe wasn't found at contoso.example.</p>
+<p>Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not
+found by SMTP address lookup'</p></body></html>
+
+--ndr-1
+Content-Type: message/rfc822
+
+Message-ID: <reply.77aa@mail.helpdesk.example>
+From: support@acme.example
+To: j.doe@contoso.example
+Subject: Re: Order 5531
+
+Hello
+
+--ndr-1--
+"""
+    )
+    report = read_delivery_report(parse_message(raw), "")
+    assert report is not None
+    assert report.bounce is not None
+    assert report.bounce.recipients == ("j.doe@contoso.example",)
+    assert report.bounce.status == "5.1.10"
+    assert report.original_message_id == "reply.77aa@mail.helpdesk.example"

@@ -20,14 +20,11 @@ could be read, or None.
 
 from __future__ import annotations
 
-import email
 import re
-from email import policy as email_policy
-from email.message import Message as StdMessage
 
 import attrs
 
-from inboxcore.parsing import ParsedMessage, html_to_text, parse_message
+from inboxcore.parsing import MimePart, ParsedMessage, html_to_text, parse_message
 
 __all__ = [
     "BounceReport",
@@ -329,52 +326,6 @@ def infer_status(text: str, *, temporary: bool | None = None) -> str | None:
     return None
 
 
-def _std_tree(raw: bytes) -> StdMessage | None:
-    try:
-        return email.message_from_bytes(raw, policy=email_policy.compat32)
-    except Exception:  # the stdlib parser is robust, but the core never lets bad input escape
-        return None
-
-
-def _part_bytes(part: StdMessage) -> bytes:
-    try:
-        payload = part.get_payload(decode=True)
-    except Exception:
-        payload = None
-    if isinstance(payload, bytes):
-        return payload
-    raw = part.get_payload()
-    if isinstance(raw, str):
-        return raw.encode("utf-8", "surrogateescape")
-    if isinstance(raw, list):
-        chunks: list[bytes] = []
-        for block in raw:
-            if isinstance(block, StdMessage):
-                try:
-                    chunks.append(block.as_bytes())
-                except Exception:
-                    chunks.append(block.as_string().encode("utf-8", "surrogateescape"))
-        return b"\n".join(chunks)
-    return b""
-
-
-def _part_text(part: StdMessage) -> str:
-    data = _part_bytes(part)
-    charset = None
-    try:
-        charset = part.get_content_charset()
-    except Exception:
-        charset = None
-    for candidate in (charset, "utf-8", "cp1252"):
-        if not candidate:
-            continue
-        try:
-            return data.decode(candidate)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return data.decode("latin-1")
-
-
 def _field_blocks(text: str) -> list[dict[str, str]]:
     """Split DSN-style ``Name: value`` text into blocks of fields (continuation lines joined)."""
     blocks: list[dict[str, str]] = []
@@ -463,47 +414,44 @@ class _Tree:
     texts: tuple[str, ...]
 
 
-def _walk(root: StdMessage) -> _Tree:
+_DELIVERY_STATUS_TYPES = frozenset({"message/delivery-status", "message/global-delivery-status"})
+_CARRIED_TYPES = frozenset({"message/rfc822", "message/global"})
+_HEADER_BLOCK_TYPES = frozenset({"text/rfc822-headers", "message/global-headers"})
+
+
+def _walk(parsed: ParsedMessage) -> _Tree:
+    """Sort the parts of the report the parser already found: the machine-readable status
+    blocks, the returned original (or its headers) and the human-readable notice.
+
+    Reads :class:`ParsedMessage`'s own MIME tree, in document order, without parsing the
+    message a second time; carried messages are not descended into (their texts are the
+    original's, not the notice).
+    """
+    root = parsed.root
     report_type = None
-    try:
-        if root.get_content_type().lower() == "multipart/report":
-            report_type = (root.get_param("report-type") or "").__str__().lower() or None
-    except Exception:
-        report_type = None
+    if root.content_type == "multipart/report":
+        report_type = root.params.get("report-type", "").strip().lower() or None
     delivery: list[str] = []
     feedback: list[str] = []
     originals: list[str] = []
     texts: list[str] = []
-    stack: list[tuple[StdMessage, int]] = [(root, 0)]
-    while stack:
-        part, depth = stack.pop(0)
-        try:
-            ctype = part.get_content_type().lower()
-        except Exception:
-            ctype = "text/plain"
-        if ctype in ("message/delivery-status", "message/global-delivery-status"):
-            delivery.append(_part_text(part))
+    for part in root.walk():
+        if part.children:
             continue
-        if ctype == "message/feedback-report":
-            feedback.append(_part_text(part))
-            continue
-        if ctype in ("message/rfc822", "message/global", "text/rfc822-headers"):
-            originals.append(_part_text(part) if ctype == "text/rfc822-headers" else _nested(part))
-            continue
-        if ctype == "message/global-headers":
-            originals.append(_part_text(part))
-            continue
-        if part.is_multipart():
-            payload = part.get_payload()
-            if isinstance(payload, list) and depth < 20:
-                children = [(p, depth + 1) for p in payload if isinstance(p, StdMessage)]
-                stack[0:0] = children
-            continue
-        if ctype == "text/plain" or ctype.startswith("multipart/"):
+        ctype = part.content_type
+        if ctype in _DELIVERY_STATUS_TYPES:
+            delivery.append(part.text())
+        elif ctype == "message/feedback-report":
+            feedback.append(part.text())
+        elif ctype in _CARRIED_TYPES:
+            originals.append(_carried_text(part))
+        elif ctype in _HEADER_BLOCK_TYPES:
+            originals.append(part.text())
+        elif ctype == "text/plain" or ctype.startswith("multipart/"):
             # a multipart whose boundary could not be found is read as text
-            texts.append(_part_text(part))
+            texts.append(part.text())
         elif ctype == "text/html":
-            texts.append(html_to_text(_part_text(part)))
+            texts.append(html_to_text(part.text()))
     return _Tree(
         report_type=report_type,
         delivery_status=tuple(delivery),
@@ -513,14 +461,12 @@ def _walk(root: StdMessage) -> _Tree:
     )
 
 
-def _nested(part: StdMessage) -> str:
-    payload = part.get_payload()
-    if isinstance(payload, list) and payload and isinstance(payload[0], StdMessage):
-        try:
-            return payload[0].as_string()
-        except Exception:
-            return ""
-    return _part_text(part)
+def _carried_text(part: MimePart) -> str:
+    """The returned original as text (headers and body): where its Message-ID and addressees
+    are looked up. A carried message sent in base64 is read decoded."""
+    inner = part.message
+    data = inner.raw if inner is not None else part.payload
+    return data.decode("utf-8", "replace")
 
 
 def _message_id_in(text: str) -> str | None:
@@ -739,7 +685,7 @@ def read_delivery_report(
     """
     try:
         return _read(parsed, envelope_mail_from)
-    except Exception:  # a last guard: the stdlib parser's objects can surprise on broken input
+    except Exception:  # a last guard: a bad message is an outcome, never a crash
         return None
 
 
@@ -774,10 +720,7 @@ def _read(parsed: ParsedMessage, envelope_mail_from: str | None) -> DeliveryRepo
     is_report = content_type == "multipart/report"
     if not is_report and evidence < 2 and not _has_report_part(parsed):
         return None
-    root = _std_tree(parsed.raw)
-    if root is None:
-        return None
-    tree = _walk(root)
+    tree = _walk(parsed)
     if tree.feedback or tree.report_type == "feedback-report":
         return _feedback_report(tree)
     original_id = None

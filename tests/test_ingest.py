@@ -16,6 +16,7 @@ from inboxcore.ids import AccountId, ChannelId, ConversationId, MessageId, raw_m
 from inboxcore.ingest import (
     IntakeConfig,
     IntakePorts,
+    channel_for_recipients,
     check_declared_size,
     content_fingerprint,
     ingest,
@@ -412,3 +413,15 @@ def test_the_dnspython_adapter_is_budget_capable() -> None:
     resolver = DnspythonResolver()
     assert isinstance(resolver, BudgetedDnsResolver)
     assert not isinstance(InMemoryDns(), BudgetedDnsResolver)
+
+
+def test_channel_for_recipients_is_the_one_lookup() -> None:
+    """Garbage is skipped, case and plus-tags ignored, the first address naming a channel wins."""
+    ports, channel = _setup()
+    found = channel_for_recipients(
+        ports.storage,
+        ["not an address", "nobody@acme.example", "SUPPORT-7F3K+x@ACME.inbox.example.net"],
+    )
+    assert found == channel
+    assert channel_for_recipients(ports.storage, ["nobody@acme.example"]) is None
+    assert channel_for_recipients(ports.storage, []) is None

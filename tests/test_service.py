@@ -43,6 +43,7 @@ from inboxcore.model import (
     Direction,
     Envelope,
     IntakeRecord,
+    IntakeSettings,
     Message,
     MessageKind,
     RoutingMode,
@@ -630,3 +631,15 @@ def test_commit_applied_but_unacknowledged_is_recovered_with_its_events() -> Non
     assert len(w.storage.records(Message)) == 1
     assert w.service.quarantined() == ()
     assert w.service.reprocess(held.raw_id).disposition is Disposition.DUPLICATE
+
+
+def test_check_size_answers_smtp_size_per_channel() -> None:
+    """SMTP SIZE: over the recipient channel's own limit is refused before the data."""
+    w = world(intake=IntakeSettings(max_message_size=1000))
+    refusal = w.service.check_size(1001, ["Support-7F3K+conv@acme.inbox.example.net"])
+    assert refusal is not None
+    assert (refusal.code, refusal.enhanced) == (552, "5.3.4")
+    assert w.service.check_size(1000, [ADDRESS]) is None
+    # An unknown recipient is judged by the host-wide limit (30 MB) until RCPT refuses it.
+    assert w.service.check_size(5000, ["nobody@acme.inbox.example.net"]) is None
+    assert w.service.check_size(40_000_000, ["nobody@acme.inbox.example.net"]) is not None

@@ -71,6 +71,7 @@ __all__ = [
     "IntakeConfig",
     "IntakePorts",
     "IntakeResult",
+    "channel_for_recipients",
     "check_declared_size",
     "content_fingerprint",
     "find_duplicate",
@@ -237,6 +238,10 @@ def recipient_candidates(envelope: Envelope, parsed: ParsedMessage | None) -> tu
     values: Iterable[str] = envelope.rcpt_to
     if not envelope.rcpt_to and parsed is not None:
         values = [v for name in _RECIPIENT_HEADERS for v in parsed.headers(name)]
+    return _address_keys(values)
+
+
+def _address_keys(values: Iterable[str]) -> tuple[str, ...]:
     keys: list[str] = []
     for value in values:
         try:
@@ -247,6 +252,16 @@ def recipient_candidates(envelope: Envelope, parsed: ParsedMessage | None) -> tu
         if key not in keys:
             keys.append(key)
     return tuple(keys)
+
+
+def channel_for_recipients(storage: Storage, recipients: Iterable[str]) -> Channel | None:
+    """The channel the first of ``recipients`` that names one receives for (case-insensitive,
+    plus-tags ignored, unusable addresses skipped), in any state; None when none does.
+
+    The one lookup of a channel by address: intake, SMTP SIZE checks and the receiver's RCPT
+    answers all use it, so they can never disagree about who receives what.
+    """
+    return _find_channel(storage, _address_keys(recipients))
 
 
 def _find_channel(storage: Storage, keys: Collection[str]) -> Channel | None:

@@ -58,10 +58,10 @@ from inboxcore.ingest import (
     IntakeConfig,
     IntakePorts,
     IntakeResult,
+    channel_for_recipients,
     check_declared_size,
     find_duplicate,
     ingest,
-    recipient_candidates,
 )
 from inboxcore.ingest import reprocess as reprocess_intake
 from inboxcore.model import (
@@ -270,15 +270,7 @@ class InboxService:
 
     def check_size(self, declared: int, rcpt_to: Sequence[str]) -> SmtpReply | None:
         """For SMTP SIZE: the refusal to give before the data, or None."""
-        keys = recipient_candidates(
-            Envelope(received_at=self.clock.now(), rcpt_to=tuple(rcpt_to)), None
-        )
-        channel = None
-        with self.storage.unit_of_work() as uow:
-            for key in keys:
-                channel = uow.channels.by_forwarding_address(key)
-                if channel is not None:
-                    break
+        channel = channel_for_recipients(self.storage, rcpt_to)
         return check_declared_size(declared, channel, self._intake_config)
 
     def receive(

@@ -55,6 +55,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from inboxcore.addresses import EmailAddress
 from inboxcore.errors import InvalidEmailAddress, InvalidValueError, PortError
 from inboxcore.ids import ChannelId
+from inboxcore.ingest import channel_for_recipients
 from inboxcore.model import DEFAULT_MAX_MESSAGE_SIZE, Channel, ChannelState
 from inboxcore.model import Envelope as InboxEnvelope
 from inboxcore.outcomes import SmtpReply
@@ -444,9 +445,8 @@ class InboxHandler:
 
     def _lookup(self, address: str) -> Channel | None:
         """The channel receiving at ``address`` (blocking: runs in a worker thread)."""
-        key = EmailAddress.parse(address).untagged.key
-        with self.service.storage.unit_of_work() as uow:
-            return uow.channels.by_forwarding_address(key)
+        EmailAddress.parse(address)  # a malformed address is a 501, not an unknown mailbox
+        return channel_for_recipients(self.service.storage, [address])
 
     async def handle_RCPT(
         self,

@@ -620,6 +620,8 @@ def test_commit_applied_but_unacknowledged_is_recovered_with_its_events() -> Non
     assert held.raw_id is not None
     assert len(w.storage.records(Message)) == 1  # the unit did commit
     assert w.events.of_type(ConversationCreated) == []  # the host has not heard of it
+    # Listed as held, so a recheck job walking the quarantine finds it and re-runs it.
+    assert [q.raw_id for q in w.service.quarantined()] == [held.raw_id]
     recovered = w.service.reprocess(held.raw_id)
     assert recovered.disposition is Disposition.ACCEPTED
     assert recovered.reason_codes == ("recovered",)

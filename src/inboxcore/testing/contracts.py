@@ -557,3 +557,28 @@ class StorageContract:
                 "accepted",
             ]
             assert uow.intake_log.for_raw_message(RawMessageId("r1"))[0].envelope == env
+
+    def test_quarantine_after_acceptance_is_still_held(self) -> None:
+        """Only an acceptance *after* a quarantine releases it (a lost commit answer logs both)."""
+        storage = self._seeded()
+        env = Envelope(received_at=T0, rcpt_to=("support-1@acct1.inbox.test",))
+
+        def entry(disposition: str, at: datetime) -> IntakeRecord:
+            return IntakeRecord(
+                raw_id=RawMessageId("r9"),
+                envelope=env,
+                disposition=disposition,
+                reason_codes=("internal_error",) if disposition == "quarantined" else (),
+                at=at,
+                channel_id=ChannelId("chan-1"),
+            )
+
+        self._commit(storage, lambda u: u.intake_log.record(entry("accepted", T0)))
+        later = T0 + timedelta(seconds=1)
+        self._commit(storage, lambda u: u.intake_log.record(entry("quarantined", later)))
+        with storage.unit_of_work() as uow:
+            assert [e.raw_id for e in uow.intake_log.quarantined()] == ["r9"]
+            uow.intake_log.record(entry("accepted", T0 + timedelta(seconds=2)))
+            uow.commit()
+        with storage.unit_of_work() as uow:
+            assert uow.intake_log.quarantined() == ()

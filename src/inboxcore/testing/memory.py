@@ -539,15 +539,18 @@ class _IntakeLog(_Repo):
         self._uow.log(entry)
 
     def quarantined(self, channel_id: ChannelId | None = None) -> tuple[IntakeRecord, ...]:
-        entries = self._uow.logged()
-        # A raw message accepted (or found duplicate) after it was quarantined is no longer held.
-        released = {e.raw_id for e in entries if e.disposition in ("accepted", "duplicate")}
-        latest: dict[RawMessageId, IntakeRecord] = {}
-        for entry in entries:
-            wanted = channel_id is None or entry.channel_id == channel_id
-            if entry.disposition == "quarantined" and entry.raw_id not in released and wanted:
-                latest.setdefault(entry.raw_id, entry)
-        return tuple(latest.values())
+        # Held: quarantined, and not accepted (or found duplicate) *since*. The order matters: a
+        # unit that committed but whose answer was lost logs "accepted" and then "quarantined",
+        # and that message must stay listed until a re-run recovers it.
+        held: dict[RawMessageId, IntakeRecord] = {}
+        for entry in self._uow.logged():
+            if entry.disposition in ("accepted", "duplicate"):
+                held.pop(entry.raw_id, None)
+            elif entry.disposition == "quarantined" and (
+                channel_id is None or entry.channel_id == channel_id
+            ):
+                held.setdefault(entry.raw_id, entry)
+        return tuple(held.values())
 
     def for_raw_message(self, raw_id: RawMessageId) -> tuple[IntakeRecord, ...]:
         return tuple(e for e in self._uow.logged() if e.raw_id == raw_id)

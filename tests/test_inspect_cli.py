@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from inboxcore.cli import build_parser, main
-from inboxcore.inspect_cli import run_inspect
+from inboxcore.inspect_cli import inspect_files, run_inspect
 
 CUSTOMER = (
     b"From: Ada Lovelace <ada@customer.example>\r\n"
@@ -115,25 +115,43 @@ def test_team_address_makes_a_manual_forward(tmp_path: Path) -> None:
 
 
 def test_dns_zone_file_is_used(tmp_path: Path) -> None:
-    """--dns-zone answers authentication lookups from the static zone."""
+    """--dns-zone answers the lookups: a p=reject policy in the zone holds the unsigned message."""
+    zone = tmp_path / "zone.json"
+    zone.write_text(
+        json.dumps(
+            {
+                "customer.example": {"TXT": ["v=spf1 ip4:198.51.100.0/24 -all"]},
+                "_dmarc.customer.example": {"TXT": ["v=DMARC1; p=reject"]},
+            }
+        )
+    )
+    path = tmp_path / "m.eml"
+    path.write_bytes(CUSTOMER)
+    args = ["--json", "--dns-zone", str(zone), "--client-ip", "192.0.2.7"]
+    code, out, _ = _run(*args, "--mail-from", "ada@customer.example", str(path))
+    assert code == 0
+    data = json.loads(out)
+    assert data["verdict"] == "quarantined"
+    assert data["authentication"]["spf"] == "fail"
+    assert data["authentication"]["dmarc"] == "fail"
+    assert data["authentication"]["dmarc_policy"] == "reject"
+    assert data["reasons"][0]["code"] == "dmarc.fail.reject"
+
+
+def test_trusted_forwarder_flag_reaches_the_disposition(tmp_path: Path) -> None:
+    """--trusted-forwarder is passed to the channel (an untrusted sealer changes nothing here)."""
     zone = tmp_path / "zone.json"
     zone.write_text(json.dumps({"_dmarc.customer.example": {"TXT": ["v=DMARC1; p=none"]}}))
     path = tmp_path / "m.eml"
     path.write_bytes(CUSTOMER)
-    code, out, _ = _run(
-        "--json",
-        "--dns-zone",
-        str(zone),
-        "--client-ip",
-        "192.0.2.7",
-        "--mail-from",
-        "ada@customer.example",
-        str(path),
-    )
+    args = ["--json", "--dns-zone", str(zone), "--trusted-forwarder", "lists.example.net"]
+    code, out, _ = _run(*args, str(path))
     assert code == 0
-    data = json.loads(out)
-    assert data["verdict"] == "accepted"
-    assert data["authentication"]["dmarc_policy"] in (None, "none")
+    assert json.loads(out)["authentication"]["dmarc_policy"] == "none"
+    results = inspect_files([path], dns=None, trusted_forwarders=["lists.example.net"])
+    (_, result) = results[0]
+    assert result.channel is not None
+    assert result.channel.intake.trusted_forwarders == ("lists.example.net",)
 
 
 def test_human_output_explains(tmp_path: Path) -> None:

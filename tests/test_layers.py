@@ -18,6 +18,7 @@ LAYERS = {
     "model": 1,
     "events": 1,
     "outcomes": 1,
+    "suffixes": 1,
     "ports": 2,
     "channels": 3,
     "routing": 3,

@@ -30,7 +30,7 @@ from inboxcore.arc import (
 )
 from inboxcore.bodyhash import BodyHashes
 from inboxcore.dkim_verify import DkimSignatureResult, verify_dkim
-from inboxcore.dmarc import BUNDLED_PSL, DmarcResult, evaluate_dmarc, sampling_value
+from inboxcore.dmarc import DmarcResult, evaluate_dmarc, sampling_value
 from inboxcore.errors import PortError
 from inboxcore.ids import raw_message_id
 from inboxcore.model import DmarcFailureAction, Envelope, IntakeSettings
@@ -38,6 +38,7 @@ from inboxcore.outcomes import Reason, SmtpReply
 from inboxcore.parsing import ParsedMessage
 from inboxcore.ports import DnsResolver, SpamScorer
 from inboxcore.spf import SpfResult, check_spf
+from inboxcore.suffixes import registrable_domain
 
 __all__ = [
     "AuthVerdict",
@@ -230,8 +231,8 @@ def _aligned(domain: str | None, from_domain: str) -> bool:
     domain = domain.lower().rstrip(".").rpartition("@")[2]
     if domain == from_domain:
         return True
-    org = BUNDLED_PSL.privatesuffix(domain)
-    return org is not None and org == BUNDLED_PSL.privatesuffix(from_domain)
+    org = registrable_domain(domain)
+    return org is not None and org == registrable_domain(from_domain)
 
 
 def _forwarder_vouches(aar: AuthenticationResults | None, from_domain: str) -> bool:

@@ -32,11 +32,10 @@ testing flag. With several From domains each is evaluated and the strictest outc
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 from collections.abc import Sequence
-from typing import Final, Literal, Protocol
+from typing import Final, Literal
 
 import attrs
 
@@ -44,6 +43,7 @@ from inboxcore.errors import DnsTemporaryError
 from inboxcore.outcomes import Reason
 from inboxcore.ports import DnsResolver
 from inboxcore.spf import SpfResult
+from inboxcore.suffixes import BUNDLED_PSL, SuffixList
 
 __all__ = [
     "BUNDLED_PSL",
@@ -68,34 +68,6 @@ _POLICIES: Final[tuple[Policy, ...]] = ("none", "quarantine", "reject")
 _MAX_WALK: Final = 8
 _TAG_NAME = re.compile(r"^[A-Za-z]+$")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s,!]+$")
-
-
-class SuffixList(Protocol):
-    """What DMARC needs of a Public Suffix List (``publicsuffixlist.PublicSuffixList`` fits)."""
-
-    def privatesuffix(self, domain: str) -> str | None:
-        """The registrable domain of ``domain`` (``example.co.uk``), None if it is a suffix."""
-        ...
-
-
-class _BundledPsl:
-    """The Public Suffix List shipped offline in the ``publicsuffixlist`` package, loaded once.
-
-    Loading takes about a tenth of a second, so it happens on first use, not on import.
-    """
-
-    @functools.cached_property
-    def _list(self) -> SuffixList:
-        from publicsuffixlist import PublicSuffixList
-
-        return PublicSuffixList()
-
-    def privatesuffix(self, domain: str) -> str | None:
-        return self._list.privatesuffix(domain)
-
-
-BUNDLED_PSL: Final[SuffixList] = _BundledPsl()
-"""The default suffix list: ICANN and private sections, as the package ships them."""
 
 
 @attrs.frozen(kw_only=True)

@@ -40,7 +40,6 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
-import functools
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -48,7 +47,6 @@ from datetime import datetime
 from types import MappingProxyType
 
 import attrs
-from publicsuffixlist import PublicSuffixList
 
 from inboxcore.addresses import EmailAddress, normalize_domain
 from inboxcore.errors import InvalidEmailAddress, InvalidValueError, TokenError
@@ -60,6 +58,7 @@ from inboxcore.model import (
     ConversationStatus,
     MessageKind,
 )
+from inboxcore.suffixes import registrable_domain
 from inboxcore.tokens import Signer
 
 __all__ = [
@@ -230,26 +229,13 @@ FREE_MAIL_DOMAINS = frozenset(
 """Registrable domains whose users are unrelated people, never one organization."""
 
 
-@functools.cache
-def _psl() -> PublicSuffixList:
-    # The list ships inside the publicsuffixlist package: read once, no network.
-    return PublicSuffixList()
-
-
 def organization_domain(domain: str) -> str | None:
     """The registrable domain ("organizational domain") of ``domain``, or None.
 
     None for a public suffix itself (``co.uk``), a domain literal or anything unparseable.
     Never raises.
     """
-    try:
-        name = normalize_domain(domain)
-    except InvalidEmailAddress:
-        return None
-    if name.startswith("["):
-        return None
-    result: str | None = _psl().privatesuffix(name)
-    return result
+    return registrable_domain(domain)
 
 
 def is_free_mail_domain(domain: str) -> bool:

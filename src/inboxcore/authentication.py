@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import cast
 
 import attrs
 
@@ -37,7 +38,7 @@ from inboxcore.model import DmarcFailureAction, Envelope, IntakeSettings
 from inboxcore.outcomes import Reason, SmtpReply
 from inboxcore.parsing import ParsedMessage
 from inboxcore.ports import DnsResolver, SpamScorer
-from inboxcore.spf import SpfResult, check_spf
+from inboxcore.spf import SPF_RESULTS, SpfResult, SpfResultWord, check_spf
 from inboxcore.suffixes import registrable_domain
 
 __all__ = [
@@ -275,21 +276,18 @@ def _trusted_upstream(
 
 
 def _upstream_spf(upstream: AuthenticationResults, envelope: Envelope) -> SpfResult | None:
+    """The SPF result our edge MTA recorded (it saw the real client), as our own value."""
     for spf in upstream.spf:
-        domain = spf.get("smtp.mailfrom") or spf.get("smtp.helo")
+        mailfrom, helo = spf.get("smtp.mailfrom"), spf.get("smtp.helo")
+        domain = mailfrom or helo
         if domain is None:
             continue
-        identity = "mailfrom" if spf.get("smtp.mailfrom") else "helo"
-        word = (
-            spf.result
-            if spf.result
-            in ("pass", "fail", "softfail", "neutral", "none", "temperror", "permerror")
-            else "none"
-        )
+        # Only the RFC 8601 words are taken; anything else an upstream wrote reads as "none".
+        word = cast(SpfResultWord, spf.result) if spf.result in SPF_RESULTS else "none"
         return SpfResult(
-            result=word,  # type: ignore[arg-type]
+            result=word,
             domain=domain.rpartition("@")[2].lower(),
-            identity=identity,  # type: ignore[arg-type]
+            identity="mailfrom" if mailfrom else "helo",
             ip=envelope.client_ip or "",
             reason=f"from trusted upstream {upstream.authserv_id}",
         )

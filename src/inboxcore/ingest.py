@@ -344,7 +344,8 @@ def ingest(
             envelope,
             len(raw),
         )
-    return _process_stored(raw, raw_id, envelope, channel, ports, config, live_smtp, team_addresses)
+    run = _Run(ports=ports, config=config, live_smtp=live_smtp, team_addresses=team_addresses)
+    return _process_stored(raw, raw_id, envelope, channel, run)
 
 
 def reprocess(
@@ -368,28 +369,27 @@ def reprocess(
     keys = recipient_candidates(envelope, None)
     if keys:
         channel = _find_channel(ports.storage, keys)
-    return _process_stored(
-        raw, raw_id, envelope, channel, ports, config, False, team_addresses, release=release
-    )
+    run = _Run(ports=ports, config=config, team_addresses=team_addresses, release=release)
+    return _process_stored(raw, raw_id, envelope, channel, run)
+
+
+@attrs.frozen(kw_only=True)
+class _Run:
+    """What stays the same through one run of the pipeline: its ports and settings."""
+
+    ports: IntakePorts
+    config: IntakeConfig
+    live_smtp: bool = False
+    team_addresses: Collection[str] = ()
+    release: bool = False
 
 
 def _process_stored(
-    raw: bytes,
-    raw_id: RawMessageId,
-    envelope: Envelope,
-    channel: Channel | None,
-    ports: IntakePorts,
-    config: IntakeConfig,
-    live_smtp: bool,
-    team_addresses: Collection[str],
-    *,
-    release: bool = False,
+    raw: bytes, raw_id: RawMessageId, envelope: Envelope, channel: Channel | None, run: _Run
 ) -> IntakeResult:
     # From here the message is stored: any failure quarantines it, never loses it.
     try:
-        return _decide(
-            raw, raw_id, envelope, channel, ports, config, live_smtp, team_addresses, release
-        )
+        return _decide(raw, raw_id, envelope, channel, run)
     except Exception as exc:  # the promise: no exception escapes for a bad message
         log.exception("intake failed for raw message %s", raw_id)
         return IntakeResult(
@@ -410,16 +410,9 @@ def _process_stored(
 
 
 def _decide(
-    raw: bytes,
-    raw_id: RawMessageId,
-    envelope: Envelope,
-    channel: Channel | None,
-    ports: IntakePorts,
-    config: IntakeConfig,
-    live_smtp: bool,
-    team_addresses: Collection[str],
-    release: bool = False,
+    raw: bytes, raw_id: RawMessageId, envelope: Envelope, channel: Channel | None, run: _Run
 ) -> IntakeResult:
+    ports, config = run.ports, run.config
     parsed = parse_message(raw)
     # The result grows stage by stage; each refusal below is this partial result with a verdict.
     state = IntakeResult(
@@ -488,7 +481,8 @@ def _decide(
             ),
         )
 
-    keys = frozenset(k.lower() for k in team_addresses) | _team_addresses(channel, ports.directory)
+    keys = frozenset(k.lower() for k in run.team_addresses)
+    keys |= _team_addresses(channel, ports.directory)
     sender = resolve_sender(parsed, team_addresses=keys, channel_address=channel.forwarding_address)
     dns = ports.dns
     if isinstance(dns, BudgetedDnsResolver) and config.dns_budget is not None:
@@ -505,7 +499,7 @@ def _decide(
     )
     state = attrs.evolve(state, sender=sender, authentication=auth)
     released: tuple[Reason, ...] = ()
-    if release:
+    if run.release:
         # Recorded whatever the checks say this time: the team took the decision.
         released = (
             Reason(code="released", message="The team released this message from quarantine."),
@@ -517,7 +511,7 @@ def _decide(
         return verdict(Disposition.REJECTED, auth.smtp or _REFUSED, *auth.reasons)
     if auth.verdict is AuthVerdict.TEMPORARY:
         # Never reject on a temporary error: defer inside a live session, else keep for a recheck.
-        if live_smtp:
+        if run.live_smtp:
             return verdict(Disposition.DEFERRED, auth.smtp or _TRY_LATER, *auth.reasons)
         return verdict(Disposition.QUARANTINED, _KEPT, *auth.reasons)
     if auth.verdict is AuthVerdict.QUARANTINE:

@@ -28,9 +28,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from inboxcore.adapters.dns_static import StaticResolver
-from inboxcore.arc import validate_arc
-from inboxcore.bodyhash import BodyHashes
-from inboxcore.dkim_verify import verify_dkim
+from inboxcore.auth.arc import validate_arc
+from inboxcore.auth.bodyhash import BodyHashes
+from inboxcore.auth.dkim_verify import verify_dkim
 
 NOW = datetime.now(UTC)
 

@@ -37,10 +37,10 @@ from bench_auth import _best, _key, _message, _peak, _signed_and_sealed
 from bench_parsing import alternative_with_pdf, delivery_status, forwarded_message
 
 from inboxcore.adapters.dns_static import StaticResolver
-from inboxcore.addresses import EmailAddress
-from inboxcore.ids import AccountId, ChannelId
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.ids import AccountId, ChannelId
+from inboxcore.domain.model import Account, Channel, ChannelState, Envelope
 from inboxcore.ingest import IntakePorts, ingest
-from inboxcore.model import Account, Channel, ChannelState, Envelope
 from inboxcore.ports import DnsResolver
 from inboxcore.testing import FakeClock, InMemoryRawStore, InMemoryStorage
 

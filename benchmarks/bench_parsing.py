@@ -25,7 +25,7 @@ import tracemalloc
 from collections.abc import Callable
 from email.message import EmailMessage, Message
 
-from inboxcore.parsing import parse_message
+from inboxcore.mail.parsing import parse_message
 
 KB = 1024
 MB = 1024 * KB

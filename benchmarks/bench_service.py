@@ -1,6 +1,6 @@
 """Messages per second through the whole service, on SQLite and PostgreSQL, with 1, 2, 4 workers.
 
-Each message goes through :meth:`inboxcore.service.InboxService.receive`: intake (recipient to
+Each message goes through :meth:`inboxcore.app.service.InboxService.receive`: intake (recipient to
 channel, size limit, raw store, parse, classify, deduplicate, original sender) and then one unit
 of work (contact found or created, threading, conversation, message, routing rotation, ticket,
 channel observation, intake log), committed to disk. Routing is users-and-teams over three
@@ -52,9 +52,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_parsing import alternative_with_pdf, delivery_status, forwarded_message
 
 from inboxcore.adapters.system import RandomIds
-from inboxcore.addresses import EmailAddress
-from inboxcore.ids import AccountId, ChannelId, TeamId, UserId
-from inboxcore.model import (
+from inboxcore.app.service import InboxConfig, InboxService
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.ids import AccountId, ChannelId, TeamId, UserId
+from inboxcore.domain.model import (
     Account,
     Channel,
     ChannelState,
@@ -64,9 +65,8 @@ from inboxcore.model import (
     Team,
     User,
 )
-from inboxcore.outcomes import Disposition
+from inboxcore.domain.outcomes import Disposition
 from inboxcore.ports import RawMessageStore, Storage
-from inboxcore.service import InboxConfig, InboxService
 from inboxcore.testing import (
     FakeClock,
     FakeDirectory,

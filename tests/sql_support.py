@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from inboxcore.model import Account, Channel
+from inboxcore.domain.model import Account, Channel
 
 POSTGRES_ENV = "INBOXCORE_TEST_POSTGRES"
 """Names a PostgreSQL database the tests may create and drop schemas in."""

@@ -7,8 +7,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.model import (
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.model import (
     Account,
     Channel,
     ChannelState,

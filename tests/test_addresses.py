@@ -8,8 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inboxcore.addresses import EmailAddress, decode_rfc2047, normalize_domain, parse_address_list
-from inboxcore.errors import InvalidEmailAddress
+from inboxcore.domain.addresses import (
+    EmailAddress,
+    decode_rfc2047,
+    normalize_domain,
+    parse_address_list,
+)
+from inboxcore.domain.errors import InvalidEmailAddress
 from tests.strategies import email_addresses
 
 

@@ -9,15 +9,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inboxcore.arc import (
+from inboxcore.auth.arc import (
     ARC_RESULTS,
     ArcResult,
     parse_authentication_results,
     validate_arc,
 )
-from inboxcore.bodyhash import BodyHashes
-from inboxcore.dkim_verify import verify_dkim
-from inboxcore.errors import InvalidValueError
+from inboxcore.auth.bodyhash import BodyHashes
+from inboxcore.auth.dkim_verify import verify_dkim
+from inboxcore.domain.errors import InvalidValueError
 from inboxcore.testing import InMemoryDns
 from tests.test_dkim_verify import MESSAGE, RsaKey, rsa_key, sign, weak_rsa_key
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from inboxcore.arc import validate_arc
+from inboxcore.auth.arc import validate_arc
 from inboxcore.testing import InMemoryDns
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

@@ -6,11 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.authentication import AuthenticationConfig
-from inboxcore.ids import AccountId, ChannelId
-from inboxcore.ingest import IntakeConfig, IntakePorts, IntakeResult, ingest
-from inboxcore.model import (
+from inboxcore.auth.authentication import AuthenticationConfig
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.ids import AccountId, ChannelId
+from inboxcore.domain.model import (
     Account,
     Channel,
     ChannelState,
@@ -18,7 +17,8 @@ from inboxcore.model import (
     Envelope,
     IntakeSettings,
 )
-from inboxcore.outcomes import Disposition
+from inboxcore.domain.outcomes import Disposition
+from inboxcore.ingest import IntakeConfig, IntakePorts, IntakeResult, ingest
 from inboxcore.testing import FakeClock, InMemoryDns, InMemoryRawStore, InMemoryStorage
 from tests.test_arc import seal
 from tests.test_dkim_verify import rsa_key, sign

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from inboxcore.bodyhash import BodyHashes, BodyHashKey, canonical_body, split_message
-from inboxcore.errors import InvalidValueError
+from inboxcore.auth.bodyhash import BodyHashes, BodyHashKey, canonical_body, split_message
+from inboxcore.domain.errors import InvalidValueError
 
 
 def test_split_message_keeps_folded_values_and_finds_the_body() -> None:

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxcore import bounces
-from inboxcore.bounces import infer_status, read_delivery_report
-from inboxcore.parsing import parse_message
+from inboxcore.mail import bounces
+from inboxcore.mail.bounces import infer_status, read_delivery_report
+from inboxcore.mail.parsing import parse_message
 
 
 def crlf(text: str) -> bytes:

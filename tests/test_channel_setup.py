@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.channel_setup import ChannelSetup, SetupConfig, VerificationConfig
+from inboxcore.app.channel_setup import ChannelSetup, SetupConfig, VerificationConfig
+from inboxcore.auth.dkim_verify import verify_dkim
 from inboxcore.channels import ChannelStep, FromAddressKind, HostedDomainConfig, apply_step
-from inboxcore.dkim_verify import verify_dkim
-from inboxcore.errors import (
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.errors import (
     BadTokenSignature,
     ConfigurationError,
     ImmutableFieldError,
@@ -28,9 +28,9 @@ from inboxcore.errors import (
     TokenExpired,
     TokenSuperseded,
 )
-from inboxcore.events import ChannelStateChanged
-from inboxcore.ids import AccountId, ChannelId, UserId
-from inboxcore.model import (
+from inboxcore.domain.events import ChannelStateChanged
+from inboxcore.domain.ids import AccountId, ChannelId, UserId
+from inboxcore.domain.model import (
     Account,
     Channel,
     ChannelState,

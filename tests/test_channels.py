@@ -13,7 +13,6 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from inboxcore.addresses import EmailAddress
 from inboxcore.channels import (
     CHANNEL_TRANSITIONS,
     RESERVED_LOCAL_PARTS,
@@ -43,9 +42,15 @@ from inboxcore.channels import (
     transition_diagram,
     transliterate,
 )
-from inboxcore.errors import ConfigurationError, InvalidTransition, InvalidValueError, Problem
-from inboxcore.ids import AccountId, ChannelId, UserId
-from inboxcore.model import (
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.errors import (
+    ConfigurationError,
+    InvalidTransition,
+    InvalidValueError,
+    Problem,
+)
+from inboxcore.domain.ids import AccountId, ChannelId, UserId
+from inboxcore.domain.model import (
     Account,
     Channel,
     ChannelState,

@@ -7,16 +7,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.classify import (
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.model import MessageKind
+from inboxcore.mail.classify import (
     LOOP_HEADER,
     Classification,
     ClassificationContext,
     classify,
     is_auto_reply_subject,
 )
-from inboxcore.model import MessageKind
-from inboxcore.parsing import parse_message
+from inboxcore.mail.parsing import parse_message
 
 CHANNEL = EmailAddress.parse("acme-support@inbox.helpdesk.example")
 CONTEXT = ClassificationContext(

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from inboxcore.cli import main
-from inboxcore.cli_inbox import open_inbox
-from inboxcore.model import RoutingMode
+from inboxcore.cli.inbox import open_inbox
+from inboxcore.cli.main import main
+from inboxcore.domain.model import RoutingMode
 
 CHANNEL = "support-7f3k@acme.inbox.example.net"
 

@@ -9,8 +9,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.cli_inbox import (
+from inboxcore.cli.inbox import (
     ChannelSpec,
     InboxSettings,
     InboxSpec,
@@ -19,10 +18,11 @@ from inboxcore.cli_inbox import (
     parse_agent,
     spec_from_toml,
 )
-from inboxcore.cli_ingest import Progress, envelope_sender
-from inboxcore.errors import ConfigurationError, Problem
-from inboxcore.ids import AccountId, TeamId, UserId
-from inboxcore.model import RoutingMode, Team, User
+from inboxcore.cli.ingest import Progress, envelope_sender
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.errors import ConfigurationError, Problem
+from inboxcore.domain.ids import AccountId, TeamId, UserId
+from inboxcore.domain.model import RoutingMode, Team, User
 
 toml_values = st.recursive(
     st.none() | st.booleans() | st.integers(-5, 10**9) | st.text(max_size=20),

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.classify import Classification, ClassificationContext, classify
-from inboxcore.model import MessageKind
-from inboxcore.parsing import parse_message
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.model import MessageKind
+from inboxcore.mail.classify import Classification, ClassificationContext, classify
+from inboxcore.mail.parsing import parse_message
 
 CONTEXT = ClassificationContext(
     channel_address=EmailAddress.parse("acme-support@inbox.helpdesk.example"),

@@ -2,7 +2,7 @@
 
 Each ``body_text`` sample is the body of a manually forwarded message; it is wrapped in a message
 from a team member (subject from the row's ``subject_file``, if any) and run through
-:func:`inboxcore.sender.resolve_sender`. The expectations are the source project's own.
+:func:`inboxcore.mail.sender.resolve_sender`. The expectations are the source project's own.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.parsing import parse_message
-from inboxcore.sender import SenderResolution, SenderSource, resolve_sender
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.mail.parsing import parse_message
+from inboxcore.mail.sender import SenderResolution, SenderSource, resolve_sender
 
 AGENT = "agent.smith@team.example"
 CHANNEL = EmailAddress.parse("support@inbox.example")

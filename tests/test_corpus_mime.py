@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from inboxcore.parsing import MimePart, ParsedMessage, parse_message
+from inboxcore.mail.parsing import MimePart, ParsedMessage, parse_message
 from tests.test_parsing import touch_everything
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"

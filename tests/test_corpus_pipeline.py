@@ -2,7 +2,7 @@
 
 The module-level corpus tests judge parsing (mime4j), classification (sisimai) and sender
 resolution (crisp) one stage at a time; this one runs each message through
-:class:`~inboxcore.service.InboxService` into one shared in-memory inbox, the way a channel would
+:class:`~inboxcore.app.service.InboxService` into one shared in-memory inbox, the way a channel would
 receive them, and checks what the team would see: every message gets a verdict; bounces and other
 automatic mail land in the inbox without opening a ticket or being routed; a manual forward by an
 agent belongs to the original writer's contact. Scores are printed (``pytest -s``).
@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.ids import AccountId, ChannelId, UserId
-from inboxcore.model import (
+from inboxcore.app.service import Delivery, InboxConfig, InboxService
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.ids import AccountId, ChannelId, UserId
+from inboxcore.domain.model import (
     Account,
     Channel,
     ChannelState,
@@ -31,8 +32,7 @@ from inboxcore.model import (
     Ticket,
     User,
 )
-from inboxcore.outcomes import Disposition
-from inboxcore.service import Delivery, InboxConfig, InboxService
+from inboxcore.domain.outcomes import Disposition
 from inboxcore.testing import (
     FakeClock,
     FakeDirectory,

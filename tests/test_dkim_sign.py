@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxcore.dkim_sign import (
+from inboxcore.auth.dkim_sign import (
     MAX_SIGNATURES,
     DkimSigned,
     algorithm_of,
@@ -21,9 +21,9 @@ from inboxcore.dkim_sign import (
     sign_message,
     signing_domains,
 )
-from inboxcore.dkim_verify import DkimSignatureResult, verify_dkim
-from inboxcore.errors import InvalidValueError, PortError
-from inboxcore.model import DkimSigningKey
+from inboxcore.auth.dkim_verify import DkimSignatureResult, verify_dkim
+from inboxcore.domain.errors import InvalidValueError, PortError
+from inboxcore.domain.model import DkimSigningKey
 from inboxcore.testing import InMemoryDkimKeys, InMemoryDns, generate_ed25519_key, generate_rsa_key
 
 NOW = datetime(2026, 5, 4, 9, 30, tzinfo=UTC)

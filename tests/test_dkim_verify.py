@@ -17,14 +17,14 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inboxcore.bodyhash import BodyHashes, split_message
-from inboxcore.dkim_verify import (
+from inboxcore.auth.bodyhash import BodyHashes, split_message
+from inboxcore.auth.dkim_verify import (
     DkimSignatureResult,
     a_label,
     hash_signed_headers,
     verify_dkim,
 )
-from inboxcore.errors import InvalidValueError
+from inboxcore.domain.errors import InvalidValueError
 from inboxcore.testing import InMemoryDns
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

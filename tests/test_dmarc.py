@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxcore.dmarc import (
+from inboxcore.auth.dmarc import (
     DMARC_RESULTS,
     DmarcResult,
     evaluate_dmarc,
@@ -16,8 +16,8 @@ from inboxcore.dmarc import (
     parse_dmarc_record,
     sampling_value,
 )
-from inboxcore.errors import DnsTemporaryError, InvalidValueError
-from inboxcore.spf import SpfResult
+from inboxcore.auth.spf import SpfResult
+from inboxcore.domain.errors import DnsTemporaryError, InvalidValueError
 from inboxcore.testing import InMemoryDns
 
 REJECT = "v=DMARC1; p=reject; rua=mailto:dmarc-reports@example.com"

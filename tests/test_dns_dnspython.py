@@ -24,9 +24,9 @@ import dns.rrset
 import pytest
 
 from inboxcore.adapters.dns_dnspython import DnspythonResolver
-from inboxcore.errors import DnsTemporaryError
-from inboxcore.model import MxRecord
-from inboxcore.spf import check_spf
+from inboxcore.auth.spf import check_spf
+from inboxcore.domain.errors import DnsTemporaryError
+from inboxcore.domain.model import MxRecord
 
 SOA = "ns1.example.com. hostmaster.example.com. 2026030101 7200 3600 1209600 {minimum}"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from inboxcore.adapters.dns_static import StaticResolver
-from inboxcore.errors import DnsTemporaryError, InvalidValueError
-from inboxcore.model import MxRecord
+from inboxcore.domain.errors import DnsTemporaryError, InvalidValueError
+from inboxcore.domain.model import MxRecord
 
 ZONE = {
     "Example.COM.": {

@@ -3,7 +3,7 @@
 Code blocks marked ``<!-- test: run -->`` in the quickstart and the how-tos run, in order, as one
 script per page (so a page can explain a step between two blocks); every other Python block of
 those pages must at least compile. The inspect JSON page must name exactly the keys
-:func:`inboxcore.inspect_cli.report` produces, and every public module must have an API page.
+:func:`inboxcore.cli.inspect.report` produces, and every public module must have an API page.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 
 import inboxcore
 from inboxcore.adapters.dns_static import StaticResolver
-from inboxcore.inspect_cli import inspect_files, report
+from inboxcore.cli.inspect import inspect_files, report
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

@@ -8,13 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxcore.domain_check import (
+from inboxcore.auth.domain_check import (
     CheckStatus,
     DkimSelector,
     SendingServiceConfig,
     check_sending_domain,
 )
-from inboxcore.errors import ConfigurationError, InvalidValueError
+from inboxcore.domain.errors import ConfigurationError, InvalidValueError
 from inboxcore.testing import InMemoryDns
 
 KEY = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAu5Q0example0key0material0AB"

@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.errors import InvalidValueError, PortError, TransportError
-from inboxcore.events import TicketCreated
-from inboxcore.ids import AccountId, ChannelId, ConversationId, TeamId, TicketId, UserId
-from inboxcore.model import Envelope, OutboundMail, SendResult, SendStatus, Team, User
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.errors import InvalidValueError, PortError, TransportError
+from inboxcore.domain.events import TicketCreated
+from inboxcore.domain.ids import AccountId, ChannelId, ConversationId, TeamId, TicketId, UserId
+from inboxcore.domain.model import Envelope, OutboundMail, SendResult, SendStatus, Team, User
 from inboxcore.testing import (
     FakeClock,
     FakeDirectory,

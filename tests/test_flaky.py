@@ -13,15 +13,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.errors import (
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.errors import (
     CommitFailed,
     ConflictError,
     InvalidValueError,
     StorageError,
 )
-from inboxcore.ids import AccountId, ContactId
-from inboxcore.model import Account, Contact
+from inboxcore.domain.ids import AccountId, ContactId
+from inboxcore.domain.model import Account, Contact
 from inboxcore.ports import Storage
 from inboxcore.testing import FlakyStorage, InMemoryStorage
 from inboxcore.testing.contracts import StorageContract

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxcore.forwards import (
+from inboxcore.mail.forwards import (
     HEADER_LABELS,
     ForwardClient,
     ForwardedMessage,

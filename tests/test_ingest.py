@@ -10,9 +10,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.errors import NotFoundError
-from inboxcore.ids import AccountId, ChannelId, ConversationId, MessageId, raw_message_id
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.errors import NotFoundError
+from inboxcore.domain.ids import AccountId, ChannelId, ConversationId, MessageId, raw_message_id
+from inboxcore.domain.model import (
+    Account,
+    Channel,
+    ChannelState,
+    Direction,
+    Envelope,
+    IntakeSettings,
+    Message,
+    MessageKind,
+    MxRecord,
+)
+from inboxcore.domain.outcomes import Disposition
 from inboxcore.ingest import (
     IntakeConfig,
     IntakePorts,
@@ -24,19 +36,7 @@ from inboxcore.ingest import (
     recipient_candidates,
     reprocess,
 )
-from inboxcore.model import (
-    Account,
-    Channel,
-    ChannelState,
-    Direction,
-    Envelope,
-    IntakeSettings,
-    Message,
-    MessageKind,
-    MxRecord,
-)
-from inboxcore.outcomes import Disposition
-from inboxcore.parsing import parse_message
+from inboxcore.mail.parsing import parse_message
 from inboxcore.testing import (
     FakeClock,
     FakeSpamScorer,

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from inboxcore.cli import build_parser, main
-from inboxcore.inspect_cli import inspect_files, run_inspect
+from inboxcore.cli.inspect import inspect_files, run_inspect
+from inboxcore.cli.main import build_parser, main
 
 CUSTOMER = (
     b"From: Ada Lovelace <ada@customer.example>\r\n"

@@ -1,58 +1,60 @@
-"""The dependency direction of STYLE.md: lower layers never import higher ones."""
+"""The dependency direction of docs/architecture.md, checked on folders: a package imports only
+the packages below it, and the core never imports a framework, a database driver or a network
+library."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
+import pytest
+
 import inboxcore
 
 ROOT = Path(inboxcore.__file__).parent
 
-# 1 values and errors, 2 ports, 3 pure policies, 4 intake and its helpers, 5 the service,
-# 6 edges (serialization, adapters, fakes, CLI). A module not listed is an intake helper (4).
-LAYERS = {
-    "errors": 1,
-    "addresses": 1,
-    "ids": 1,
-    "model": 1,
-    "events": 1,
-    "outcomes": 1,
-    "suffixes": 1,
+# Each unit is a package of src/inboxcore (or one of the design card's top-level modules) and its
+# rank; a unit may import units of a lower rank, and itself. The policies share rank 5 and may
+# import each other (outbound mail composes with the channel's rules).
+RANKS = {
+    "domain": 1,
     "ports": 2,
-    "channels": 3,
-    "routing": 3,
-    "tickets": 3,
-    "threads": 3,
-    "tokens": 3,
-    "signature": 3,
-    "service": 5,
-    "channel_setup": 5,
-    "outbound": 4,
-    "outbox": 5,
-    "serialization": 6,
-    "adapters": 6,
-    "testing": 6,
-    "cli": 6,
-    "cli_serve": 6,
-    "cli_quarantine": 6,
-    "inspect_cli": 6,
-    "cli_inbox": 6,
-    "cli_ingest": 6,
-    "cli_views": 6,
-    "cli_demo": 6,
-    "__init__": 6,
-    "__main__": 6,
+    "mail": 3,
+    "auth": 4,
+    "channels": 5,
+    "routing": 5,
+    "tickets": 5,
+    "policies": 5,
+    "ingest": 6,
+    "app": 7,
+    "adapters": 8,
+    "testing": 9,
+    "entrypoints": 10,
+    "cli": 11,
+    "contrib": 11,
+    "__main__": 12,
+    "_moved": 0,
 }
+POLICIES = {"channels", "routing", "tickets", "policies"}
+CORE_RANK = RANKS["app"]
+"""Units at or below this rank are the core: no I/O libraries, no frameworks."""
+ROOT_IMPORTS = {"domain", "app", "_moved", "ingest"}
+"""What the root package may re-export from."""
 
 
-def _layer(module: str) -> int:
+def _unit(module: str) -> str | None:
     parts = module.split(".")
     if parts[0] != "inboxcore":
-        return 0
-    if len(parts) == 1:
-        return 6
-    return LAYERS.get(parts[1], 4)
+        return None
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _modules() -> list[tuple[str, Path]]:
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        rel = path.relative_to(ROOT.parent).with_suffix("")
+        found.append((".".join(rel.parts).removesuffix(".__init__"), path))
+    return found
 
 
 def _imports(path: Path) -> set[str]:
@@ -61,45 +63,94 @@ def _imports(path: Path) -> set[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module == "inboxcore":
+            found.update(
+                f"inboxcore.{alias.name}" if alias.name in RANKS else "inboxcore"
+                for alias in node.names
+            )
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
     return found
 
 
-def test_no_module_imports_a_higher_layer() -> None:
-    """Values import only values; ports only values; policies never intake; the core never edges."""
+def _allowed(own: str, imported: str) -> bool:
+    if imported == "":
+        return own == "" or RANKS[own] > CORE_RANK  # the root re-exports the core
+    if own == imported:
+        return True
+    if own in POLICIES and imported in POLICIES:
+        return True
+    return RANKS[imported] < RANKS[own]
+
+
+def test_every_package_and_top_level_module_has_a_rank() -> None:
+    """A new package or top-level module gets its place in the layering before it lands."""
+    units = {_unit(module) for module, _ in _modules()} - {""}
+    assert units - set(RANKS) == set()
+
+
+def test_no_package_imports_a_higher_one() -> None:
+    """domain imports nothing; mail only domain; ...; the core never the adapters or the CLI."""
     offences = []
-    for path in ROOT.rglob("*.py"):
-        rel = path.relative_to(ROOT.parent).with_suffix("")
-        module = ".".join(rel.parts)
-        if module.endswith(".__init__"):
-            module = module[: -len(".__init__")]
-        own = _layer(module)
+    for module, path in _modules():
+        own = _unit(module)
+        assert own is not None
         for imported in _imports(path):
-            if imported.startswith("inboxcore") and _layer(imported) > own:
-                offences.append(
-                    f"{module} (layer {own}) imports {imported} (layer {_layer(imported)})"
-                )
+            target = _unit(imported)
+            if target is None:
+                continue
+            if own == "":
+                if target not in ROOT_IMPORTS:
+                    offences.append(f"the root package imports {imported}")
+            elif not _allowed(own, target):
+                offences.append(f"{module} ({own}) imports {imported} ({target})")
     assert offences == []
 
 
+@pytest.mark.parametrize(
+    ("own", "imported", "allowed"),
+    [
+        ("mail", "domain", True),
+        ("domain", "mail", False),
+        ("auth", "app", False),
+        ("policies", "channels", True),
+        ("app", "adapters", False),
+        ("adapters", "testing", False),
+        ("cli", "contrib", False),
+        ("contrib", "cli", False),
+    ],
+)
+def test_the_rule_itself(own: str, imported: str, allowed: bool) -> None:
+    """The check says no to a higher or sibling package and yes to a lower one."""
+    assert _allowed(own, imported) is allowed
+
+
+FORBIDDEN = {
+    "socket",
+    "smtplib",
+    "sqlite3",
+    "sqlalchemy",
+    "psycopg",
+    "aiosmtpd",
+    "asyncio",
+    "urllib.request",
+    "http.client",
+    "django",
+    "celery",
+    "redis",
+    "fastapi",
+    "starlette",
+}
+
+
 def test_core_does_no_io_imports() -> None:
-    """Layers 1-5 import no network or database modules: I/O belongs to adapters."""
-    forbidden = {
-        "socket",
-        "smtplib",
-        "sqlite3",
-        "sqlalchemy",
-        "aiosmtpd",
-        "urllib.request",
-        "http.client",
-    }
+    """The core (up to the use cases) imports no network, database or framework module."""
     offences = []
-    for path in ROOT.rglob("*.py"):
-        module = ".".join(path.relative_to(ROOT.parent).with_suffix("").parts)
-        if _layer(module.removesuffix(".__init__")) >= 6:
+    for module, path in _modules():
+        own = _unit(module)
+        if own in ("", None) or RANKS[own] > CORE_RANK:
             continue
-        bad = {m for m in _imports(path) if m in forbidden or m.split(".")[0] in forbidden}
+        bad = {m for m in _imports(path) if m in FORBIDDEN or m.split(".")[0] in FORBIDDEN}
         if bad:
             offences.append(f"{module}: {sorted(bad)}")
     assert offences == []

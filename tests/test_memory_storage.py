@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.errors import CommitFailed, NotFoundError, StorageError
-from inboxcore.ids import AccountId, ContactId, raw_message_id
-from inboxcore.model import Account, Contact
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.errors import CommitFailed, NotFoundError, StorageError
+from inboxcore.domain.ids import AccountId, ContactId, raw_message_id
+from inboxcore.domain.model import Account, Contact
 from inboxcore.testing import InMemoryRawStore, InMemoryStorage
 from inboxcore.testing.contracts import StorageContract
 

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import attrs
 import pytest
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.ids import AccountId, ChannelId, ContactId, raw_message_id
-from inboxcore.model import Channel, Contact, Message, from_name_key
-from inboxcore.outcomes import SmtpReply
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.ids import AccountId, ChannelId, ContactId, raw_message_id
+from inboxcore.domain.model import Channel, Contact, Message, from_name_key
+from inboxcore.domain.outcomes import SmtpReply
 from tests.strategies import messages
 
 T = datetime(2026, 1, 1, tzinfo=UTC)

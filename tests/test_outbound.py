@@ -13,16 +13,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxcore.addresses import EmailAddress
 from inboxcore.channels import HostedDomainConfig
-from inboxcore.errors import (
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.errors import (
     ConfigurationError,
     HeaderInjectionError,
     InvalidValueError,
     MessageTooLarge,
 )
-from inboxcore.ids import AccountId, ChannelId, ContactId, ConversationId, MessageId, UserId
-from inboxcore.model import (
+from inboxcore.domain.ids import AccountId, ChannelId, ContactId, ConversationId, MessageId, UserId
+from inboxcore.domain.model import (
     Account,
     Channel,
     ChannelState,
@@ -37,7 +37,7 @@ from inboxcore.model import (
     SignatureSettings,
     User,
 )
-from inboxcore.outbound import (
+from inboxcore.policies.outbound import (
     MAX_OUTBOUND_REFERENCES,
     NotificationContext,
     OutboundAttachment,
@@ -54,7 +54,7 @@ from inboxcore.outbound import (
     reply_references,
     reply_subject,
 )
-from inboxcore.threads import read_conversation_token
+from inboxcore.policies.threads import read_conversation_token
 
 NOW = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 ACME = AccountId("acme")

@@ -11,19 +11,26 @@ from typing import Any
 import attrs
 import pytest
 
-from inboxcore.addresses import EmailAddress
+from inboxcore.app.outbox import Outbox
+from inboxcore.app.service import InboxConfig, InboxService
+from inboxcore.auth.dkim_verify import verify_dkim
 from inboxcore.channels import HostedDomainConfig
-from inboxcore.dkim_verify import verify_dkim
-from inboxcore.errors import (
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.errors import (
     ConfigurationError,
     InvalidTransition,
     InvalidValueError,
     MessageTooLarge,
     NotFoundError,
 )
-from inboxcore.events import DeliveryFailed, MessageAppended, OwnerNotified, TicketStatusChanged
-from inboxcore.ids import AccountId, ChannelId, ContactId, ConversationId, UserId
-from inboxcore.model import (
+from inboxcore.domain.events import (
+    DeliveryFailed,
+    MessageAppended,
+    OwnerNotified,
+    TicketStatusChanged,
+)
+from inboxcore.domain.ids import AccountId, ChannelId, ContactId, ConversationId, UserId
+from inboxcore.domain.model import (
     Account,
     Channel,
     ChannelState,
@@ -42,10 +49,8 @@ from inboxcore.model import (
     TicketStatus,
     User,
 )
-from inboxcore.outbound import OutboundAttachment, OutboundConfig
-from inboxcore.outbox import Outbox
-from inboxcore.outcomes import Disposition
-from inboxcore.service import InboxConfig, InboxService
+from inboxcore.domain.outcomes import Disposition
+from inboxcore.policies.outbound import OutboundAttachment, OutboundConfig
 from inboxcore.testing import (
     FakeClock,
     FakeDirectory,

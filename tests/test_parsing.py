@@ -1,4 +1,4 @@
-"""Tests for inboxcore.parsing: a lazy MIME parser that never raises."""
+"""Tests for inboxcore.mail.parsing: a lazy MIME parser that never raises."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxcore.parsing import Attachment, ParsedMessage, html_to_text, parse_message
+from inboxcore.mail.parsing import Attachment, ParsedMessage, html_to_text, parse_message
 
 
 def msg(text: str, *, crlf: bool = True) -> bytes:

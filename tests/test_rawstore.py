@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inboxcore.adapters.rawstore import DirectoryRawStore
-from inboxcore.errors import NotFoundError, StorageError
-from inboxcore.ids import RawMessageId, raw_message_id
+from inboxcore.domain.errors import NotFoundError, StorageError
+from inboxcore.domain.ids import RawMessageId, raw_message_id
 from inboxcore.ports import RawMessageStore
 from inboxcore.testing import InMemoryRawStore
 from tests.sql_support import postgres_url, throwaway_schema

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.ids import AccountId, ChannelId, ContactId, ConversationId, TeamId, UserId
-from inboxcore.model import (
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.ids import AccountId, ChannelId, ContactId, ConversationId, TeamId, UserId
+from inboxcore.domain.model import (
     Conversation,
     RotationState,
     RoutingMode,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.parsing import parse_message
-from inboxcore.sender import SenderResolution, SenderSource, resolve_sender
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.mail.parsing import parse_message
+from inboxcore.mail.sender import SenderResolution, SenderSource, resolve_sender
 
 CHANNEL = EmailAddress.parse("inbox-7f3a@mail.helpdesk.example")
 TEAM = {"priya@acme.com", "support@acme.com", "tom@acme.com"}

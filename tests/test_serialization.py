@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.errors import InvalidValueError
-from inboxcore.serialization import converter
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.errors import InvalidValueError
+from inboxcore.domain.serialization import converter
 from tests.strategies import ALL_VALUES, ids, utc_datetimes
 
 
@@ -46,7 +46,7 @@ def test_bad_serialized_address_is_a_typed_error() -> None:
 def _event_strategies() -> dict[type[Any], st.SearchStrategy[Any]]:
     import typing
 
-    from inboxcore import events, outcomes
+    from inboxcore.domain import events, outcomes
 
     def build(cls: type[Any]) -> st.SearchStrategy[Any]:
         hints = typing.get_type_hints(cls)

@@ -19,17 +19,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxcore.adapters.receiver import (
+from inboxcore.cli.inbox import ChannelSpec, Inbox, InboxSpec, create_inbox, open_inbox
+from inboxcore.cli.main import main
+from inboxcore.domain.errors import InvalidValueError
+from inboxcore.domain.ids import ChannelId, RawMessageId
+from inboxcore.domain.outcomes import SmtpReply
+from inboxcore.entrypoints.receiver import (
     ListenAddress,
     ReceiverProtocol,
     ReceiverSettings,
     format_delivery_line,
 )
-from inboxcore.cli import main
-from inboxcore.cli_inbox import ChannelSpec, Inbox, InboxSpec, create_inbox, open_inbox
-from inboxcore.errors import InvalidValueError
-from inboxcore.ids import ChannelId, RawMessageId
-from inboxcore.outcomes import SmtpReply
 
 SUPPORT = "support@acme.inbox.example"
 BILLING = "billing@acme.inbox.example"

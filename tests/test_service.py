@@ -10,9 +10,10 @@ from typing import Any, Protocol, TypeVar
 import attrs
 import pytest
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.errors import NotFoundError
-from inboxcore.events import (
+from inboxcore.app.service import InboxConfig, InboxService
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.errors import NotFoundError
+from inboxcore.domain.events import (
     ChannelStateChanged,
     ConversationAssigned,
     ConversationCreated,
@@ -23,7 +24,7 @@ from inboxcore.events import (
     OwnerNotified,
     TicketCreated,
 )
-from inboxcore.ids import (
+from inboxcore.domain.ids import (
     AccountId,
     ChannelId,
     ContactId,
@@ -32,7 +33,7 @@ from inboxcore.ids import (
     UserId,
     raw_message_id,
 )
-from inboxcore.model import (
+from inboxcore.domain.model import (
     Account,
     Channel,
     ChannelState,
@@ -53,9 +54,8 @@ from inboxcore.model import (
     TicketSettings,
     User,
 )
-from inboxcore.outcomes import Disposition
+from inboxcore.domain.outcomes import Disposition
 from inboxcore.ports import Storage
-from inboxcore.service import InboxConfig, InboxService
 from inboxcore.testing import (
     FakeClock,
     FakeDirectory,

@@ -1,7 +1,7 @@
 """Several worker processes running the whole inbox service on one batch, on one database.
 
 Each worker is a separate ``spawn`` process (as on separate machines) with its own engine, its own
-:class:`~inboxcore.service.InboxService` and the production id source (random ids), and runs
+:class:`~inboxcore.app.service.InboxService` and the production id source (random ids), and runs
 :meth:`InboxService.receive` on the same batch at the same time: customers' first messages,
 replies that thread into them, a customer with two separate questions, colleagues of a customer,
 and deliveries the forwarding mailbox made twice. Every worker gets every delivery, in its own
@@ -35,9 +35,10 @@ pytest.importorskip("sqlalchemy", reason="the SQL storage needs the sql extra")
 from inboxcore.adapters.rawstore import DirectoryRawStore
 from inboxcore.adapters.sql import SqlStorage
 from inboxcore.adapters.system import RandomIds
-from inboxcore.addresses import EmailAddress
-from inboxcore.ids import AccountId, ChannelId, TeamId, UserId, raw_message_id
-from inboxcore.model import (
+from inboxcore.app.service import InboxConfig, InboxService
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.ids import AccountId, ChannelId, TeamId, UserId, raw_message_id
+from inboxcore.domain.model import (
     Account,
     Channel,
     ChannelState,
@@ -51,9 +52,8 @@ from inboxcore.model import (
     Ticket,
     User,
 )
-from inboxcore.outcomes import Disposition
+from inboxcore.domain.outcomes import Disposition
 from inboxcore.ports import RawMessageStore
-from inboxcore.service import InboxConfig, InboxService
 from inboxcore.testing import FakeClock, FakeDirectory, RecordingEventSink
 from tests.sql_support import seeded_database
 

@@ -21,8 +21,8 @@ import pytest
 pytest.importorskip("sqlalchemy", reason="the SQL storage needs the sql extra")
 
 from inboxcore.adapters.sql import SqlStorage
-from inboxcore.model import Account, Channel, Contact, Conversation, Message, Ticket
-from inboxcore.outcomes import Disposition
+from inboxcore.domain.model import Account, Channel, Contact, Conversation, Message, Ticket
+from inboxcore.domain.outcomes import Disposition
 from inboxcore.testing import FlakyStorage
 from tests import test_service as scenarios
 from tests.sql_support import postgres_url, throwaway_schema

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.errors import Problem
-from inboxcore.ids import AccountId, UserId
-from inboxcore.model import SignatureSettings, User
-from inboxcore.signature import (
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.errors import Problem
+from inboxcore.domain.ids import AccountId, UserId
+from inboxcore.domain.model import SignatureSettings, User
+from inboxcore.policies.signature import (
     TOKENS,
     SignatureValues,
     check_signature,

@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
 from cryptography.x509.oid import NameOID  # noqa: E402
 
 from inboxcore.adapters.smtp import SmtpSettings, SmtpTransport, TlsMode  # noqa: E402
-from inboxcore.errors import InvalidValueError  # noqa: E402
-from inboxcore.model import OutboundMail, SendStatus  # noqa: E402
+from inboxcore.domain.errors import InvalidValueError  # noqa: E402
+from inboxcore.domain.model import OutboundMail, SendStatus  # noqa: E402
 
 MESSAGE = b"From: a@inbox.example\r\nTo: b@customer.example\r\nSubject: hi\r\n\r\nHello\r\n"
 

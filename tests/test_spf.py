@@ -11,7 +11,7 @@ import spf as pyspf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxcore.spf import DEFAULT_EXPLANATION, SpfResult, check_spf
+from inboxcore.auth.spf import DEFAULT_EXPLANATION, SpfResult, check_spf
 from inboxcore.testing import InMemoryDns
 
 GOOGLE_IP = "209.85.220.41"

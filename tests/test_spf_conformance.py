@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from inboxcore.adapters.dns_static import StaticResolver
-from inboxcore.spf import DEFAULT_EXPLANATION, SPF_RESULTS, check_spf
+from inboxcore.auth.spf import DEFAULT_EXPLANATION, SPF_RESULTS, check_spf
 
 SUITE = Path("conformance") / "spf" / "rfc7208-tests.yml"
 _CNAME_DEPTH = 10

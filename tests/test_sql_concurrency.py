@@ -25,10 +25,10 @@ import pytest
 pytest.importorskip("sqlalchemy", reason="the SQL storage needs the sql extra")
 
 from inboxcore.adapters.sql import MIGRATIONS, SqlStorage
-from inboxcore.addresses import EmailAddress
-from inboxcore.errors import ConflictError, DuplicateMessage, DuplicateRecord
-from inboxcore.ids import AccountId, ChannelId, ContactId, ConversationId, MessageId, UserId
-from inboxcore.model import (
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.errors import ConflictError, DuplicateMessage, DuplicateRecord
+from inboxcore.domain.ids import AccountId, ChannelId, ContactId, ConversationId, MessageId, UserId
+from inboxcore.domain.model import (
     Account,
     Channel,
     Contact,

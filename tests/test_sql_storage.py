@@ -31,8 +31,8 @@ from inboxcore.adapters.sql import _tables as t
 from inboxcore.adapters.sql._tables import ALL_TABLES
 from inboxcore.adapters.sql.migrations import VERSION_TABLE
 from inboxcore.adapters.sql.storage import _UNIQUES
-from inboxcore.addresses import EmailAddress
-from inboxcore.errors import (
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.errors import (
     CommitFailed,
     DuplicateMessage,
     ForwardingAddressRetired,
@@ -40,8 +40,8 @@ from inboxcore.errors import (
     InvalidValueError,
     StorageError,
 )
-from inboxcore.ids import AccountId, ChannelId, ContactId, ConversationId, MessageId
-from inboxcore.model import (
+from inboxcore.domain.ids import AccountId, ChannelId, ContactId, ConversationId, MessageId
+from inboxcore.domain.model import (
     Account,
     Channel,
     Contact,
@@ -54,7 +54,7 @@ from inboxcore.model import (
     RotationState,
     Ticket,
 )
-from inboxcore.serialization import converter
+from inboxcore.domain.serialization import converter
 from inboxcore.testing.contracts import StorageContract
 from tests.sql_support import postgres_url, throwaway_schema
 from tests.strategies import ALL_VALUES

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from inboxcore import dmarc, suffixes
-from inboxcore.suffixes import BUNDLED_PSL, registrable_domain
+from inboxcore.auth import dmarc
+from inboxcore.mail import suffixes
+from inboxcore.mail.suffixes import BUNDLED_PSL, registrable_domain
 
 
 def test_registrable_domain() -> None:

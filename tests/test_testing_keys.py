@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxcore.dkim_sign import algorithm_of, sign_message
-from inboxcore.dkim_verify import verify_dkim
-from inboxcore.errors import InvalidValueError, PortError
-from inboxcore.model import DkimSigningKey
+from inboxcore.auth.dkim_sign import algorithm_of, sign_message
+from inboxcore.auth.dkim_verify import verify_dkim
+from inboxcore.domain.errors import InvalidValueError, PortError
+from inboxcore.domain.model import DkimSigningKey
 from inboxcore.ports import DkimKeyStore
 from inboxcore.testing import (
     GeneratedDkimKey,

@@ -9,17 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.errors import InvalidValueError
-from inboxcore.ids import AccountId, ChannelId, ContactId, ConversationId
-from inboxcore.model import (
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.errors import InvalidValueError
+from inboxcore.domain.ids import AccountId, ChannelId, ContactId, ConversationId
+from inboxcore.domain.model import (
     Conversation,
     ConversationKind,
     ConversationSettings,
     ConversationStatus,
     MessageKind,
 )
-from inboxcore.threads import (
+from inboxcore.domain.tokens import Signer
+from inboxcore.policies.threads import (
     FREE_MAIL_DOMAINS,
     MAX_REFERENCES,
     MatchedBy,
@@ -44,7 +45,6 @@ from inboxcore.threads import (
     token_from_address,
     token_from_message_id,
 )
-from inboxcore.tokens import Signer
 
 NOW = datetime(2025, 3, 4, 9, 30, tzinfo=UTC)
 CHANNEL = ChannelId("ch-support")

@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.errors import InvalidTransition
-from inboxcore.ids import AccountId, ChannelId, ContactId, ConversationId, TicketId, UserId
-from inboxcore.model import (
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.errors import InvalidTransition
+from inboxcore.domain.ids import AccountId, ChannelId, ContactId, ConversationId, TicketId, UserId
+from inboxcore.domain.model import (
     Conversation,
     ConversationKind,
     ConversationSettings,
@@ -27,7 +27,7 @@ from inboxcore.model import (
     TicketStatus,
     TicketTemplate,
 )
-from inboxcore.threads import MatchedBy, ThreadAction, ThreadContext, decide_thread
+from inboxcore.policies.threads import MatchedBy, ThreadAction, ThreadContext, decide_thread
 from inboxcore.tickets import (
     MAX_TICKET_NAME_LENGTH,
     TICKET_TRANSITIONS,

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inboxcore.errors import BadTokenSignature, InvalidValueError, TokenExpired
-from inboxcore.tokens import Signer
+from inboxcore.domain.errors import BadTokenSignature, InvalidValueError, TokenExpired
+from inboxcore.domain.tokens import Signer
 
 T = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 OLD, NEW = b"old-secret-key-0123456789", b"new-secret-key-0123456789"

@@ -1,6 +1,6 @@
 """A Griffe extension: render the Sphinx roles of inboxcore's docstrings as API links.
 
-The docstrings are written in reStructuredText style (``:class:`~inboxcore.errors.ConflictError```,
+The docstrings are written in reStructuredText style (``:class:`~inboxcore.domain.errors.ConflictError```,
 ``:meth:`InboxService.reprocess```, a literal block after ``::``) so that they read well in an
 editor and under ``help()``. mkdocstrings renders docstrings as Markdown, where those roles would
 show up as stray colons and backticks. This extension rewrites them, when Griffe loads the package,

@@ -6,8 +6,9 @@ policies live in :mod:`inboxcore.channels`, :mod:`inboxcore.ingest`, :mod:`inbox
 :mod:`inboxcore.tickets`, and the fakes in :mod:`inboxcore.testing`.
 """
 
-from inboxcore.addresses import EmailAddress, parse_address_list
-from inboxcore.errors import (
+from inboxcore import _moved
+from inboxcore.domain.addresses import EmailAddress, parse_address_list
+from inboxcore.domain.errors import (
     ConfigurationError,
     ConflictError,
     DnsTemporaryError,
@@ -18,7 +19,7 @@ from inboxcore.errors import (
     PortError,
     Problem,
 )
-from inboxcore.ids import (
+from inboxcore.domain.ids import (
     AccountId,
     ChannelId,
     ContactId,
@@ -29,7 +30,7 @@ from inboxcore.ids import (
     TicketId,
     UserId,
 )
-from inboxcore.model import (
+from inboxcore.domain.model import (
     Account,
     Channel,
     ChannelState,
@@ -41,7 +42,7 @@ from inboxcore.model import (
     Ticket,
     User,
 )
-from inboxcore.outcomes import Disposition, Reason, SmtpReply
+from inboxcore.domain.outcomes import Disposition, Reason, SmtpReply
 
 __all__ = [
     "Account",
@@ -81,3 +82,5 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+_moved.install()

@@ -1,7 +1,7 @@
 """Channel policy: how a team sets up a hosted email channel, as pure rules.
 
 Values in, values out; no ports. The use cases that store and send live in
-:mod:`inboxcore.channel_setup`; this module decides:
+:mod:`inboxcore.app.channel_setup`; this module decides:
 
 * where the account's mail is hosted (:class:`HostedDomainConfig`, with per-plan overrides) and what
   an agent's default from-address is;
@@ -12,9 +12,10 @@ Values in, values out; no ports. The use cases that store and send live in
 * the from-name (:class:`FromNameFormats`, :func:`render_from_name`) and the from-address
   (:func:`resolve_from_address`), and the From header both make (:func:`from_header`).
 
-Every ``check_*`` function returns *every* :class:`~inboxcore.errors.Problem` at once, so that a
-settings form can show them all; the commands in :mod:`inboxcore.channel_setup` raise one
-:class:`~inboxcore.errors.ConfigurationError` carrying them.
+Every ``check_*`` function returns *every* :class:`~inboxcore.domain.errors.Problem` at once, so
+that a
+settings form can show them all; the commands in :mod:`inboxcore.app.channel_setup` raise one
+:class:`~inboxcore.domain.errors.ConfigurationError` carrying them.
 
 **Reserved forwarding names.** :data:`RESERVED_LOCAL_PARTS` holds the role mailboxes of RFC 2142
 (postmaster, abuse, hostmaster, webmaster, noc, security, ...), the mailboxes certificate
@@ -40,15 +41,15 @@ from typing import Final
 
 import attrs
 
-from inboxcore.addresses import MAX_LOCAL_OCTETS, EmailAddress, normalize_domain
-from inboxcore.errors import (
+from inboxcore.domain.addresses import MAX_LOCAL_OCTETS, EmailAddress, normalize_domain
+from inboxcore.domain.errors import (
     ConfigurationError,
     InvalidEmailAddress,
     InvalidTransition,
     InvalidValueError,
     Problem,
 )
-from inboxcore.model import Account, Channel, ChannelState, FromNameMode, User, from_name_key
+from inboxcore.domain.model import Account, Channel, ChannelState, FromNameMode, User, from_name_key
 
 __all__ = [
     "CHANNEL_TRANSITIONS",
@@ -185,7 +186,8 @@ class HostedDomainConfig:
 
     ``default_from_template`` makes an agent's default from-address from ``{username}``,
     ``{subdomain}`` and ``{hosted_domain}``; ``plans`` override the hosted domain or the template
-    for accounts on a given :attr:`~inboxcore.model.Account.plan` (some plans send from another
+    for accounts on a given :attr:`~inboxcore.domain.model.Account.plan` (some plans send from
+    another
     domain). ``forwarding_min_length`` and ``reserved_local_parts`` are the rules a customized
     forwarding address follows.
     """
@@ -542,11 +544,13 @@ def allowed_steps(state: ChannelState) -> tuple[ChannelStep, ...]:
 def apply_step(channel: Channel, step: ChannelStep, at: datetime) -> Channel:
     """The channel after ``step`` at time ``at``.
 
-    Raises :class:`~inboxcore.errors.InvalidTransition` naming the state and the step when the
+    Raises :class:`~inboxcore.domain.errors.InvalidTransition` naming the state and the step when
+    the
     table does not allow it. Connecting and disconnecting stamp their time; a confirmation mail
-    stamps :attr:`~inboxcore.model.Channel.confirmation_seen_at` each time (the latest one is the
+    stamps :attr:`~inboxcore.domain.model.Channel.confirmation_seen_at` each time (the latest one
+    is the
     one the team acts on); the first mail stamps
-    :attr:`~inboxcore.model.Channel.receiving_since` once.
+    :attr:`~inboxcore.domain.model.Channel.receiving_since` once.
     """
     new_state = CHANNEL_TRANSITIONS.get((channel.state, step))
     if new_state is None:
@@ -583,7 +587,7 @@ MAX_COMPANY_LENGTH: Final = 100
 
 @attrs.frozen(kw_only=True)
 class FromNameFormats:
-    """How each :class:`~inboxcore.model.FromNameMode` renders the display name.
+    """How each :class:`~inboxcore.domain.model.FromNameMode` renders the display name.
 
     Templates use ``{agent_first_name}``, ``{agent_last_name}``, ``{agent_full_name}`` and
     ``{company}``. When a template needs an agent's name the agent does not have, the company
@@ -707,7 +711,7 @@ def check_from_name_available(
 ) -> tuple[Problem, ...]:
     """Whether another live channel of the account already uses this from-name.
 
-    Compared by :func:`~inboxcore.model.from_name_key` (NFKC, case folding, collapsed space);
+    Compared by :func:`~inboxcore.domain.model.from_name_key` (NFKC, case folding, collapsed space);
     disconnected channels no longer hold their name.
     """
     key = from_name_key(company)

@@ -30,21 +30,16 @@ from typing import BinaryIO
 
 import attrs
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.authentication import (
+from inboxcore.auth.authentication import (
     AuthenticationConfig,
     AuthenticationResult,
     AuthVerdict,
     authenticate,
 )
-from inboxcore.classify import (
-    Classification,
-    ClassificationContext,
-    classify,
-)
-from inboxcore.errors import InvalidEmailAddress, PortError
-from inboxcore.ids import ChannelId, MessageId, RawMessageId
-from inboxcore.model import (
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.errors import InvalidEmailAddress, PortError
+from inboxcore.domain.ids import ChannelId, MessageId, RawMessageId
+from inboxcore.domain.model import (
     DEFAULT_MAX_MESSAGE_SIZE,
     Channel,
     ChannelState,
@@ -53,8 +48,14 @@ from inboxcore.model import (
     MessageKind,
     default_dedup_key,
 )
-from inboxcore.outcomes import Disposition, Reason, SmtpReply
-from inboxcore.parsing import ParsedMessage, parse_message
+from inboxcore.domain.outcomes import Disposition, Reason, SmtpReply
+from inboxcore.mail.classify import (
+    Classification,
+    ClassificationContext,
+    classify,
+)
+from inboxcore.mail.parsing import ParsedMessage, parse_message
+from inboxcore.mail.sender import SenderResolution, resolve_sender
 from inboxcore.ports import (
     BudgetedDnsResolver,
     Clock,
@@ -65,7 +66,6 @@ from inboxcore.ports import (
     SpamScorer,
     Storage,
 )
-from inboxcore.sender import SenderResolution, resolve_sender
 
 __all__ = [
     "IntakeConfig",
@@ -358,7 +358,8 @@ def reprocess(
     release: bool = False,
 ) -> IntakeResult:
     """Run intake again on a stored raw message (after a quarantine for an internal error or a
-    temporary DNS failure). Raises :class:`~inboxcore.errors.NotFoundError` for an unknown id.
+    temporary DNS failure). Raises :class:`~inboxcore.domain.errors.NotFoundError` for an unknown
+    id.
 
     ``release``: the team has looked at a message held back by authentication or spam checks and
     lets it in; the checks still run and their results are kept, but they no longer hold it back.

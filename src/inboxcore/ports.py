@@ -5,8 +5,8 @@ Hosts implement these (or use the adapters in :mod:`inboxcore.adapters` and the 
 scripts) are, and so are dkimpy and pyspf; async hosts call the service in a worker thread.
 
 Every method says what it raises. The rule of thumb: "not there" is an empty result or None;
-"could not find out" is a :class:`~inboxcore.errors.PortError`; a broken uniqueness rule is a
-:class:`~inboxcore.errors.ConflictError` subclass. Never confuse the first two: a DNS timeout
+"could not find out" is a :class:`~inboxcore.domain.errors.PortError`; a broken uniqueness rule is a
+:class:`~inboxcore.domain.errors.ConflictError` subclass. Never confuse the first two: a DNS timeout
 treated as "no record" turns a temporary failure into a forged-mail verdict.
 """
 
@@ -17,8 +17,8 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
-from inboxcore.events import DomainEvent
-from inboxcore.ids import (
+from inboxcore.domain.events import DomainEvent
+from inboxcore.domain.ids import (
     AccountId,
     ChannelId,
     ContactId,
@@ -29,7 +29,7 @@ from inboxcore.ids import (
     TicketId,
     UserId,
 )
-from inboxcore.model import (
+from inboxcore.domain.model import (
     Account,
     Channel,
     Contact,
@@ -95,7 +95,8 @@ class DnsResolver(Protocol):
     """DNS lookups. Names are given without the trailing dot, in A-label form.
 
     Every method returns ``()`` when the name does not exist (NXDOMAIN) or has no record of the
-    type (NODATA), and raises :class:`~inboxcore.errors.DnsTemporaryError` when the answer could
+    type (NODATA), and raises :class:`~inboxcore.domain.errors.DnsTemporaryError` when the answer
+    could
     not be had (SERVFAIL, timeout, refused, the lookup budget spent). It never returns ``()`` for
     a failure, and never raises for an absent record.
     """
@@ -131,7 +132,8 @@ class BudgetedDnsResolver(DnsResolver, Protocol):
 
     Intake asks for a budgeted view per message, so that a slow or dead DNS server cannot hold a
     message (or an SMTP session) for longer than the budget: once it is spent, uncached lookups
-    raise :class:`~inboxcore.errors.DnsTemporaryError`, and the message is deferred or kept for a
+    raise :class:`~inboxcore.domain.errors.DnsTemporaryError`, and the message is deferred or kept
+    for a
     recheck, never rejected.
     """
 
@@ -146,31 +148,35 @@ class RawMessageStore(Protocol):
     def put(self, data: bytes) -> RawMessageId:
         """Store ``data`` durably and return its SHA-256 id; storing the same bytes is a no-op.
 
-        When it returns, the bytes survive a crash. Raises :class:`~inboxcore.errors.StorageError`
+        When it returns, the bytes survive a crash. Raises
+        :class:`~inboxcore.domain.errors.StorageError`
         if they could not be stored.
         """
         ...
 
     def get(self, raw_id: RawMessageId) -> bytes:
-        """The bytes stored under ``raw_id``; :class:`~inboxcore.errors.NotFoundError` if none."""
+        """The bytes stored under ``raw_id``; :class:`~inboxcore.domain.errors.NotFoundError` if
+        none."""
         ...
 
     def contains(self, raw_id: RawMessageId) -> bool:
-        """Whether ``raw_id`` is stored; :class:`~inboxcore.errors.StorageError` on failure."""
+        """Whether ``raw_id`` is stored; :class:`~inboxcore.domain.errors.StorageError` on
+        failure."""
         ...
 
 
 class AccountRepository(Protocol):
     def get(self, account_id: AccountId) -> Account:
-        """The account; :class:`~inboxcore.errors.NotFoundError` if there is none."""
+        """The account; :class:`~inboxcore.domain.errors.NotFoundError` if there is none."""
         ...
 
     def add(self, account: Account) -> None:
-        """Add a new account; :class:`~inboxcore.errors.DuplicateRecord` if the id is taken."""
+        """Add a new account; :class:`~inboxcore.domain.errors.DuplicateRecord` if the id is
+        taken."""
         ...
 
     def update(self, account: Account) -> None:
-        """Replace a stored account; :class:`~inboxcore.errors.NotFoundError` if absent."""
+        """Replace a stored account; :class:`~inboxcore.domain.errors.NotFoundError` if absent."""
         ...
 
 
@@ -183,16 +189,16 @@ class ChannelRepository(Protocol):
     """
 
     def get(self, channel_id: ChannelId) -> Channel:
-        """The channel; :class:`~inboxcore.errors.NotFoundError` if there is none."""
+        """The channel; :class:`~inboxcore.domain.errors.NotFoundError` if there is none."""
         ...
 
     def add(self, channel: Channel) -> None:
         """Add a channel.
 
-        Raises :class:`~inboxcore.errors.DuplicateRecord` (id taken),
-        :class:`~inboxcore.errors.ForwardingAddressTaken`,
-        :class:`~inboxcore.errors.ForwardingAddressRetired` or
-        :class:`~inboxcore.errors.FromNameTaken`.
+        Raises :class:`~inboxcore.domain.errors.DuplicateRecord` (id taken),
+        :class:`~inboxcore.domain.errors.ForwardingAddressTaken`,
+        :class:`~inboxcore.domain.errors.ForwardingAddressRetired` or
+        :class:`~inboxcore.domain.errors.FromNameTaken`.
         """
         ...
 
@@ -219,7 +225,7 @@ class ChannelRepository(Protocol):
 
 class ContactRepository(Protocol):
     def get(self, contact_id: ContactId) -> Contact:
-        """The contact; :class:`~inboxcore.errors.NotFoundError` if there is none."""
+        """The contact; :class:`~inboxcore.domain.errors.NotFoundError` if there is none."""
         ...
 
     def by_email(self, account_id: AccountId, email_key: str) -> Contact | None:
@@ -227,7 +233,7 @@ class ContactRepository(Protocol):
         ...
 
     def add(self, contact: Contact) -> None:
-        """Add a contact; :class:`~inboxcore.errors.DuplicateRecord` if the id or the
+        """Add a contact; :class:`~inboxcore.domain.errors.DuplicateRecord` if the id or the
         (account, email key) pair is taken."""
         ...
 
@@ -238,11 +244,12 @@ class ContactRepository(Protocol):
 
 class ConversationRepository(Protocol):
     def get(self, conversation_id: ConversationId) -> Conversation:
-        """The conversation; :class:`~inboxcore.errors.NotFoundError` if there is none."""
+        """The conversation; :class:`~inboxcore.domain.errors.NotFoundError` if there is none."""
         ...
 
     def add(self, conversation: Conversation) -> None:
-        """Add a conversation; :class:`~inboxcore.errors.DuplicateRecord` if the id is taken."""
+        """Add a conversation; :class:`~inboxcore.domain.errors.DuplicateRecord` if the id is
+        taken."""
         ...
 
     def update(self, conversation: Conversation) -> None:
@@ -267,11 +274,12 @@ class ConversationRepository(Protocol):
 
 class MessageRepository(Protocol):
     def get(self, message_id: MessageId) -> Message:
-        """The message; :class:`~inboxcore.errors.NotFoundError` if there is none."""
+        """The message; :class:`~inboxcore.domain.errors.NotFoundError` if there is none."""
         ...
 
     def add(self, message: Message) -> None:
-        """Add a message; :class:`~inboxcore.errors.DuplicateMessage` if the channel holds one
+        """Add a message; :class:`~inboxcore.domain.errors.DuplicateMessage` if the channel holds
+        one
         with the same :attr:`Message.dedup_key`, DuplicateRecord if the id is taken."""
         ...
 
@@ -296,11 +304,11 @@ class MessageRepository(Protocol):
 
 class TicketRepository(Protocol):
     def get(self, ticket_id: TicketId) -> Ticket:
-        """The ticket; :class:`~inboxcore.errors.NotFoundError` if there is none."""
+        """The ticket; :class:`~inboxcore.domain.errors.NotFoundError` if there is none."""
         ...
 
     def add(self, ticket: Ticket) -> None:
-        """Add a ticket; :class:`~inboxcore.errors.DuplicateRecord` if the id is taken or the
+        """Add a ticket; :class:`~inboxcore.domain.errors.DuplicateRecord` if the id is taken or the
         conversation already has a ticket."""
         ...
 
@@ -371,8 +379,9 @@ class UnitOfWork(Protocol):
     def commit(self) -> None:
         """Apply every write of the unit at once.
 
-        Raises :class:`~inboxcore.errors.CommitFailed` if nothing could be applied (then nothing
-        was), or a :class:`~inboxcore.errors.ConflictError` if a concurrent unit committed a
+        Raises :class:`~inboxcore.domain.errors.CommitFailed` if nothing could be applied (then
+        nothing
+        was), or a :class:`~inboxcore.domain.errors.ConflictError` if a concurrent unit committed a
         clashing record first.
         """
         ...
@@ -395,7 +404,8 @@ class UnitOfWork(Protocol):
 
 class Storage(Protocol):
     def unit_of_work(self) -> UnitOfWork:
-        """A new unit of work. Raises :class:`~inboxcore.errors.StorageError` if storage is down."""
+        """A new unit of work. Raises :class:`~inboxcore.domain.errors.StorageError` if storage is
+        down."""
         ...
 
 
@@ -403,8 +413,8 @@ class MailTransport(Protocol):
     def send(self, mail: OutboundMail) -> SendResult:
         """Hand one message to the outgoing mail system.
 
-        A refusal is a :class:`~inboxcore.model.SendResult` (temporary or permanent); raises
-        :class:`~inboxcore.errors.TransportError` only when the outcome is unknown.
+        A refusal is a :class:`~inboxcore.domain.model.SendResult` (temporary or permanent); raises
+        :class:`~inboxcore.domain.errors.TransportError` only when the outcome is unknown.
         """
         ...
 
@@ -415,7 +425,7 @@ class DkimKeyStore(Protocol):
     def signing_keys(self, domain: str) -> tuple[DkimSigningKey, ...]:
         """The keys for ``d=domain`` (lowercase A-labels), newest first; ``()`` when the host
         holds none (the mail then goes out unsigned by that domain). Raises
-        :class:`~inboxcore.errors.PortError` when the keys cannot be read now."""
+        :class:`~inboxcore.domain.errors.PortError` when the keys cannot be read now."""
         ...
 
 
@@ -452,6 +462,6 @@ class EventSink(Protocol):
 
 class SpamScorer(Protocol):
     def score(self, raw: bytes, envelope: Envelope) -> SpamScore:
-        """Score one message. Raises :class:`~inboxcore.errors.PortError` when the scorer is
+        """Score one message. Raises :class:`~inboxcore.domain.errors.PortError` when the scorer is
         unavailable (the message is then kept for a later recheck, never dropped)."""
         ...

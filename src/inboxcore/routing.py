@@ -1,7 +1,8 @@
 """Routing: who gets a new conversation, as a pure decision with a reason.
 
 Every new customer conversation gets exactly one :class:`RoutingDecision`; the service stores the
-assignee and, for rotations, the new :class:`~inboxcore.model.RotationState`, in the same unit of
+assignee and, for rotations, the new :class:`~inboxcore.domain.model.RotationState`, in the same
+unit of
 work as the conversation. Nothing here reads storage or the directory: the service gathers a
 :class:`DirectorySnapshot` (see its docstring for the recipe) and passes it in, so that the
 decision is repeatable and testable.
@@ -47,9 +48,9 @@ from types import MappingProxyType
 
 import attrs
 
-from inboxcore.errors import Problem
-from inboxcore.ids import ChannelId, TeamId, UserId
-from inboxcore.model import (
+from inboxcore.domain.errors import Problem
+from inboxcore.domain.ids import ChannelId, TeamId, UserId
+from inboxcore.domain.model import (
     Conversation,
     RotationState,
     RoutingMode,

@@ -2,7 +2,8 @@
 
 By default every new customer conversation (not every message) opens one ticket, unless the
 channel switched tickets off. Its properties come from the channel's
-:class:`~inboxcore.model.TicketTemplate`; its owner is the conversation's assignee; its name is the
+:class:`~inboxcore.domain.model.TicketTemplate`; its owner is the conversation's assignee; its name
+is the
 conversation's subject.
 
 The status moves only through :data:`TICKET_TRANSITIONS`, a data table in the manner of h11: the
@@ -33,9 +34,9 @@ from types import MappingProxyType
 
 import attrs
 
-from inboxcore.errors import InvalidTransition, Problem
-from inboxcore.ids import TicketId, UserId
-from inboxcore.model import (
+from inboxcore.domain.errors import InvalidTransition, Problem
+from inboxcore.domain.ids import TicketId, UserId
+from inboxcore.domain.model import (
     Conversation,
     ConversationKind,
     Direction,
@@ -117,7 +118,7 @@ def apply_ticket_step(ticket: Ticket, step: TicketStep | str, now: datetime) -> 
     """The ticket after ``step``; the same object when the status does not change.
 
     ``updated_at`` becomes ``now`` (never earlier than it was) when the status changes. Raises
-    :class:`~inboxcore.errors.InvalidTransition` for a step the table does not allow from the
+    :class:`~inboxcore.domain.errors.InvalidTransition` for a step the table does not allow from the
     ticket's status (closing a closed ticket, reopening an open one): the caller asked for
     something impossible, which is a programming or UI error, not bad mail.
     """

@@ -4,7 +4,8 @@ What a mail host needs of DNS beyond "ask the resolver":
 
 - **The error contract, exactly.** NXDOMAIN and NODATA (``NoAnswer``) are ``()``; SERVFAIL,
   REFUSED (dnspython's ``NoNameservers``), timeouts and malformed replies raise
-  :class:`~inboxcore.errors.DnsTemporaryError`. Confusing the two turns a network fault into a
+  :class:`~inboxcore.domain.errors.DnsTemporaryError`. Confusing the two turns a network fault into
+  a
   forged-mail verdict.
 - **A per-lookup timeout** (``timeout``) and **a per-message budget**: :meth:`budget` returns a
   view of the resolver whose lookups together may take at most so many seconds, after which
@@ -32,8 +33,8 @@ import dns.name
 import dns.rdatatype
 import dns.resolver
 
-from inboxcore.errors import ConfigurationError, DnsTemporaryError, Problem
-from inboxcore.model import MxRecord
+from inboxcore.domain.errors import ConfigurationError, DnsTemporaryError, Problem
+from inboxcore.domain.model import MxRecord
 
 __all__ = ["BudgetedResolver", "DnspythonResolver"]
 
@@ -66,7 +67,7 @@ class DnspythonResolver:
     """The :class:`~inboxcore.ports.DnsResolver` port on dnspython; safe under threads.
 
     ``resolver`` is a configured ``dns.resolver.Resolver`` (the system's by default: a missing
-    ``/etc/resolv.conf`` is a :class:`~inboxcore.errors.ConfigurationError`). ``clock`` is a
+    ``/etc/resolv.conf`` is a :class:`~inboxcore.domain.errors.ConfigurationError`). ``clock`` is a
     monotonic seconds function, injectable so tests can age the cache.
     """
 
@@ -230,7 +231,7 @@ class BudgetedResolver:
     """A view of a :class:`DnspythonResolver` with a time budget for one message.
 
     It shares the resolver's cache; cached answers cost nothing. Once ``deadline`` passed,
-    every uncached lookup raises :class:`~inboxcore.errors.DnsTemporaryError`, and no lookup
+    every uncached lookup raises :class:`~inboxcore.domain.errors.DnsTemporaryError`, and no lookup
     waits past it.
     """
 

@@ -11,7 +11,8 @@ Names are case-insensitive, with or without the trailing dot. A TXT value is one
 into 255-octet character-strings as DNS would carry it (give a list of strings to choose the split
 yourself). A name that is absent is NXDOMAIN, a type that is absent is NODATA: both answer ``()``.
 ``"SERVFAIL"`` and ``"TIMEOUT"`` make every lookup of the name raise
-:class:`~inboxcore.errors.DnsTemporaryError`. A name with a ``CNAME`` answers lookups of other
+:class:`~inboxcore.domain.errors.DnsTemporaryError`. A name with a ``CNAME`` answers lookups of
+other
 types from its target, as a recursive resolver would.
 """
 
@@ -23,8 +24,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from inboxcore.errors import DnsTemporaryError, InvalidValueError
-from inboxcore.model import MxRecord
+from inboxcore.domain.errors import DnsTemporaryError, InvalidValueError
+from inboxcore.domain.model import MxRecord
 
 __all__ = ["StaticResolver"]
 
@@ -73,7 +74,8 @@ class StaticResolver:
 
     @classmethod
     def from_file(cls, path: str | Path) -> StaticResolver:
-        """Load a JSON zone file; :class:`~inboxcore.errors.InvalidValueError` if it is not one."""
+        """Load a JSON zone file; :class:`~inboxcore.domain.errors.InvalidValueError` if it is not
+        one."""
         try:
             zone = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:

@@ -28,8 +28,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from inboxcore.errors import NotFoundError, StorageError
-from inboxcore.ids import RawMessageId, raw_message_id
+from inboxcore.domain.errors import NotFoundError, StorageError
+from inboxcore.domain.ids import RawMessageId, raw_message_id
 
 __all__ = ["DirectoryRawStore"]
 

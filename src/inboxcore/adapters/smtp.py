@@ -2,11 +2,12 @@
 
 :class:`SmtpTransport` submits each message in its own session (connect, EHLO, STARTTLS or
 implicit TLS, AUTH, MAIL, RCPT, DATA). What the server says becomes a
-:class:`~inboxcore.model.SendResult`: a 5xx refusal is permanent, a 4xx refusal, a refused
+:class:`~inboxcore.domain.model.SendResult`: a 5xx refusal is permanent, a 4xx refusal, a refused
 connection or a timeout before the message was handed over is temporary, and recipients the server
 refused while accepting others are listed in ``refused_recipients``. Only when the outcome is
 unknown (the connection broke after the message data was sent, before the server answered) does
-it raise :class:`~inboxcore.errors.TransportError`: the caller must not assume either outcome.
+it raise :class:`~inboxcore.domain.errors.TransportError`: the caller must not assume either
+outcome.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ import ssl
 
 import attrs
 
-from inboxcore.errors import InvalidValueError, TransportError
-from inboxcore.model import OutboundMail, SendResult, SendStatus
+from inboxcore.domain.errors import InvalidValueError, TransportError
+from inboxcore.domain.model import OutboundMail, SendResult, SendStatus
 
 __all__ = ["SmtpSettings", "SmtpTransport", "TlsMode"]
 

@@ -22,8 +22,8 @@ from typing import Any
 import attrs
 import pytest
 
-from inboxcore.addresses import EmailAddress
-from inboxcore.errors import (
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.errors import (
     ConflictError,
     DuplicateMessage,
     DuplicateRecord,
@@ -32,7 +32,7 @@ from inboxcore.errors import (
     FromNameTaken,
     NotFoundError,
 )
-from inboxcore.ids import (
+from inboxcore.domain.ids import (
     AccountId,
     ChannelId,
     ContactId,
@@ -42,7 +42,7 @@ from inboxcore.ids import (
     TicketId,
     UserId,
 )
-from inboxcore.model import (
+from inboxcore.domain.model import (
     Account,
     Channel,
     ChannelState,

@@ -9,10 +9,18 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from inboxcore.errors import InvalidValueError, PortError, TransportError
-from inboxcore.events import DomainEvent
-from inboxcore.ids import AccountId, TeamId, UserId
-from inboxcore.model import Envelope, OutboundMail, SendResult, SendStatus, SpamScore, Team, User
+from inboxcore.domain.errors import InvalidValueError, PortError, TransportError
+from inboxcore.domain.events import DomainEvent
+from inboxcore.domain.ids import AccountId, TeamId, UserId
+from inboxcore.domain.model import (
+    Envelope,
+    OutboundMail,
+    SendResult,
+    SendStatus,
+    SpamScore,
+    Team,
+    User,
+)
 
 __all__ = [
     "FakeClock",

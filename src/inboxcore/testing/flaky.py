@@ -6,11 +6,13 @@ told to, and a failure scenario that only runs on the fake proves nothing about 
 production database produces, each in the shape the port promises for it:
 
 - ``fail_next_commits``: the commit is refused and **nothing is applied** (the inner unit of work
-  is rolled back before the error is raised), as :class:`~inboxcore.errors.CommitFailed` means.
-  Pass a :class:`~inboxcore.errors.ConflictError` to play a lost race instead: the service retries.
+  is rolled back before the error is raised), as :class:`~inboxcore.domain.errors.CommitFailed`
+  means.
+  Pass a :class:`~inboxcore.domain.errors.ConflictError` to play a lost race instead: the service
+  retries.
 - ``fail_after_next_commits``: the commit **is applied** but the answer is lost (the connection
   dropped during ``COMMIT``): the caller cannot tell what happened, so the default error is a
-  plain :class:`~inboxcore.errors.StorageError`, never CommitFailed.
+  plain :class:`~inboxcore.domain.errors.StorageError`, never CommitFailed.
 - ``fail_next_units``: the storage is down: ``unit_of_work()`` raises StorageError.
 
 Everything else is passed through unchanged, so with nothing scheduled the wrapper passes the
@@ -27,8 +29,8 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar, cast
 
-from inboxcore.errors import CommitFailed, InvalidValueError, StorageError
-from inboxcore.model import IntakeRecord
+from inboxcore.domain.errors import CommitFailed, InvalidValueError, StorageError
+from inboxcore.domain.model import IntakeRecord
 from inboxcore.ports import (
     AccountRepository,
     ChannelRepository,

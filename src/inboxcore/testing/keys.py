@@ -2,7 +2,8 @@
 
 :class:`InMemoryDkimKeys` is the :class:`~inboxcore.ports.DkimKeyStore` port over a dict: keys per
 signing domain, newest first, as a host's vault or settings table would hand them out. It records
-each lookup (``lookups``), can fail the next ones with a :class:`~inboxcore.errors.PortError` (a
+each lookup (``lookups``), can fail the next ones with a
+:class:`~inboxcore.domain.errors.PortError` (a
 sealed vault), and publishes the matching DNS records (:meth:`InMemoryDkimKeys.dns_records`), so
 that a test signs with the library and verifies against an
 :class:`~inboxcore.testing.InMemoryDns` zone built from the same store.
@@ -26,9 +27,9 @@ import attrs
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from inboxcore.addresses import normalize_domain
-from inboxcore.errors import InvalidValueError, PortError
-from inboxcore.model import DkimSigningKey
+from inboxcore.domain.addresses import normalize_domain
+from inboxcore.domain.errors import InvalidValueError, PortError
+from inboxcore.domain.model import DkimSigningKey
 
 __all__ = [
     "GeneratedDkimKey",
@@ -59,7 +60,7 @@ class GeneratedDkimKey:
 
 def dkim_record(key: DkimSigningKey) -> str:
     """The DKIM TXT record (RFC 6376 section 3.6.1; RFC 8463 for Ed25519) publishing the public
-    half of ``key``. Raises :class:`~inboxcore.errors.InvalidValueError` for a key that is
+    half of ``key``. Raises :class:`~inboxcore.domain.errors.InvalidValueError` for a key that is
     neither a PEM RSA or Ed25519 key nor a base64 Ed25519 seed."""
     material = key.private_key.strip()
     private: object

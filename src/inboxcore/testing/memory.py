@@ -5,7 +5,8 @@ writes. :meth:`InMemoryUnitOfWork.commit` takes the store's lock, re-checks ever
 against what other units committed meanwhile, and applies all writes or none: the same rules a
 database's unique constraints enforce, so the storage contract suite means the same thing here as
 on SQL. Reads of the routing rotation are remembered; if another unit committed a new rotation
-since, the commit fails with :class:`~inboxcore.errors.ConflictError` (a serialization failure
+since, the commit fails with :class:`~inboxcore.domain.errors.ConflictError` (a serialization
+failure
 that the service retries), which is how "two workers never take the same turn" holds here.
 """
 
@@ -19,7 +20,7 @@ from typing import Any, Self, TypeVar
 
 import attrs
 
-from inboxcore.errors import (
+from inboxcore.domain.errors import (
     CommitFailed,
     ConflictError,
     DuplicateMessage,
@@ -30,7 +31,7 @@ from inboxcore.errors import (
     NotFoundError,
     StorageError,
 )
-from inboxcore.ids import (
+from inboxcore.domain.ids import (
     AccountId,
     ChannelId,
     ContactId,
@@ -41,7 +42,7 @@ from inboxcore.ids import (
     UserId,
     raw_message_id,
 )
-from inboxcore.model import (
+from inboxcore.domain.model import (
     Account,
     Channel,
     ChannelState,

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
 from inboxcore.adapters.sql.migrations import check_schema_name
-from inboxcore.errors import InvalidValueError
+from inboxcore.domain.errors import InvalidValueError
 
 __all__ = ["make_engine", "prepared_for_inboxcore"]
 
@@ -90,7 +90,7 @@ def make_engine(
     """An engine for :class:`~inboxcore.adapters.sql.SqlStorage` on ``url``.
 
     ``busy_timeout`` (seconds, SQLite) is how long a writer waits for the write lock before the
-    unit of work fails with :class:`~inboxcore.errors.StorageError`. ``schema`` (PostgreSQL)
+    unit of work fails with :class:`~inboxcore.domain.errors.StorageError`. ``schema`` (PostgreSQL)
     is put first in the ``search_path``. ``postgresql://`` URLs use psycopg 3.
     """
     parsed = make_url(url)

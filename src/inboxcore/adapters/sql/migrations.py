@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
-from inboxcore.errors import InvalidValueError, StorageError
+from inboxcore.domain.errors import InvalidValueError, StorageError
 
 __all__ = [
     "LATEST_VERSION",
@@ -351,7 +351,8 @@ def migrate(
 
     ``schema`` (PostgreSQL only) is created if missing; the engine's connections must have it
     first in their ``search_path`` (:func:`inboxcore.adapters.sql.make_engine` does that).
-    Raises :class:`~inboxcore.errors.StorageError` if the database is newer than this code or a
+    Raises :class:`~inboxcore.domain.errors.StorageError` if the database is newer than this code
+    or a
     step fails (then nothing of this run was applied).
     """
     goal = LATEST_VERSION if target is None else target

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from inboxcore.adapters.sql import _tables as t
-from inboxcore.errors import NotFoundError, StorageError
-from inboxcore.ids import RawMessageId, raw_message_id
+from inboxcore.domain.errors import NotFoundError, StorageError
+from inboxcore.domain.ids import RawMessageId, raw_message_id
 
 __all__ = ["SqlRawStore"]
 

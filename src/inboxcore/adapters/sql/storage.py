@@ -1,6 +1,7 @@
 """The storage port on SQLAlchemy Core: SQLite as the embedded default, PostgreSQL at scale.
 
-Each record is stored whole, as the JSON of :data:`inboxcore.serialization.converter`, next to the
+Each record is stored whole, as the JSON of :data:`inboxcore.domain.serialization.converter`, next
+to the
 columns that carry its uniqueness rules and the pipeline's lookups; it reads back equal.
 
 **Transactions.** A unit of work is one database transaction on one pooled connection.
@@ -8,10 +9,11 @@ columns that carry its uniqueness rules and the pipeline's lookups; it reads bac
 - PostgreSQL runs READ COMMITTED: each statement sees what was committed before it started.
   Uniqueness is enforced by unique indexes, which make a competing insert wait for the first
   transaction and then fail, so the loser gets the precise
-  :class:`~inboxcore.errors.ConflictError` subclass at once. The routing rotation is read with
+  :class:`~inboxcore.domain.errors.ConflictError` subclass at once. The routing rotation is read
+  with
   ``SELECT ... FOR UPDATE`` on a row created (empty) if missing, so concurrent workers take
   turns one after the other instead of failing. Serialization failures and deadlocks become
-  :class:`~inboxcore.errors.ConflictError`, which the service retries.
+  :class:`~inboxcore.domain.errors.ConflictError`, which the service retries.
 - SQLite runs the driver in autocommit mode: reads before the unit's first write see the latest
   committed state (like READ COMMITTED); the first write (or a rotation read) takes the
   database's single write lock with ``BEGIN IMMEDIATE``, waiting up to the busy timeout. Writers
@@ -36,7 +38,7 @@ from inboxcore.adapters.sql import _tables as t
 from inboxcore.adapters.sql.engine import make_engine, prepared_for_inboxcore
 from inboxcore.adapters.sql.migrations import LATEST_VERSION, migrate, schema_version
 from inboxcore.adapters.sql.rawstore import SqlRawStore
-from inboxcore.errors import (
+from inboxcore.domain.errors import (
     CommitFailed,
     ConflictError,
     DuplicateMessage,
@@ -48,7 +50,7 @@ from inboxcore.errors import (
     NotFoundError,
     StorageError,
 )
-from inboxcore.ids import (
+from inboxcore.domain.ids import (
     AccountId,
     ChannelId,
     ContactId,
@@ -58,7 +60,7 @@ from inboxcore.ids import (
     TicketId,
     UserId,
 )
-from inboxcore.model import (
+from inboxcore.domain.model import (
     Account,
     Channel,
     Contact,
@@ -69,7 +71,7 @@ from inboxcore.model import (
     RotationState,
     Ticket,
 )
-from inboxcore.serialization import converter
+from inboxcore.domain.serialization import converter
 
 __all__ = ["SqlStorage", "SqlUnitOfWork"]
 

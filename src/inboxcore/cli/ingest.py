@@ -1,0 +1,450 @@
+"""``inboxcore ingest``: feed stored mail (files, folders, mbox, Maildir) into the inbox.
+
+Each message goes through :meth:`~inboxcore.app.service.InboxService.receive`, exactly as if the
+mail
+server had handed it over: raw bytes stored first, then the verdict, then (if accepted) contact,
+conversation, routing and ticket in one unit of work. Running the same files again changes
+nothing: every message comes back as a duplicate.
+
+**What is read.** A file named on the command line is an mbox when it starts with ``From `` (or
+ends in ``.mbox``), else one message. A folder is a Maildir when it has ``cur`` and ``new``
+(messages in delivery order, ``new`` and ``cur`` alike); any other folder is walked in name order
+for ``*.eml`` and ``*.mbox`` files and Maildirs, so that notes or scripts lying beside the mail
+are not taken for messages.
+
+**The envelope.** Stored mail has lost its SMTP envelope, so it is rebuilt: the recipient is
+``--recipient`` or, when the inbox has one channel, that channel's forwarding address (with
+several, the ``Delivered-To``/``X-Original-To`` headers choose); the sender is the topmost
+``Return-Path`` (what the last server recorded; ``<>`` for bounces), else the mbox ``From ``
+line. The client IP is unknown, so SPF has nothing to check (DKIM, ARC and DMARC still run).
+
+The progress bar goes to stderr, on a terminal only (or with ``--progress``), and only once a run
+has lasted half a second; the summary table (or with ``--json`` one object per message and a
+final summary object) goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import mailbox
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import attrs
+
+from inboxcore.adapters.dns_static import StaticResolver
+from inboxcore.app.service import Delivery
+from inboxcore.cli.inbox import DEFAULT_DB, Inbox, open_inbox
+from inboxcore.domain.errors import InboxcoreError, InvalidEmailAddress, InvalidValueError
+from inboxcore.domain.events import TicketCreated
+from inboxcore.domain.model import Envelope
+from inboxcore.domain.outcomes import Disposition
+from inboxcore.ports import DnsResolver
+
+__all__ = [
+    "IngestSummary",
+    "MessageSource",
+    "Progress",
+    "Sources",
+    "add_dns_arguments",
+    "add_ingest_arguments",
+    "collect_sources",
+    "dns_from_args",
+    "envelope_sender",
+    "ingest_sources",
+    "run_ingest",
+]
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_RETURN_PATH = re.compile(rb"^Return-Path:[ \t]*<?([^>\r\n]*)>?", re.IGNORECASE | re.MULTILINE)
+_ORDER = ("accepted", "duplicate", "quarantined", "rejected", "deferred")
+
+
+@attrs.frozen(kw_only=True)
+class MessageSource:
+    """One message to read: where it is (for people) and how to get its bytes."""
+
+    label: str
+    load: Callable[[], bytes] = attrs.field(eq=False, repr=False)
+    from_line: str | None = None
+    """The sender of the mbox ``From `` line, if the message came from an mbox."""
+
+
+def _is_mbox(path: Path) -> bool:
+    if path.suffix.lower() == ".mbox":
+        return True
+    with path.open("rb") as handle:
+        return handle.read(5) == b"From "
+
+
+def _is_maildir(path: Path) -> bool:
+    return (path / "cur").is_dir() and (path / "new").is_dir()
+
+
+class _Collector:
+    """Walks the paths; keeps the opened mbox files so that they can be closed after the run."""
+
+    def __init__(self) -> None:
+        self.boxes: list[mailbox.mbox] = []
+
+    def mbox(self, path: Path) -> list[MessageSource]:
+        box = mailbox.mbox(path, create=False)
+        self.boxes.append(box)
+        sources = []
+        for n, key in enumerate(box.keys(), start=1):
+            from_line = box.get_message(key).get_from().split(" ", 1)[0] or None
+
+            def load(key: str = key) -> bytes:
+                return box.get_bytes(key)
+
+            sources.append(MessageSource(label=f"{path}#{n}", load=load, from_line=from_line))
+        return sources
+
+    def maildir(self, path: Path) -> list[MessageSource]:
+        box = mailbox.Maildir(path, factory=None, create=False)
+        sources = []
+        # Unique names start with the delivery time: name order is delivery order.
+        for key in sorted(box.keys()):
+
+            def load(key: str = key) -> bytes:
+                return box.get_bytes(key)
+
+            sources.append(MessageSource(label=f"{path}/{key}", load=load))
+        return sources
+
+    def file(self, path: Path) -> list[MessageSource]:
+        if _is_mbox(path):
+            return self.mbox(path)
+        return [MessageSource(label=str(path), load=path.read_bytes)]
+
+    def folder(self, path: Path) -> list[MessageSource]:
+        if _is_maildir(path):
+            return self.maildir(path)
+        sources: list[MessageSource] = []
+        for child in sorted(path.iterdir()):
+            if child.name.startswith("."):
+                continue
+            if child.is_dir():
+                sources += self.folder(child)
+            elif child.suffix.lower() in (".eml", ".mbox") and child.is_file():
+                sources += self.file(child)
+        return sources
+
+
+@attrs.define
+class Sources:
+    """The messages found under some paths, in order, and the paths that could not be read.
+
+    Close it (or use it as a context manager) to release the mbox files it holds open.
+    """
+
+    messages: list[MessageSource]
+    problems: list[str]
+    _boxes: list[mailbox.mbox] = attrs.field(factory=list, alias="boxes")
+
+    def close(self) -> None:
+        for box in self._boxes:
+            box.close()
+        self._boxes.clear()
+
+    def __enter__(self) -> Sources:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def collect_sources(paths: Iterable[Path]) -> Sources:
+    """Every message under ``paths`` in order, and a line per path that could not be read."""
+    collector = _Collector()
+    sources: list[MessageSource] = []
+    problems: list[str] = []
+    for path in paths:
+        try:
+            if path.is_dir():
+                sources += collector.folder(path)
+            elif path.is_file():
+                sources += collector.file(path)
+            else:
+                problems.append(f"{path}: no such file or folder")
+        except (OSError, mailbox.Error) as exc:
+            problems.append(f"{path}: {getattr(exc, 'strerror', None) or exc}")
+    return Sources(messages=sources, problems=problems, boxes=collector.boxes)
+
+
+def envelope_sender(raw: bytes, from_line: str | None = None) -> str | None:
+    """The SMTP sender a stored message came with: the topmost Return-Path (``""`` for ``<>``),
+    else the mbox ``From `` line (``MAILER-DAEMON`` there is the null sender), else unknown."""
+    match = _HEADER_END.search(raw)
+    head = raw[: match.start() + 1] if match else raw
+    found = _RETURN_PATH.search(head)
+    if found:
+        return found.group(1).strip().decode("utf-8", "replace")
+    if from_line:
+        return "" if from_line.upper() == "MAILER-DAEMON" else from_line
+    return None
+
+
+class Progress:
+    """A one-line progress bar on a terminal stream, redrawn at most ten times a second.
+
+    Nothing is drawn until ``delay`` seconds have passed, so short runs stay quiet.
+    """
+
+    def __init__(self, stream: TextIO, total: int, *, enabled: bool, delay: float = 0.5) -> None:
+        self.stream = stream
+        self.total = total
+        self.enabled = enabled and total > 0
+        self.delay = delay
+        self.started = time.monotonic()
+        self._last = 0.0
+        self._drawn = False
+
+    def update(self, done: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.started < self.delay or (now - self._last < 0.1 and done < self.total):
+            return
+        self._last = now
+        width = 30
+        filled = width * done // self.total
+        rate = done / max(now - self.started, 1e-9)
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} messages {rate:.0f}/s"
+        )
+        self.stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        if self._drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+@attrs.define
+class IngestSummary:
+    """Counts of one ingest run, by disposition and by reason."""
+
+    dispositions: Counter[str] = attrs.field(factory=Counter)
+    reasons: Counter[tuple[str, str]] = attrs.field(factory=Counter)
+    conversations_created: int = 0
+    tickets_created: int = 0
+    unreadable: int = 0
+    seconds: float = 0.0
+
+    def add(self, delivery: Delivery) -> None:
+        disposition = delivery.disposition.value
+        self.dispositions[disposition] += 1
+        codes = delivery.reason_codes
+        if delivery.disposition is Disposition.ACCEPTED:
+            codes = tuple(c for c in codes if c.startswith("kind.")) or codes
+        for code in codes:
+            self.reasons[(disposition, code)] += 1
+        if delivery.conversation_created:
+            self.conversations_created += 1
+        self.tickets_created += sum(isinstance(e, TicketCreated) for e in delivery.events)
+
+    @property
+    def total(self) -> int:
+        return sum(self.dispositions.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "messages": self.total,
+            **{d: self.dispositions.get(d, 0) for d in _ORDER},
+            "unreadable": self.unreadable,
+            "conversations_created": self.conversations_created,
+            "tickets_created": self.tickets_created,
+            "reasons": [
+                {"disposition": d, "code": c, "count": n}
+                for (d, c), n in sorted(
+                    self.reasons.items(), key=lambda i: (_ORDER.index(i[0][0]), -i[1], i[0][1])
+                )
+            ],
+        }
+
+    def write_table(self, out: TextIO) -> None:
+        noun = "message" if self.total == 1 else "messages"
+        out.write(f"{self.total} {noun} in {self.seconds:.1f} s\n\n")
+        rows = [(d, self.dispositions.get(d, 0)) for d in _ORDER]
+        rows = [r for r in rows if r[1] or r[0] != "deferred"]
+        if self.unreadable:
+            rows.append(("unreadable", self.unreadable))
+        for name, count in rows:
+            extra = ""
+            if name == "accepted":
+                extra = (
+                    f"   ({self.conversations_created} new conversations, "
+                    f"{self.tickets_created} tickets)"
+                )
+            out.write(f"  {name:<12} {count:>6}{extra}\n")
+        if self.reasons:
+            out.write("\n  by reason\n")
+            for item in self.as_dict()["reasons"]:
+                out.write(f"  {item['disposition']:<12} {item['count']:>6}  {item['code']}\n")
+
+
+def add_dns_arguments(parser: argparse.ArgumentParser) -> None:
+    """The DNS choice of commands that authenticate mail (``ingest``, ``serve``)."""
+    dns = parser.add_mutually_exclusive_group()
+    dns.add_argument("--dns-zone", type=Path, metavar="FILE", help="answer DNS from a JSON zone")
+    dns.add_argument(
+        "--offline",
+        action="store_true",
+        help="no DNS lookups: DKIM, ARC and DMARC results are 'none' (default: system resolver)",
+    )
+
+
+def dns_from_args(args: argparse.Namespace) -> DnsResolver | None:
+    """The resolver ``--dns-zone``/``--offline`` ask for; the system resolver otherwise."""
+    if args.offline:
+        return None
+    if args.dns_zone is not None:
+        return StaticResolver.from_file(args.dns_zone)
+    from inboxcore.adapters.dns_dnspython import DnspythonResolver
+
+    return DnspythonResolver()
+
+
+def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help=".eml files, folders, mbox, Maildir"
+    )
+    parser.add_argument(
+        "--recipient",
+        metavar="ADDR",
+        help="the envelope recipient (default: the forwarding address of the only channel)",
+    )
+    add_dns_arguments(parser)
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar on stderr (default: on a terminal, for runs over half a second)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON object per message, then a summary object"
+    )
+
+
+def _message_json(source: MessageSource, delivery: Delivery) -> dict[str, Any]:
+    return {
+        "record": "message",
+        "source": source.label,
+        "disposition": delivery.disposition.value,
+        "reasons": [{"code": r.code, "message": r.message} for r in delivery.reasons],
+        "smtp": str(delivery.smtp),
+        "raw_id": delivery.raw_id,
+        "conversation_id": delivery.conversation_id,
+        "new_conversation": delivery.conversation_created,
+        "ticket_id": delivery.ticket_id,
+    }
+
+
+def ingest_sources(
+    inbox: Inbox,
+    sources: Sequence[MessageSource],
+    *,
+    recipient: str | None = None,
+    on_delivery: Callable[[MessageSource, Delivery], None] | None = None,
+    on_unreadable: Callable[[MessageSource, OSError], None] | None = None,
+    progress: Progress | None = None,
+) -> IngestSummary:
+    """Receive every source into ``inbox``; a broken port (storage down) raises PortError."""
+    summary = IngestSummary()
+    started = time.monotonic()
+    if recipient is None:
+        channels = inbox.channels()
+        if len(channels) == 1:
+            recipient = channels[0].forwarding_address.address
+    rcpt = (recipient,) if recipient else ()
+    try:
+        for done, source in enumerate(sources, start=1):
+            try:
+                raw = source.load()
+            except (OSError, mailbox.Error) as exc:
+                summary.unreadable += 1
+                if on_unreadable is not None:
+                    on_unreadable(source, exc if isinstance(exc, OSError) else OSError(str(exc)))
+                continue
+            envelope = Envelope(
+                received_at=inbox.clock.now(),
+                mail_from=envelope_sender(raw, source.from_line),
+                rcpt_to=rcpt,
+            )
+            delivery = inbox.service.receive(raw, envelope)
+            summary.add(delivery)
+            if on_delivery is not None:
+                on_delivery(source, delivery)
+            if progress is not None:
+                progress.update(done)
+    finally:
+        if progress is not None:
+            progress.close()
+        summary.seconds = time.monotonic() - started
+    return summary
+
+
+def run_ingest(
+    args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    """Carry out ``inboxcore ingest``: 0 when every message was read, 1 otherwise."""
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
+    try:
+        if args.recipient is not None:
+            from inboxcore.domain.addresses import EmailAddress
+
+            EmailAddress.parse(args.recipient)
+        dns = dns_from_args(args)
+    except (InvalidEmailAddress, InvalidValueError) as exc:
+        err.write(f"inboxcore ingest: {exc}\n")
+        return 2
+    except OSError as exc:
+        err.write(f"inboxcore ingest: cannot read {args.dns_zone}: {exc.strerror}\n")
+        return 2
+    with collect_sources(args.paths) as found:
+        for problem in found.problems:
+            err.write(f"inboxcore ingest: {problem}\n")
+        status = 1 if found.problems else 0
+
+        def unreadable(source: MessageSource, exc: OSError) -> None:
+            nonlocal status
+            status = 1
+            err.write(f"inboxcore ingest: cannot read {source.label}: {exc.strerror or exc}\n")
+
+        def delivered(source: MessageSource, delivery: Delivery) -> None:
+            if args.json:
+                out.write(json.dumps(_message_json(source, delivery), ensure_ascii=False) + "\n")
+
+        enabled = args.progress if args.progress is not None else err.isatty()
+        progress = Progress(
+            err, len(found.messages), enabled=enabled, delay=0.0 if args.progress else 0.5
+        )
+        try:
+            with open_inbox(getattr(args, "db", DEFAULT_DB), dns=dns) as inbox:
+                summary = ingest_sources(
+                    inbox,
+                    found.messages,
+                    recipient=args.recipient,
+                    on_delivery=delivered,
+                    on_unreadable=unreadable,
+                    progress=progress,
+                )
+        except InboxcoreError as exc:
+            err.write(f"inboxcore ingest: {exc}\n")
+            return 1
+        problems = found.problems
+    summary.unreadable += len(problems)
+    if args.json:
+        out.write(json.dumps({"record": "summary", **summary.as_dict()}) + "\n")
+    else:
+        summary.write_table(out)
+    return status

@@ -1,0 +1,369 @@
+"""The ``inboxcore`` command: an embedded SQLite inbox to try and to run inboxcore for real.
+
+``inboxcore init`` creates the inbox (``--db``, default ``inbox.db`` in the current directory)
+from flags or a TOML file; ``ingest`` feeds it stored mail, ``serve`` live mail over LMTP/SMTP;
+``conversations``, ``tickets`` and ``show`` list what it holds; ``inspect`` explains verdicts
+without any inbox; ``demo`` does it all in a throwaway folder with the sample messages shipped in
+the package. The reference is ``docs/cli.md``.
+
+Exit status: 0 success, 1 a runtime failure (no inbox, storage error, unreadable input), 2 a
+usage error (bad flags, a bad configuration), 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from inboxcore import __version__
+from inboxcore.cli.inbox import (
+    DEFAULT_DB,
+    AgentSpec,
+    ChannelSpec,
+    InboxSpec,
+    create_inbox,
+    parse_agent,
+    spec_from_toml,
+)
+from inboxcore.cli.ingest import add_ingest_arguments, run_ingest
+from inboxcore.cli.inspect import add_inspect_arguments, run_inspect
+from inboxcore.cli.quarantine import (
+    add_quarantine_arguments,
+    add_release_arguments,
+    run_quarantine,
+    run_release,
+)
+from inboxcore.cli.serve import add_serve_command, run_serve
+from inboxcore.cli.views import (
+    add_conversations_arguments,
+    add_show_arguments,
+    add_tickets_arguments,
+    run_conversations,
+    run_show,
+    run_tickets,
+)
+from inboxcore.domain.errors import ConfigurationError, InboxcoreError, InvalidEmailAddress
+from inboxcore.domain.model import DmarcFailureAction, RoutingMode
+
+__all__ = ["add_init_arguments", "build_parser", "main", "run_init", "spec_from_args"]
+
+# Flags of `init` that describe the inbox; with --config they would compete with the file.
+_SPEC_FLAGS = (
+    "account",
+    "agent",
+    "channel_address",
+    "channel_name",
+    "company_name",
+    "team_address",
+    "routing",
+    "route_to",
+    "fallback",
+    "max_open_per_agent",
+    "tickets",
+    "ticket_pipeline",
+    "ticket_priority",
+    "trusted_forwarder",
+    "max_size",
+    "dmarc_failure_action",
+    "message_id_domain",
+)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def add_init_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="a TOML file describing the inbox"
+    )
+    parser.add_argument("--account", metavar="NAME", help="the company's name (default: Acme)")
+    parser.add_argument(
+        "--agent",
+        action="append",
+        metavar='"NAME <EMAIL>"',
+        help="an agent of the team (repeatable)",
+    )
+    parser.add_argument(
+        "--channel-address", metavar="ADDR", help="the forwarding address the inbox receives at"
+    )
+    parser.add_argument("--channel-name", metavar="NAME", help="the channel's name (Support)")
+    parser.add_argument(
+        "--company-name", metavar="NAME", help="the from-name's company (default: the account)"
+    )
+    parser.add_argument(
+        "--team-address",
+        action="append",
+        metavar="ADDR",
+        help="the team's own mailbox that forwards to the channel (repeatable)",
+    )
+    parser.add_argument(
+        "--routing",
+        choices=[m.value for m in RoutingMode],
+        help="who gets new conversations (default: unassigned)",
+    )
+    parser.add_argument(
+        "--route-to",
+        action="append",
+        metavar="EMAIL",
+        help="an agent new conversations go to, in turn (repeatable; default: every agent)",
+    )
+    parser.add_argument(
+        "--fallback",
+        choices=[m.value for m in RoutingMode],
+        help="where a conversation goes when routing finds nobody (default: unassigned)",
+    )
+    parser.add_argument(
+        "--max-open-per-agent", type=_positive, metavar="N", help="skip agents with N open"
+    )
+    parser.add_argument(
+        "--tickets",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="make a ticket of every new conversation (default: on)",
+    )
+    parser.add_argument("--ticket-pipeline", metavar="NAME", help="tickets' pipeline (support)")
+    parser.add_argument("--ticket-priority", metavar="NAME", help="tickets' starting priority")
+    parser.add_argument(
+        "--trusted-forwarder",
+        action="append",
+        metavar="DOMAIN",
+        help="an ARC sealer trusted to vouch for forwarded mail (repeatable)",
+    )
+    parser.add_argument(
+        "--max-size", type=_positive, metavar="BYTES", help="the size limit (default: 30 MB)"
+    )
+    parser.add_argument(
+        "--dmarc-failure-action",
+        choices=[a.value for a in DmarcFailureAction],
+        help="mail failing a strict DMARC policy (default: quarantine)",
+    )
+    parser.add_argument(
+        "--message-id-domain",
+        metavar="DOMAIN",
+        help="the domain of our own Message-IDs (default: the channel address's domain)",
+    )
+
+
+def spec_from_args(args: argparse.Namespace) -> InboxSpec:
+    """The inbox the flags describe; ConfigurationError/InvalidEmailAddress for bad values."""
+    agents = []
+    for text in args.agent or ():
+        name, email = parse_agent(text)
+        agents.append(AgentSpec(name=name, email=email))
+    channels = []
+    if args.channel_address is not None:
+        channels.append(
+            ChannelSpec(
+                address=args.channel_address,
+                name=args.channel_name or "Support",
+                company_name=args.company_name,
+                team_addresses=tuple(args.team_address or ()),
+                routing=RoutingMode(args.routing or RoutingMode.UNASSIGNED.value),
+                route_to_users=tuple(args.route_to or ()),
+                fallback=RoutingMode(args.fallback or RoutingMode.UNASSIGNED.value),
+                max_open_per_agent=args.max_open_per_agent,
+                tickets=args.tickets if args.tickets is not None else True,
+                pipeline=args.ticket_pipeline or "support",
+                priority=args.ticket_priority,
+                trusted_forwarders=tuple(args.trusted_forwarder or ()),
+                **({"max_message_size": args.max_size} if args.max_size else {}),
+                dmarc_failure_action=DmarcFailureAction(
+                    args.dmarc_failure_action or DmarcFailureAction.QUARANTINE.value
+                ),
+            )
+        )
+    return InboxSpec(
+        account=args.account or "Acme",
+        message_id_domain=args.message_id_domain,
+        agents=tuple(agents),
+        channels=tuple(channels),
+    )
+
+
+def _write_problems(err: TextIO, command: str, error: ConfigurationError) -> None:
+    err.write(f"inboxcore {command}: the inbox was not created:\n")
+    for problem in error.problems:
+        where = f"{problem.field}: " if problem.field else ""
+        err.write(f"  - {where}{problem.message} ({problem.code})\n")
+
+
+def run_init(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Carry out ``inboxcore init``: 0 created, 1 could not write, 2 bad flags or config."""
+    out = out if out is not None else sys.stdout
+    err = err if err is not None else sys.stderr
+    given = [f for f in _SPEC_FLAGS if getattr(args, f) is not None]
+    try:
+        if args.config is not None:
+            if given:
+                flags = ", ".join("--" + f.replace("_", "-") for f in given)
+                err.write(f"inboxcore init: give either --config or flags, not both ({flags})\n")
+                return 2
+            try:
+                data = tomllib.loads(args.config.read_text(encoding="utf-8"))
+            except OSError as exc:
+                err.write(f"inboxcore init: cannot read {args.config}: {exc.strerror}\n")
+                return 2
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+                err.write(f"inboxcore init: {args.config} is not valid TOML: {exc}\n")
+                return 2
+            spec = spec_from_toml(data)
+        else:
+            spec = spec_from_args(args)
+    except ConfigurationError as exc:
+        _write_problems(err, "init", exc)
+        return 2
+    except InvalidEmailAddress as exc:
+        err.write(f"inboxcore init: {exc}\n")
+        return 2
+    try:
+        inbox = create_inbox(args.db, spec)
+    except ConfigurationError as exc:
+        _write_problems(err, "init", exc)
+        return 1 if any(p.code == "inbox.exists" for p in exc.problems) else 2
+    except InboxcoreError as exc:
+        err.write(f"inboxcore init: {exc}\n")
+        return 1
+    with inbox:
+        channels = inbox.channels()
+        account = inbox.account()
+        out.write(f"Created the inbox {inbox.path} for {account.name}.\n")
+        for user in inbox.settings.users:
+            out.write(f"  agent    {user.full_name} <{user.email.address}>\n")
+        for channel in channels:
+            out.write(
+                f"  channel  {channel.name}: receives at {channel.forwarding_address.address}, "
+                f"routing {channel.routing.mode.value}, "
+                f"tickets {'on' if channel.tickets.enabled else 'off'}\n"
+            )
+        db = "" if str(args.db) == DEFAULT_DB else f" --db {args.db}"
+        out.write(
+            "\nForward the team's mailbox to that address, then feed stored mail with\n"
+            f"  inboxcore{db} ingest PATH...\nor receive live mail with\n"
+            f"  inboxcore{db} serve --lmtp 127.0.0.1:8024\n"
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="inboxcore",
+        description="The domain core of a helpdesk's hosted email inbox channel, "
+        "run on an embedded SQLite inbox.",
+    )
+    parser.add_argument("--version", action="version", version=f"inboxcore {__version__}")
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=Path(DEFAULT_DB),
+        metavar="PATH",
+        help=f"the inbox's SQLite file (default: {DEFAULT_DB} in the current directory)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    init = commands.add_parser(
+        "init",
+        help="create the inbox: account, agents, channel",
+        description="Create the --db inbox with an account, agents and a channel, from flags "
+        "or from a TOML file (--config).",
+    )
+    add_init_arguments(init)
+    ingest = commands.add_parser(
+        "ingest",
+        help="feed .eml files, folders, mbox files and Maildirs into the inbox",
+        description="Run stored mail through the inbox as if the mail server had delivered it, "
+        "then print a summary of the verdicts.",
+    )
+    add_ingest_arguments(ingest)
+    conversations = commands.add_parser(
+        "conversations",
+        help="list the conversations",
+        description="List the inbox's conversations, most recent activity first.",
+    )
+    add_conversations_arguments(conversations)
+    tickets = commands.add_parser(
+        "tickets",
+        help="list the tickets",
+        description="List the inbox's tickets, most recently updated first.",
+    )
+    add_tickets_arguments(tickets)
+    show = commands.add_parser(
+        "show",
+        help="show one conversation with its ticket and messages",
+        description="Show one conversation (by its id, its ticket's id, or a unique start of "
+        "either) with its ticket and messages.",
+    )
+    add_show_arguments(show)
+    quarantine = commands.add_parser(
+        "quarantine",
+        help="list the messages held back, and why",
+        description="List the messages the checks held back (authentication, spam, internal "
+        "errors), oldest first, with the sender, subject and every reason.",
+    )
+    add_quarantine_arguments(quarantine)
+    release = commands.add_parser(
+        "release",
+        help="let in a message the checks held back",
+        description="Let a held message into the inbox because you trust it; the checks' "
+        "reasons stay on record beside 'released'.",
+    )
+    add_release_arguments(release)
+    inspect = commands.add_parser(
+        "inspect",
+        help="run intake on message files and explain each verdict",
+        description="Run intake on message files with in-memory adapters and explain each verdict.",
+    )
+    add_inspect_arguments(inspect)
+    add_serve_command(commands)
+    demo = commands.add_parser(
+        "demo",
+        help="build a throwaway inbox from the shipped sample messages and show it",
+        description="Create an inbox in a temporary folder, ingest the sample messages shipped "
+        "with inboxcore, and print the conversations, assignments and tickets. --db is ignored.",
+    )
+    from inboxcore.cli.demo import add_demo_arguments
+
+    add_demo_arguments(demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "init":
+            return run_init(args)
+        if args.command == "ingest":
+            return run_ingest(args)
+        if args.command == "conversations":
+            return run_conversations(args)
+        if args.command == "tickets":
+            return run_tickets(args)
+        if args.command == "show":
+            return run_show(args)
+        if args.command == "quarantine":
+            return run_quarantine(args)
+        if args.command == "release":
+            return run_release(args)
+        if args.command == "inspect":
+            return run_inspect(args, sys.stdout, sys.stderr)
+        if args.command == "serve":
+            return run_serve(args, sys.stderr)
+        if args.command == "demo":
+            from inboxcore.cli.demo import run_demo
+
+            return run_demo(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("inboxcore: interrupted\n")
+        return 130
+    return 2  # pragma: no cover - argparse rejects unknown commands first
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,708 @@
+"""An LMTP/SMTP receiver on aiosmtpd: the mail server hands mail over, the inbox answers.
+
+Install the extra: ``pip install 'inboxcore[serve]'``. ``inboxcore serve`` runs it; a host can
+run :class:`Receiver` itself around any :class:`~inboxcore.app.service.InboxService`.
+
+What a sending mail server (Postfix, say) sees, and why:
+
+- **Unknown recipients are refused at RCPT** (``550 5.1.1``), a disconnected channel's address
+  too: the sender learns at once and no bytes are transferred for nobody.
+- **SIZE** (RFC 1870) is advertised with the receiver's limit (30 MB by default). ``MAIL FROM``
+  declaring more is refused with ``552 5.3.4``; a recipient whose channel has a lower limit is
+  refused at ``RCPT`` with the same code, and data beyond the limit is discarded as it arrives,
+  never held in memory, and answered ``552 5.3.4`` after the final dot.
+- **One reply per recipient.** LMTP (RFC 2033) answers each accepted recipient after the data:
+  recipients of the same channel share one verdict (the message is received once per channel),
+  other channels get their own. SMTP has a single reply for the whole transaction, so this
+  receiver accepts recipients of **one channel per transaction** and answers the others
+  ``452 4.5.3``, which tells the sender to deliver to them in another transaction (RFC 5321
+  section 3.3): every recipient still gets exactly its own verdict.
+- **No 250 before the message is safe.** :meth:`InboxService.receive` stores the raw message
+  durably first and decides after; the reply is sent only when it has returned, so a receiver
+  killed at any point has answered 250 only for messages in the store. Blocking work (storage,
+  DNS) runs in worker threads, never on the event loop.
+- **Temporary trouble is a 4xx**: ``live_smtp=True`` makes a DNS failure that could change the
+  verdict a ``451``, and a broken storage port a ``451 4.3.0``; the sender retries.
+- **The original client.** A connection from a trusted relay (loopback by default: the local
+  Postfix) is not the client that sent the mail, so its address is never used for SPF; Postfix
+  can pass the real client's address and HELO name with ``XFORWARD``
+  (``lmtp_send_xforward_command = yes``), accepted from trusted relays only. A connection from
+  anyone else is the client itself.
+- **Graceful shutdown** (:meth:`Receiver.request_stop`, wired to SIGTERM/SIGINT by the CLI): stop
+  listening, answer idle sessions ``421 4.3.2``, let sessions inside DATA finish their delivery
+  (up to a grace period), then close.
+
+Every message is logged in one line (logger ``inboxcore.receiver``, level INFO): the time, the
+protocol, the raw-message id, the recipients, the disposition, the reason codes, the size and the
+reply. A recipient refused at RCPT gets a line too, without a raw id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import ipaddress
+import logging
+import re
+import socket
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import attrs
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from inboxcore.app.service import Delivery, InboxService
+from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.errors import InvalidEmailAddress, InvalidValueError, PortError
+from inboxcore.domain.ids import ChannelId
+from inboxcore.domain.model import DEFAULT_MAX_MESSAGE_SIZE, Channel, ChannelState
+from inboxcore.domain.model import Envelope as InboxEnvelope
+from inboxcore.domain.outcomes import SmtpReply
+from inboxcore.ingest import channel_for_recipients
+
+__all__ = [
+    "BoundListener",
+    "InboxHandler",
+    "ListenAddress",
+    "Receiver",
+    "ReceiverProtocol",
+    "ReceiverSettings",
+    "format_delivery_line",
+]
+
+log = logging.getLogger("inboxcore.receiver")
+
+_T = TypeVar("_T")
+
+_LOOPBACK = ("127.0.0.0/8", "::1/128")
+
+_OK_SENDER = "250 2.1.0 Sender OK"
+_OK_RECIPIENT = "250 2.1.5 Recipient OK"
+_UNKNOWN = SmtpReply(code=550, enhanced="5.1.1", text="No such mailbox")
+_RETIRED = SmtpReply(code=550, enhanced="5.1.1", text="Mailbox no longer in service")
+_BAD_ADDRESS = SmtpReply(code=553, enhanced="5.1.3", text="Bad recipient address syntax")
+_TOO_BIG = SmtpReply(code=552, enhanced="5.3.4", text="Message too big")
+_OTHER_CHANNEL = SmtpReply(
+    code=452, enhanced="4.5.3", text="Too many recipients: send to this one in a new transaction"
+)
+_STORE_DOWN = SmtpReply(code=451, enhanced="4.3.0", text="Temporary failure, try again later")
+_SHUTTING_DOWN = "421 4.3.2 Service shutting down, try again later"
+
+# aiosmtpd enforces the advertised SIZE itself (before our hooks run, and while the data
+# streams in, discarding what is over) but answers without an enhanced status code. Its two
+# fixed texts are replaced by ours, so the sender reads 552 5.3.4 whichever check caught it.
+_AIOSMTPD_TOO_BIG_DECLARED = b"552 Error: message size exceeds fixed maximum message size"
+_AIOSMTPD_TOO_MUCH_DATA = b"552 Error: Too much mail data"
+# Replies aiosmtpd gives after the final dot without calling the handler: LMTP owes one per
+# recipient (RFC 2033 section 4.2), or the client waits for the rest forever.
+_AIOSMTPD_DATA_FAILURES = frozenset(
+    {_AIOSMTPD_TOO_MUCH_DATA, b"500 Line too long (see RFC5321 4.5.3.1.6)"}
+)
+_SIZE_PARAM = re.compile(r"^SIZE=(\d+)$", re.IGNORECASE)
+_XTEXT = re.compile(r"\+([0-9A-Fa-f]{2})")
+_XFORWARD_UNAVAILABLE = ("[UNAVAILABLE]", "[TEMPUNAVAIL]")
+
+
+class ReceiverProtocol(enum.Enum):
+    """The protocol a listener speaks."""
+
+    LMTP = "lmtp"
+    """RFC 2033: one reply per recipient after the data; what a local mail server delivers with."""
+    SMTP = "smtp"
+    """RFC 5321: one reply per transaction; recipients of one channel per transaction."""
+
+
+@attrs.frozen(kw_only=True)
+class ListenAddress:
+    """Where to listen and which protocol to speak there."""
+
+    protocol: ReceiverProtocol
+    host: str
+    port: int = attrs.field(
+        validator=attrs.validators.and_(attrs.validators.ge(0), attrs.validators.le(65535))
+    )
+
+    @classmethod
+    def parse(cls, protocol: ReceiverProtocol, text: str) -> ListenAddress:
+        """``HOST:PORT``, ``[IPv6]:PORT`` or ``:PORT`` (all addresses); port 0 picks a free one.
+
+        Raises :class:`~inboxcore.domain.errors.InvalidValueError` for anything else.
+        """
+        host, sep, port = text.strip().rpartition(":")
+        if not sep or not port.isdigit() or int(port) > 65535:
+            raise InvalidValueError(f"expected HOST:PORT, got {text!r}")
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        elif ":" in host:
+            raise InvalidValueError(f"write an IPv6 address in brackets: [{host}]:{port}")
+        return cls(protocol=protocol, host=host, port=int(port))
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.protocol.value}://{host}:{self.port}"
+
+
+@attrs.frozen(kw_only=True)
+class BoundListener:
+    """A listener as bound: the real port when port 0 was asked for."""
+
+    protocol: ReceiverProtocol
+    host: str
+    port: int
+
+
+def _networks(
+    values: Iterable[str | ipaddress.IPv4Network | ipaddress.IPv6Network],
+) -> frozenset[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    try:
+        return frozenset(ipaddress.ip_network(v, strict=False) for v in values)
+    except ValueError as exc:
+        raise InvalidValueError(f"not a network: {exc}") from exc
+
+
+@attrs.frozen(kw_only=True)
+class ReceiverSettings:
+    """How the receiver behaves; the defaults suit a receiver behind a local Postfix."""
+
+    hostname: str = attrs.field(factory=socket.getfqdn)
+    """The name in the greeting and in the LHLO/EHLO reply."""
+    max_message_size: int = attrs.field(
+        default=DEFAULT_MAX_MESSAGE_SIZE, validator=attrs.validators.gt(0)
+    )
+    """The SIZE advertised and enforced for every recipient; a channel may set a lower limit."""
+    workers: int = attrs.field(default=4, validator=attrs.validators.gt(0))
+    """Threads running deliveries and recipient lookups (storage and DNS block)."""
+    grace_period: float = attrs.field(default=30.0, validator=attrs.validators.ge(0))
+    """Seconds a shutdown waits for sessions inside DATA to finish their delivery."""
+    idle_timeout: float = attrs.field(default=300.0, validator=attrs.validators.gt(0))
+    """Seconds a session may stay silent before it is closed (RFC 5321 suggests 5 minutes)."""
+    trusted_relays: frozenset[ipaddress.IPv4Network | ipaddress.IPv6Network] = attrs.field(
+        default=_LOOPBACK, converter=_networks
+    )
+    """Peers that relay mail for others (the local mail server): their address is not the
+    client's, and they may send XFORWARD with the original client's address and HELO."""
+
+
+def format_delivery_line(
+    *,
+    protocol: ReceiverProtocol,
+    recipients: Sequence[str],
+    reply: SmtpReply,
+    delivery: Delivery | None = None,
+    mail_from: str | None = None,
+    client_ip: str | None = None,
+    size: int | None = None,
+    reason_codes: Sequence[str] = (),
+    at: str,
+) -> str:
+    """The one log line of a message (or of a recipient refused at RCPT).
+
+    ``key=value`` fields, values without spaces except the quoted reply, so that ``grep`` and
+    ``awk`` read it: the raw id finds the message for ``reprocess``; the reason codes say why.
+    """
+    codes = delivery.reason_codes if delivery is not None else tuple(reason_codes)
+    raw_id = delivery.raw_id if delivery is not None else None
+    if delivery is not None:
+        size = delivery.intake.size
+        disposition = delivery.disposition.value
+    else:
+        disposition = "rejected" if reply.is_permanent_failure else "deferred"
+    fields = [
+        at,
+        protocol.value,
+        f"raw={raw_id or '-'}",
+        "rcpt=" + ",".join(recipients),
+        f"disposition={disposition}",
+        "reasons=" + (",".join(codes) or "-"),
+        f"size={size if size is not None else '-'}",
+        f"from=<{mail_from if mail_from is not None else ''}>",
+        f"client={client_ip or '-'}",
+        f'reply="{reply}"',
+    ]
+    return " ".join(fields)
+
+
+def _xtext_decode(value: str) -> str:
+    """RFC 3461 xtext, as XFORWARD encodes attribute values."""
+    return _XTEXT.sub(lambda m: chr(int(m.group(1), 16)), value)
+
+
+class _InboxEnvelope(Envelope):
+    """The aiosmtpd envelope with what the receiver learns along the transaction."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.channels: list[ChannelId] = []
+        """The channel of each accepted recipient, parallel to ``rcpt_tos``."""
+        self.declared_size: int | None = None
+        self.xforward: dict[str, str] = {}
+
+
+class _ReceiverSession(SMTP):
+    """One SMTP session on the receiver: aiosmtpd with shutdown tracking and XFORWARD."""
+
+    def __init__(self, handler: InboxHandler, receiver: Receiver, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.inbox_handler = handler
+        self.receiver = receiver
+        self.in_data = False
+
+    def _create_envelope(self) -> Envelope:
+        return _InboxEnvelope()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.receiver._sessions.add(self)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self.receiver._sessions.discard(self)
+        super().connection_lost(error)
+
+    async def push(self, status: str | bytes) -> None:
+        data = status.encode("utf-8") if isinstance(status, str) else status
+        if self.in_data and data in _AIOSMTPD_DATA_FAILURES:
+            recipients = list(self.envelope.rcpt_tos) if self.envelope is not None else []
+            self._log_data_failure(recipients, data)
+            if isinstance(self, _LmtpSession):
+                for _ in recipients[1:]:
+                    await self._push_one(data)
+        await self._push_one(data)
+
+    async def _push_one(self, data: bytes) -> None:
+        if data in (_AIOSMTPD_TOO_BIG_DECLARED, _AIOSMTPD_TOO_MUCH_DATA):
+            data = str(_TOO_BIG).encode("ascii")
+        await super().push(data)
+
+    def _log_data_failure(self, recipients: Sequence[str], data: bytes) -> None:
+        envelope = self.envelope
+        if not isinstance(envelope, _InboxEnvelope) or self.session is None:
+            return
+        too_big = data == _AIOSMTPD_TOO_MUCH_DATA
+        reply = _TOO_BIG if too_big else SmtpReply(code=500, enhanced="5.5.2", text="Line too long")
+        self.inbox_handler.log_refusal(
+            self.session,
+            envelope,
+            recipients,
+            reply,
+            "size_limit" if too_big else "line_too_long",
+        )
+
+    async def smtp_DATA(self, arg: str) -> None:
+        # Inside DATA (reading the message, then delivering it) a shutdown waits for the session.
+        self.in_data = True
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self.in_data = False
+
+    async def smtp_XFORWARD(self, arg: str | None) -> None:
+        """Postfix's XFORWARD: the original client of the mail this relay passes on."""
+        peer_trusted = self.inbox_handler.is_trusted_relay(self.session)
+        if not peer_trusted:
+            await self.push("550 5.7.0 XFORWARD not allowed from this host")
+            return
+        envelope = self.envelope
+        assert isinstance(envelope, _InboxEnvelope)
+        if envelope.mail_from:
+            await self.push("503 5.5.1 XFORWARD not allowed inside a transaction")
+            return
+        attributes: dict[str, str] = {}
+        for item in (arg or "").split():
+            name, eq, value = item.partition("=")
+            if not eq or not name.isalpha():
+                await self.push("501 5.5.4 Syntax: XFORWARD attribute=value...")
+                return
+            attributes[name.upper()] = _xtext_decode(value)
+        envelope.xforward.update(attributes)
+        await self.push("250 2.0.0 Ok")
+
+    def close_idle(self) -> None:
+        """Tell an idle client that the service is going away and close (RFC 5321 4.2.3)."""
+        transport = self.transport
+        if transport is not None and isinstance(transport, asyncio.WriteTransport):
+            transport.write(_SHUTTING_DOWN.encode("ascii") + b"\r\n")
+            transport.close()
+
+    def close_now(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+class _LmtpSession(_ReceiverSession):
+    """LMTP: the LHLO greeting instead of HELO/EHLO (what aiosmtpd's LMTP class does)."""
+
+    async def smtp_LHLO(self, arg: str) -> None:
+        await super().smtp_EHLO(arg)
+
+    async def smtp_HELO(self, arg: str) -> None:
+        await self.push('500 5.5.1 Error: command "HELO" not recognized')
+
+    async def smtp_EHLO(self, arg: str) -> None:
+        await self.push('500 5.5.1 Error: command "EHLO" not recognized')
+
+
+def _declared_size(options: Iterable[str]) -> int | None:
+    for option in options:
+        match = _SIZE_PARAM.match(option)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def _peer_ip(session: Session) -> str | None:
+    peer = session.peer
+    if isinstance(peer, tuple) and peer and isinstance(peer[0], str):
+        return peer[0]
+    return None
+
+
+class InboxHandler:
+    """The aiosmtpd handler: RCPT checks, and DATA delivered through the inbox service."""
+
+    def __init__(
+        self,
+        service: InboxService,
+        *,
+        protocol: ReceiverProtocol,
+        settings: ReceiverSettings,
+        executor: ThreadPoolExecutor,
+        closing: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.service = service
+        self.protocol = protocol
+        self.settings = settings
+        self._executor = executor
+        self._closing = closing
+
+    async def _in_thread(self, function: Callable[..., _T], *args: Any) -> _T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, function, *args)
+
+    def _now(self) -> str:
+        return self.service.clock.now().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def is_trusted_relay(self, session: Session | None) -> bool:
+        ip = _peer_ip(session) if session is not None else None
+        if ip is None:
+            return False
+        try:
+            address = ipaddress.ip_address(ip.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.settings.trusted_relays)
+
+    def _client(self, session: Session, envelope: _InboxEnvelope) -> tuple[str | None, str | None]:
+        """The original client's address and HELO name: the peer itself, unless it is a relay,
+        whose XFORWARD (if any) names them."""
+        if not self.is_trusted_relay(session):
+            return _peer_ip(session), session.host_name
+        addr = envelope.xforward.get("ADDR")
+        helo = envelope.xforward.get("HELO")
+        if addr in _XFORWARD_UNAVAILABLE:
+            addr = None
+        if helo in _XFORWARD_UNAVAILABLE:
+            helo = None
+        if addr is not None and addr.upper().startswith("IPV6:"):
+            addr = addr[5:]
+        return addr, helo
+
+    # --- aiosmtpd hooks ------------------------------------------------------------------------
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.is_trusted_relay(session):
+            responses.insert(len(responses) - 1, "250-XFORWARD NAME ADDR PROTO HELO")
+        return responses
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        if self._closing():
+            return _SHUTTING_DOWN
+        declared = _declared_size(mail_options)
+        if declared is not None and declared > self.settings.max_message_size:
+            return str(_TOO_BIG)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        if isinstance(envelope, _InboxEnvelope):
+            envelope.declared_size = declared
+        return _OK_SENDER
+
+    def _lookup(self, address: str) -> Channel | None:
+        """The channel receiving at ``address`` (blocking: runs in a worker thread)."""
+        EmailAddress.parse(address)  # a malformed address is a 501, not an unknown mailbox
+        return channel_for_recipients(self.service.storage, [address])
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        assert isinstance(envelope, _InboxEnvelope)
+        refusal: SmtpReply | None = None
+        reason = ""
+        channel: Channel | None = None
+        try:
+            channel = await self._in_thread(self._lookup, address)
+        except InvalidEmailAddress:
+            refusal, reason = _BAD_ADDRESS, "invalid_recipient"
+        except PortError as exc:
+            log.warning("storage unavailable while checking recipient %s: %s", address, exc)
+            refusal, reason = _STORE_DOWN, "storage_unavailable"
+        if refusal is None:
+            if channel is None:
+                refusal, reason = _UNKNOWN, "unknown_recipient"
+            elif channel.state is ChannelState.DISCONNECTED:
+                refusal, reason = _RETIRED, "channel_disconnected"
+            elif (
+                envelope.declared_size is not None
+                and envelope.declared_size > channel.intake.max_message_size
+            ):
+                refusal, reason = _TOO_BIG, "size_limit"
+            elif (
+                self.protocol is ReceiverProtocol.SMTP
+                and envelope.channels
+                and channel.id != envelope.channels[0]
+            ):
+                # One SMTP reply cannot carry two channels' verdicts: deliver this one apart.
+                return str(_OTHER_CHANNEL)
+        if refusal is not None:
+            self.log_refusal(session, envelope, (address,), refusal, reason)
+            return str(refusal)
+        assert channel is not None
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        envelope.channels.append(channel.id)
+        return _OK_RECIPIENT
+
+    def log_refusal(
+        self,
+        session: Session,
+        envelope: _InboxEnvelope,
+        recipients: Sequence[str],
+        reply: SmtpReply,
+        reason: str,
+    ) -> None:
+        """The log line of recipients refused before a delivery (at RCPT, or data too big)."""
+        client_ip, _helo = self._client(session, envelope)
+        log.info(
+            "%s",
+            format_delivery_line(
+                protocol=self.protocol,
+                recipients=recipients,
+                reply=reply,
+                mail_from=_mail_from(envelope),
+                client_ip=client_ip,
+                size=envelope.declared_size,
+                reason_codes=(reason,),
+                at=self._now(),
+            ),
+        )
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope, _InboxEnvelope)
+        content = envelope.original_content or b""
+        client_ip, helo = self._client(session, envelope)
+        groups: dict[ChannelId, list[str]] = {}
+        for address, channel_id in zip(envelope.rcpt_tos, envelope.channels, strict=True):
+            groups.setdefault(channel_id, []).append(address)
+        replies: dict[ChannelId, SmtpReply] = {}
+        for channel_id, recipients in groups.items():
+            inbox_envelope = InboxEnvelope(
+                received_at=self.service.clock.now(),
+                mail_from=_mail_from(envelope),
+                rcpt_to=tuple(recipients),
+                client_ip=client_ip,
+                helo=helo,
+            )
+            replies[channel_id] = await self._deliver(content, inbox_envelope)
+        if self.protocol is ReceiverProtocol.SMTP:
+            (reply,) = replies.values()
+            return str(reply)
+        return "\r\n".join(str(replies[channel_id]) for channel_id in envelope.channels)
+
+    async def _deliver(self, content: bytes, envelope: InboxEnvelope) -> SmtpReply:
+        """Run one delivery in a worker thread; the reply exists only once ``receive`` returned,
+        that is once the raw message is durably stored."""
+        try:
+            delivery = await self._in_thread(
+                lambda: self.service.receive(content, envelope, live_smtp=True)
+            )
+        except Exception:  # a broken port: the sender keeps the message and retries
+            log.exception("delivery to %s failed", ",".join(envelope.rcpt_to))
+            log.info(
+                "%s",
+                format_delivery_line(
+                    protocol=self.protocol,
+                    recipients=envelope.rcpt_to,
+                    reply=_STORE_DOWN,
+                    mail_from=envelope.mail_from,
+                    client_ip=envelope.client_ip,
+                    size=len(content),
+                    reason_codes=("internal_error",),
+                    at=self._now(),
+                ),
+            )
+            return _STORE_DOWN
+        log.info(
+            "%s",
+            format_delivery_line(
+                protocol=self.protocol,
+                recipients=envelope.rcpt_to,
+                reply=delivery.smtp,
+                delivery=delivery,
+                mail_from=envelope.mail_from,
+                client_ip=envelope.client_ip,
+                at=self._now(),
+            ),
+        )
+        return delivery.smtp
+
+
+def _mail_from(envelope: Envelope) -> str | None:
+    """aiosmtpd keeps the null sender as ``<>``; the inbox writes it ``""``."""
+    value = envelope.mail_from
+    if value is None:
+        return None
+    return "" if value == "<>" else value
+
+
+class Receiver:
+    """The listeners of one inbox, run on an asyncio event loop.
+
+    ``await start()`` binds them (and returns where, for port 0); ``await serve()`` runs until
+    :meth:`request_stop`, then shuts down gracefully. :meth:`run` does all of it, for a process
+    that is only a receiver.
+    """
+
+    def __init__(
+        self,
+        service: InboxService,
+        listeners: Sequence[ListenAddress],
+        settings: ReceiverSettings | None = None,
+    ) -> None:
+        if not listeners:
+            raise InvalidValueError("a receiver needs at least one listener")
+        self.service = service
+        self.listeners = tuple(listeners)
+        self.settings = settings or ReceiverSettings()
+        self._executor = ThreadPoolExecutor(
+            max_workers=self.settings.workers, thread_name_prefix="inboxcore-receive"
+        )
+        self._sessions: set[_ReceiverSession] = set()
+        self._servers: list[asyncio.Server] = []
+        self._stop: asyncio.Event | None = None
+        self.closing = False
+
+    def _session_factory(self, protocol: ReceiverProtocol) -> Callable[[], _ReceiverSession]:
+        handler = InboxHandler(
+            self.service,
+            protocol=protocol,
+            settings=self.settings,
+            executor=self._executor,
+            closing=lambda: self.closing,
+        )
+        cls = _LmtpSession if protocol is ReceiverProtocol.LMTP else _ReceiverSession
+
+        def factory() -> _ReceiverSession:
+            return cls(
+                handler,
+                self,
+                data_size_limit=self.settings.max_message_size,
+                enable_SMTPUTF8=True,
+                decode_data=False,
+                hostname=self.settings.hostname,
+                ident=f"inboxcore {protocol.value.upper()}",
+                timeout=self.settings.idle_timeout,
+                loop=asyncio.get_running_loop(),
+            )
+
+        return factory
+
+    async def start(self) -> tuple[BoundListener, ...]:
+        """Bind every listener; raises OSError when an address cannot be bound."""
+        loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        bound: list[BoundListener] = []
+        for listener in self.listeners:
+            server = await loop.create_server(
+                self._session_factory(listener.protocol),
+                host=listener.host or None,
+                port=listener.port,
+                reuse_address=True,
+            )
+            self._servers.append(server)
+            for sock in server.sockets:
+                host, port = sock.getsockname()[:2]
+                bound.append(BoundListener(protocol=listener.protocol, host=host, port=port))
+        return tuple(bound)
+
+    def request_stop(self) -> None:
+        """Begin a graceful shutdown (safe to call from a signal handler on the loop)."""
+        if self._stop is not None:
+            self._stop.set()
+
+    async def serve(self) -> None:
+        """Serve until :meth:`request_stop`, then shut down gracefully."""
+        assert self._stop is not None, "start() first"
+        await self._stop.wait()
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop listening, close idle sessions with 421, give sessions inside DATA up to the
+        grace period to finish, close the rest, and wait for deliveries still in threads."""
+        self.closing = True
+        for server in self._servers:
+            server.close()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.grace_period
+        while True:
+            busy = False
+            for session in list(self._sessions):
+                if session.in_data:
+                    busy = True
+                else:
+                    session.close_idle()
+            if not busy or loop.time() >= deadline:
+                break
+            await asyncio.sleep(0.05)
+        for session in list(self._sessions):
+            session.close_now()
+        # A delivery whose session was closed still runs to its end in its thread: its message
+        # is stored (the sender, without a reply, sends it again and it is a duplicate).
+        await loop.run_in_executor(None, self._executor.shutdown, True)
+        for server in self._servers:
+            await server.wait_closed()
+
+    def run(self, on_started: Callable[[tuple[BoundListener, ...]], None] | None = None) -> None:
+        """Run in this thread until SIGTERM or SIGINT, then shut down gracefully."""
+        asyncio.run(self._run(on_started))
+
+    async def _run(self, on_started: Callable[[tuple[BoundListener, ...]], None] | None) -> None:
+        import signal
+
+        bound = await self.start()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.request_stop)
+        if on_started is not None:
+            on_started(bound)
+        await self.serve()

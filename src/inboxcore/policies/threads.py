@@ -1,0 +1,741 @@
+"""Threading: which conversation an incoming message belongs to, as a pure decision.
+
+(The module is ``threads``, not ``threading``, so as not to shadow the standard library.)
+
+The service gathers the inputs into a :class:`ThreadContext` and :func:`decide_thread` returns a
+:class:`ThreadDecision`: join conversation X, reopen X, or open a new conversation (possibly linked
+to an older one). The rules, strongest evidence first:
+
+1. **Headers.** In-Reply-To, then References from the most recent back (at most
+   :data:`MAX_REFERENCES` ids in all, see :func:`referenced_message_ids`), looked up by the service
+   against the Message-IDs we received and sent in the channel.
+2. **Token.** Our outbound mail carries a signed conversation token in its Message-ID and in a
+   plus-tagged Reply-To address (:func:`make_conversation_token`); a reply that lost its headers
+   still finds its conversation through the address it was sent to.
+3. **Subject** (fallback only): same contact, same subject once reply and forward prefixes are
+   stripped (:func:`subject_key`), a message within ``subject_match_window``. An empty subject
+   never matches. A closed conversation qualifies only when the new subject is itself a reply
+   ("Re: ..."), since two separate questions can share a plain subject.
+
+**Hijack protection.** A header or token match proves only that the sender saw our mail, not who
+they are: a forwarded thread or a leaked message could let a stranger write into a customer's
+conversation. So a matched message joins only if its sender is the conversation's contact (or the
+contact the message was associated with), a participant, one of the account's own people, or from
+the contact's *organization domain* (same registrable domain by the Public Suffix List, so
+``mail.acme.co.uk`` and ``acme.co.uk`` are one organization). Free-mail and ISP domains
+(:data:`FREE_MAIL_DOMAINS`) never count as an organization: two gmail.com users are strangers.
+Anyone else gets a new conversation linked to the old one (reason ``hijack_protection``).
+
+**Closed conversations.** A reply reopens a closed conversation within ``reopen_window`` of its
+closing; later it opens a new conversation linked to the old one (``reopen_window_passed``).
+
+**Automatic mail.** Auto-replies, bounces and loops join a matched conversation whoever sent them
+(a bounce comes from a mail server that never took part), but never reopen it; they never route
+or ticket either, so they cannot take a conversation over. Unmatched, they get a new conversation
+(the service makes it a notice). A forwarding confirmation always gets its own conversation.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from types import MappingProxyType
+
+import attrs
+
+from inboxcore.domain.addresses import EmailAddress, normalize_domain
+from inboxcore.domain.errors import InvalidEmailAddress, InvalidValueError, TokenError
+from inboxcore.domain.ids import ChannelId, ContactId, ConversationId
+from inboxcore.domain.model import (
+    Conversation,
+    ConversationKind,
+    ConversationSettings,
+    ConversationStatus,
+    MessageKind,
+)
+from inboxcore.domain.tokens import Signer
+from inboxcore.mail.suffixes import registrable_domain
+
+__all__ = [
+    "CONVERSATION_TOKEN_DIGEST_SIZE",
+    "CONVERSATION_TOKEN_SALT",
+    "FREE_MAIL_DOMAINS",
+    "MAX_REFERENCES",
+    "MatchedBy",
+    "ThreadAction",
+    "ThreadContext",
+    "ThreadDecision",
+    "conversation_signer",
+    "decide_thread",
+    "find_token_conversation_id",
+    "is_free_mail_domain",
+    "is_reply_subject",
+    "make_conversation_token",
+    "organization_domain",
+    "outbound_message_id",
+    "read_conversation_token",
+    "referenced_message_ids",
+    "reply_to_address",
+    "same_organization",
+    "sender_may_join",
+    "strip_subject_prefixes",
+    "subject_key",
+    "token_from_address",
+    "token_from_message_id",
+]
+
+MAX_REFERENCES = 32
+"""At most this many referenced Message-IDs are looked up: In-Reply-To, then the most recent
+References. Long threads carry hundreds; the recent end is what identifies the conversation."""
+
+CONVERSATION_TOKEN_SALT = "conversation"
+CONVERSATION_TOKEN_DIGEST_SIZE = 10
+"""80 bits of HMAC: short enough for an address plus-tag, far beyond guessing by mail."""
+
+# --- subjects -------------------------------------------------------------------------------
+
+_REPLY_WORDS = (
+    "re",  # Latin, English and most clients
+    "aw",  # German: Antwort
+    "antw",  # Dutch: Antwoord
+    "sv",  # Swedish, Danish, Norwegian: Svar
+    "vs",  # Finnish: Vastaus (Danish/Norwegian forward too)
+    "res",  # Portuguese: Resposta
+    "odp",  # Polish: Odpowiedź
+    "ynt",  # Turkish: Yanıt
+    "r",  # Italian Outlook
+    "rif",  # Italian: Riferimento
+    "réf",  # French: Référence
+    "ref",
+    "atb",  # Latvian: Atbilde
+    "odg",  # Slovenian: Odgovor
+    "vá",  # Icelandic
+    "απ",  # Greek
+    "σχετ",  # Greek
+    "回复",  # Chinese (simplified)
+    "回覆",  # Chinese (traditional)
+    "答复",  # Chinese
+)
+_FORWARD_WORDS = (
+    "fwd",
+    "fw",
+    "wg",  # German: Weitergeleitet
+    "tr",  # French: Transféré
+    "rv",  # Spanish: Reenviado
+    "enc",  # Portuguese: Encaminhado
+    "doorst",  # Dutch: Doorgestuurd
+    "i",  # Italian Outlook: Inoltrato
+    "pd",  # Polish: Przekazane dalej
+    "ilt",  # Turkish: İlet
+    "vl",  # Finnish: Välitetty
+    "fs",  # Icelandic
+    "προθ",  # Greek
+    "转发",  # Chinese (simplified)
+    "轉寄",  # Chinese (traditional)
+)
+
+
+def _alternation(words: Iterable[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+_COUNTER = r"(?:\s*(?:\[\d{1,4}\]|\(\d{1,4}\)|\^\d{1,4}|\d{1,4}))?"
+_REPLY_PREFIX = re.compile(
+    rf"^\s*(?:{_alternation(_REPLY_WORDS)}){_COUNTER}\s*[:：]\s*", re.IGNORECASE
+)
+_FORWARD_PREFIX = re.compile(
+    rf"^\s*(?:{_alternation(_FORWARD_WORDS)}){_COUNTER}\s*[:：]\s*", re.IGNORECASE
+)
+_LIST_TAG = re.compile(r"^\s*\[[^\[\]]{1,80}\]\s*")
+_FWD_SUFFIX = re.compile(r"\s*\((?:fwd|fw)\)\s*$", re.IGNORECASE)
+
+
+def _strip(subject: str) -> tuple[str, bool]:
+    """The subject without prefixes, and whether a reply prefix was among them."""
+    text = " ".join(subject.split())
+    replied = False
+    for _ in range(100):  # bounded: every round removes at least one character
+        before = text
+        match = _REPLY_PREFIX.match(text)
+        if match:
+            replied = True
+            text = text[match.end() :]
+        for pattern in (_FORWARD_PREFIX, _LIST_TAG, _FWD_SUFFIX):
+            text = pattern.sub("", text, count=1)
+        if text == before:
+            break
+    return text.strip(), replied
+
+
+def strip_subject_prefixes(subject: str) -> str:
+    """The subject without reply/forward prefixes ("Re:", "AW:", "RE[2]:", "Re^3:", "Fwd:",
+    "SV:", "VS:", "Antw:", "TR:", "RV:", ...), mailing-list tags ("[list] ") and a trailing
+    "(fwd)", removed case-insensitively and repeatedly; white space collapsed."""
+    return _strip(subject)[0]
+
+
+def subject_key(subject: str) -> str:
+    """The form in which subjects are compared: prefixes stripped, case folded."""
+    return strip_subject_prefixes(subject).casefold()
+
+
+def is_reply_subject(subject: str) -> bool:
+    """Whether the subject carries a reply prefix ("Re:", "AW:", ...), not only forwards/tags."""
+    return _strip(subject)[1]
+
+
+# --- organizations --------------------------------------------------------------------------
+
+FREE_MAIL_DOMAINS = frozenset(
+    {
+        # Global providers
+        "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com",
+        "passport.com", "yahoo.com", "ymail.com", "rocketmail.com", "aol.com", "aim.com",
+        "icloud.com", "me.com", "mac.com", "proton.me", "protonmail.com", "protonmail.ch",
+        "pm.me", "tutanota.com", "tutanota.de", "tuta.io", "tuta.com", "zoho.com", "zohomail.com",
+        "fastmail.com", "fastmail.fm", "hey.com", "mail.com", "email.com", "usa.com",
+        "gmx.com", "gmx.net", "gmx.de", "gmx.at", "gmx.ch", "hushmail.com", "inbox.com",
+        "yandex.com", "yandex.ru", "ya.ru", "mail.ru", "bk.ru", "inbox.ru", "list.ru",
+        "rambler.ru", "qq.com", "163.com", "126.com", "yeah.net", "sina.com", "sina.cn",
+        "sohu.com", "aliyun.com", "naver.com", "daum.net", "hanmail.net", "rediffmail.com",
+        # Regional variants of the global providers
+        "hotmail.co.uk", "hotmail.fr", "hotmail.de", "hotmail.it", "hotmail.es", "hotmail.nl",
+        "hotmail.be", "hotmail.ca", "hotmail.com.br", "hotmail.com.au", "live.co.uk",
+        "live.fr", "live.de", "live.it", "live.nl", "live.be", "live.ca", "live.com.au",
+        "outlook.fr", "outlook.de", "outlook.es", "outlook.it", "outlook.com.br",
+        "yahoo.co.uk", "yahoo.fr", "yahoo.de", "yahoo.it", "yahoo.es", "yahoo.ca",
+        "yahoo.co.jp", "yahoo.co.in", "yahoo.com.br", "yahoo.com.au", "yahoo.com.mx",
+        "yahoo.com.ar", "yahoo.se", "yahoo.no", "yahoo.dk", "yahoo.gr",
+        # National providers and ISPs whose addresses belong to unrelated people
+        "web.de", "t-online.de", "freenet.de", "posteo.de", "mailbox.org", "arcor.de",
+        "orange.fr", "wanadoo.fr", "free.fr", "laposte.net", "sfr.fr", "neuf.fr", "bbox.fr",
+        "libero.it", "virgilio.it", "tiscali.it", "alice.it", "tin.it", "seznam.cz",
+        "centrum.cz", "wp.pl", "o2.pl", "onet.pl", "interia.pl", "btinternet.com",
+        "sky.com", "virginmedia.com", "talktalk.net", "ntlworld.com", "comcast.net",
+        "verizon.net", "att.net", "sbcglobal.net", "bellsouth.net", "cox.net", "charter.net",
+        "earthlink.net", "optonline.net", "juno.com", "bigpond.com", "optusnet.com.au",
+        "shaw.ca", "rogers.com", "sympatico.ca", "terra.com.br", "bol.com.br", "uol.com.br",
+        "ig.com.br", "telenet.be", "skynet.be", "ziggo.nl", "kpnmail.nl", "hetnet.nl",
+        "planet.nl", "home.nl", "bluewin.ch", "hispeed.ch", "chello.at", "a1.net", "aon.at",
+        "telia.com", "online.no", "abv.bg", "freemail.hu", "citromail.hu", "ukr.net",
+        "i.ua", "walla.co.il", "libero.es", "terra.es", "eircom.net", "xtra.co.nz",
+    }
+)  # fmt: skip
+"""Registrable domains whose users are unrelated people, never one organization."""
+
+
+def organization_domain(domain: str) -> str | None:
+    """The registrable domain ("organizational domain") of ``domain``, or None.
+
+    None for a public suffix itself (``co.uk``), a domain literal or anything unparseable.
+    Never raises.
+    """
+    return registrable_domain(domain)
+
+
+def is_free_mail_domain(domain: str) -> bool:
+    """Whether ``domain`` (or its registrable domain) is a free-mail or ISP domain."""
+    org = organization_domain(domain)
+    return org is not None and org in FREE_MAIL_DOMAINS
+
+
+def same_organization(a: str, b: str) -> bool:
+    """Whether two domains are one organization: same registrable domain, not free-mail."""
+    org = organization_domain(a)
+    return org is not None and org not in FREE_MAIL_DOMAINS and org == organization_domain(b)
+
+
+def sender_may_join(
+    conversation: Conversation,
+    *,
+    sender: EmailAddress | None,
+    contact_id: ContactId | None = None,
+    contact_address: EmailAddress | None = None,
+    insiders: frozenset[str] = frozenset(),
+) -> bool:
+    """Whether a sender may write into ``conversation`` (hijack protection).
+
+    Yes for the conversation's own contact (``contact_id`` is the contact the message was
+    associated with), a participant, an insider (address keys of the account's agents and the
+    channel's own addresses), or an address of the organization of ``contact_address`` (the
+    conversation's contact). No for anyone else, and for a message without a usable sender.
+    """
+    if contact_id is not None and contact_id == conversation.contact_id:
+        return True
+    if sender is None:
+        return False
+    if sender.key in conversation.participants or sender.key in insiders:
+        return True
+    return contact_address is not None and same_organization(sender.domain, contact_address.domain)
+
+
+# --- conversation tokens --------------------------------------------------------------------
+
+_KIND_TEXT = 0
+_KIND_UUID = 1
+_KIND_INT = 2
+_B32_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567"
+_B32_RUN = re.compile(r"[a-z2-7]{20,400}")
+_MAX_CANDIDATES = 8
+_UNIQUE = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+def conversation_signer(secret_keys: Sequence[bytes | str]) -> Signer:
+    """The :class:`~inboxcore.domain.tokens.Signer` for conversation tokens (salt ``conversation``,
+    :data:`CONVERSATION_TOKEN_DIGEST_SIZE`-byte signatures), newest key last."""
+    return Signer(
+        secret_keys=tuple(secret_keys),
+        salt=CONVERSATION_TOKEN_SALT,
+        digest_size=CONVERSATION_TOKEN_DIGEST_SIZE,
+    )
+
+
+def _check_signer(signer: Signer) -> None:
+    if signer.salt != CONVERSATION_TOKEN_SALT or signer.digest_size > 16:
+        raise InvalidValueError(
+            "conversation tokens need a Signer with salt 'conversation' and a digest of at most "
+            "16 bytes: use conversation_signer()"
+        )
+
+
+def _b32encode(data: bytes) -> str:
+    return base64.b32encode(data).decode("ascii").rstrip("=").lower()
+
+
+def _b32decode(text: str) -> bytes | None:
+    try:
+        data = base64.b32decode(text.upper() + "=" * (-len(text) % 8))
+    except (binascii.Error, ValueError):
+        return None
+    # Accept only the canonical spelling, so that any change to a token is refused.
+    return data if _b32encode(data) == text else None
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _encode_id(conversation_id: str) -> tuple[int, bytes]:
+    try:
+        if str(uuid.UUID(conversation_id)) == conversation_id:
+            return _KIND_UUID, uuid.UUID(conversation_id).bytes
+    except ValueError:
+        pass
+    if conversation_id.isascii() and conversation_id.isdigit() and len(conversation_id) <= 38:
+        number = int(conversation_id)
+        if str(number) == conversation_id:
+            return _KIND_INT, number.to_bytes(max(1, (number.bit_length() + 7) // 8), "big")
+    return _KIND_TEXT, conversation_id.encode("utf-8")
+
+
+def _decode_id(kind: int, data: bytes) -> str | None:
+    if kind == _KIND_UUID:
+        return str(uuid.UUID(bytes=data)) if len(data) == 16 else None
+    if kind == _KIND_INT:
+        return str(int.from_bytes(data, "big")) if data else None
+    if kind == _KIND_TEXT:
+        try:
+            return data.decode("utf-8") or None
+        except UnicodeDecodeError:
+            return None
+    return None
+
+
+def make_conversation_token(conversation_id: ConversationId, signer: Signer, now: datetime) -> str:
+    """A short signed token for ``conversation_id``, safe in a Message-ID and a plus-tag.
+
+    Lowercase base32 (``a-z2-7``), so it survives relays that change the case of addresses; a
+    UUID id gives a 50-character token, a short id fewer. The layout inside the base32 is one
+    byte (id encoding << 4 | length of the issue time), the id (a UUID as 16 bytes, a decimal
+    number as an integer, anything else as UTF-8), the issue time and the HMAC; the signature is
+    the :class:`~inboxcore.domain.tokens.Signer`'s, so keys rotate as they do for every token.
+    Raises
+    :class:`~inboxcore.domain.errors.InvalidValueError` for an empty id or a signer not made by
+    :func:`conversation_signer`.
+    """
+    _check_signer(signer)
+    if not conversation_id:
+        raise InvalidValueError("a conversation token needs a conversation id")
+    kind, id_bytes = _encode_id(conversation_id)
+    parts = signer.sign(bytes([kind]) + id_bytes, now).split(".")
+    issued = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+    signature = base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))
+    return _b32encode(bytes([kind << 4 | len(issued)]) + id_bytes + issued + signature)
+
+
+def _verify(token: str, signer: Signer, now: datetime) -> ConversationId | None:
+    blob = _b32decode(token)
+    size = signer.digest_size
+    if blob is None or len(blob) < 1 + 1 + size:
+        return None
+    kind, issued_len = blob[0] >> 4, blob[0] & 0x0F
+    if not 1 <= issued_len <= 8 or len(blob) < 1 + 1 + issued_len + size:
+        return None
+    id_bytes = blob[1 : -(issued_len + size)]
+    issued = blob[-(issued_len + size) : -size]
+    signature = blob[-size:]
+    rebuilt = f"{_b64(bytes([kind]) + id_bytes)}.{_b64(issued)}.{_b64(signature)}"
+    try:
+        signer.unsign(rebuilt, now)
+    except (TokenError, ValueError, OverflowError, OSError):
+        return None
+    decoded = _decode_id(kind, id_bytes)
+    return ConversationId(decoded) if decoded else None
+
+
+def read_conversation_token(text: str, signer: Signer, now: datetime) -> ConversationId | None:
+    """The conversation id of the first valid token found in ``text``, or None.
+
+    ``text`` may be a bare token, a plus-tag, an address or a Message-ID (with or without angle
+    brackets), in any case. Tampered, foreign, truncated or garbage input gives None: no
+    exception escapes for anything the outside world wrote. At most a few candidates are
+    checked, so a hostile header cannot make this expensive.
+    """
+    _check_signer(signer)
+    if not isinstance(text, str) or len(text) > 2000:
+        return None
+    for n, match in enumerate(_B32_RUN.finditer(text.lower())):
+        if n >= _MAX_CANDIDATES:
+            break
+        found = _verify(match.group(), signer, now)
+        if found is not None:
+            return found
+    return None
+
+
+def outbound_message_id(token: str, domain: str, *, unique: str) -> str:
+    """The Message-ID (without angle brackets) of an outbound message: ``<token>.<unique>@domain``.
+
+    ``unique`` (a fresh id or random hex from the IdSource) keeps Message-IDs of one
+    conversation distinct; the token makes a reply that quotes this id in In-Reply-To or
+    References find its conversation even if our own copy was never stored. Raises
+    :class:`~inboxcore.domain.errors.InvalidValueError` for a malformed token, ``unique`` or domain.
+    """
+    if not token or any(c not in _B32_ALPHABET for c in token):
+        raise InvalidValueError(f"not a conversation token: {token!r}")
+    if not _UNIQUE.fullmatch(unique):
+        raise InvalidValueError(f"the unique part must be 1-64 letters, digits or '-': {unique!r}")
+    return f"{token}.{unique.lower()}@{normalize_domain(domain)}"
+
+
+def reply_to_address(channel_address: EmailAddress, token: str) -> EmailAddress:
+    """``channel_address`` with the token as its plus-tag (``support+<token>@...``).
+
+    When the tagged local part would exceed 64 octets (a long local part, or a long
+    conversation id), the untagged address is returned: the reply still threads by its headers
+    and by the token in our Message-ID, which have no such limit.
+    """
+    if not token or any(c not in _B32_ALPHABET for c in token):
+        raise InvalidValueError(f"not a conversation token: {token!r}")
+    try:
+        return channel_address.with_tag(token)
+    except InvalidEmailAddress:
+        return channel_address.untagged
+
+
+def token_from_address(
+    address: EmailAddress, signer: Signer, now: datetime
+) -> ConversationId | None:
+    """The conversation whose token is the plus-tag of ``address``, or None."""
+    tag = address.tag
+    return read_conversation_token(tag, signer, now) if tag else None
+
+
+def token_from_message_id(message_id: str, signer: Signer, now: datetime) -> ConversationId | None:
+    """The conversation whose token is in the local part of ``message_id``, or None."""
+    local = message_id.strip().strip("<>").rpartition("@")[0]
+    return read_conversation_token(local, signer, now) if local else None
+
+
+def find_token_conversation_id(
+    *,
+    recipients: Iterable[EmailAddress],
+    in_reply_to: Sequence[str] = (),
+    references: Sequence[str] = (),
+    signer: Signer,
+    now: datetime,
+) -> ConversationId | None:
+    """The conversation named by a token in the recipients' plus-tags (To, Cc, envelope
+    recipients: the address the contact replied to), else in a referenced Message-ID, most
+    recent first. None when there is none; never raises for what the message holds."""
+    for address in recipients:
+        found = token_from_address(address, signer, now)
+        if found is not None:
+            return found
+    for message_id in referenced_message_ids(in_reply_to, references):
+        found = token_from_message_id(message_id, signer, now)
+        if found is not None:
+            return found
+    return None
+
+
+# --- the decision ---------------------------------------------------------------------------
+
+
+def referenced_message_ids(
+    in_reply_to: Sequence[str], references: Sequence[str]
+) -> tuple[str, ...]:
+    """The Message-IDs to look up, most telling first: In-Reply-To, then References from the
+    most recent back; angle brackets and white space removed, duplicates dropped, at most
+    :data:`MAX_REFERENCES`."""
+    recent_refs = list(references[-MAX_REFERENCES:])
+    recent_refs.reverse()
+    seen: dict[str, None] = {}
+    for raw in (*in_reply_to[:MAX_REFERENCES], *recent_refs):
+        cleaned = raw.strip().strip("<>").strip() if isinstance(raw, str) else ""
+        if cleaned and " " not in cleaned:
+            seen.setdefault(cleaned, None)
+        if len(seen) >= MAX_REFERENCES:
+            break
+    return tuple(seen)
+
+
+class ThreadAction(enum.Enum):
+    JOIN = "join"
+    """Append to an open conversation (or, for automatic mail, to a closed one as it is)."""
+    REOPEN = "reopen"
+    """Reopen a closed conversation and append."""
+    NEW = "new"
+    """Open a new conversation, linked to ``linked_conversation_id`` when set."""
+
+
+class MatchedBy(enum.Enum):
+    REFERENCES = "references"
+    TOKEN = "token"
+    SUBJECT = "subject"
+    NONE = "none"
+
+
+def _map(value: Mapping[str, ConversationId]) -> Mapping[str, ConversationId]:
+    return MappingProxyType(dict(value))
+
+
+def _conv_map(
+    value: Iterable[Conversation] | Mapping[ConversationId, Conversation],
+) -> Mapping[ConversationId, Conversation]:
+    if isinstance(value, Mapping):
+        return MappingProxyType(dict(value))
+    return MappingProxyType({c.id: c for c in value})
+
+
+def _contact_map(
+    value: Mapping[ContactId, EmailAddress],
+) -> Mapping[ContactId, EmailAddress]:
+    return MappingProxyType(dict(value))
+
+
+def _strs(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
+def _keys(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(v.lower() for v in values)
+
+
+def _conversations(values: Iterable[Conversation]) -> tuple[Conversation, ...]:
+    return tuple(values)
+
+
+@attrs.frozen(kw_only=True)
+class ThreadContext:
+    """Everything the threading decision needs, gathered by the service.
+
+    The recipe: ``ids = referenced_message_ids(in_reply_to, references)``; ``known_message_ids``
+    maps each of them found by ``MessageRepository.by_rfc_message_ids(channel, ids)`` to its
+    message's conversation; ``token_conversation_id`` from :func:`find_token_conversation_id`;
+    ``same_contact`` from ``ConversationRepository.for_contact(channel, contact,
+    now - subject_match_window)``; ``conversations`` holds every conversation named by the
+    previous two; ``contact_addresses`` the address of each of their contacts (for the
+    organization rule); ``insiders`` the address keys of the account's agents and the channel's
+    own addresses.
+    """
+
+    channel_id: ChannelId
+    kind: MessageKind = MessageKind.MESSAGE
+    sender: EmailAddress | None = None
+    """The original author (after forwarding is unwrapped), not the forwarding mailbox."""
+    contact_id: ContactId | None = None
+    """The contact the message was associated with, when known."""
+    subject: str = ""
+    in_reply_to: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    references: tuple[str, ...] = attrs.field(default=(), converter=_strs)
+    known_message_ids: Mapping[str, ConversationId] = attrs.field(factory=dict, converter=_map)
+    token_conversation_id: ConversationId | None = None
+    conversations: Mapping[ConversationId, Conversation] = attrs.field(
+        factory=dict, converter=_conv_map
+    )
+    same_contact: tuple[Conversation, ...] = attrs.field(default=(), converter=_conversations)
+    contact_addresses: Mapping[ContactId, EmailAddress] = attrs.field(
+        factory=dict, converter=_contact_map
+    )
+    insiders: frozenset[str] = attrs.field(default=frozenset(), converter=_keys)
+
+
+def _decision_valid(
+    instance: ThreadDecision, attribute: attrs.Attribute[ThreadAction], value: ThreadAction
+) -> None:
+    if (value is ThreadAction.NEW) != (instance.conversation_id is None):
+        raise ValueError("JOIN and REOPEN name a conversation; NEW does not")
+
+
+@attrs.frozen(kw_only=True)
+class ThreadDecision:
+    """Where an incoming message goes.
+
+    ``conversation_id`` is the conversation to join or reopen (None for NEW);
+    ``linked_conversation_id`` the older conversation a NEW one is linked to. ``reason`` is a
+    stable code: ``reply``, ``automatic``, ``subject_match``, ``reopened``, ``new``,
+    ``hijack_protection``, ``reopen_window_passed``. ``matched_by`` says what found the
+    conversation (also for a NEW one split from it).
+    """
+
+    conversation_id: ConversationId | None = None
+    action: ThreadAction = attrs.field(validator=_decision_valid)
+    reason: str
+    matched_by: MatchedBy
+    explanation: str
+    linked_conversation_id: ConversationId | None = None
+
+    @property
+    def is_new(self) -> bool:
+        return self.action is ThreadAction.NEW
+
+
+_AUTOMATIC = frozenset({MessageKind.AUTO_REPLY, MessageKind.BOUNCE, MessageKind.LOOP})
+
+
+def _new(reason: str = "new", explanation: str = "No conversation matched.") -> ThreadDecision:
+    return ThreadDecision(
+        action=ThreadAction.NEW, reason=reason, matched_by=MatchedBy.NONE, explanation=explanation
+    )
+
+
+def _closed_since(conversation: Conversation) -> datetime:
+    return conversation.closed_at or conversation.last_message_at
+
+
+def _to_matched(
+    ctx: ThreadContext,
+    conversation: Conversation,
+    matched_by: MatchedBy,
+    now: datetime,
+    settings: ConversationSettings,
+) -> ThreadDecision:
+    how = {
+        MatchedBy.REFERENCES: "its In-Reply-To/References headers",
+        MatchedBy.TOKEN: "the conversation token it was addressed with",
+        MatchedBy.SUBJECT: "its subject, from the same contact",
+    }[matched_by]
+    cid = conversation.id
+    automatic = ctx.kind in _AUTOMATIC
+    if matched_by is not MatchedBy.SUBJECT and not automatic:
+        allowed = sender_may_join(
+            conversation,
+            sender=ctx.sender,
+            contact_id=ctx.contact_id,
+            contact_address=ctx.contact_addresses.get(conversation.contact_id),
+            insiders=ctx.insiders,
+        )
+        if not allowed:
+            return ThreadDecision(
+                action=ThreadAction.NEW,
+                reason="hijack_protection",
+                matched_by=matched_by,
+                linked_conversation_id=cid,
+                explanation=(
+                    f"Matched a conversation by {how}, but the sender is neither a participant "
+                    "nor from the contact's organization; opened a new, linked conversation."
+                ),
+            )
+    if automatic:
+        return ThreadDecision(
+            action=ThreadAction.JOIN,
+            conversation_id=cid,
+            reason="automatic",
+            matched_by=matched_by,
+            explanation=f"Automatic mail joined its conversation by {how}, without reopening it.",
+        )
+    if conversation.status is ConversationStatus.OPEN:
+        return ThreadDecision(
+            action=ThreadAction.JOIN,
+            conversation_id=cid,
+            reason="subject_match" if matched_by is MatchedBy.SUBJECT else "reply",
+            matched_by=matched_by,
+            explanation=f"Joined the conversation matched by {how}.",
+        )
+    if now - _closed_since(conversation) <= settings.reopen_window:
+        return ThreadDecision(
+            action=ThreadAction.REOPEN,
+            conversation_id=cid,
+            reason="reopened",
+            matched_by=matched_by,
+            explanation=f"Reopened the closed conversation matched by {how}.",
+        )
+    return ThreadDecision(
+        action=ThreadAction.NEW,
+        reason="reopen_window_passed",
+        matched_by=matched_by,
+        linked_conversation_id=cid,
+        explanation=(
+            f"Matched a conversation by {how}, closed longer ago than the reopen window; "
+            "opened a new, linked conversation."
+        ),
+    )
+
+
+def _usable(ctx: ThreadContext, conversation_id: ConversationId | None) -> Conversation | None:
+    if conversation_id is None:
+        return None
+    conversation = ctx.conversations.get(conversation_id)
+    # A token or Message-ID of another channel is ours but not this team's thread.
+    if conversation is None or conversation.channel_id != ctx.channel_id:
+        return None
+    return conversation
+
+
+def _subject_match(
+    ctx: ThreadContext, now: datetime, settings: ConversationSettings
+) -> Conversation | None:
+    key = subject_key(ctx.subject)
+    if not key or ctx.contact_id is None:
+        return None
+    may_reopen = is_reply_subject(ctx.subject) and ctx.kind not in _AUTOMATIC
+    found = [
+        c
+        for c in ctx.same_contact
+        if c.channel_id == ctx.channel_id
+        and c.contact_id == ctx.contact_id
+        and c.kind is ConversationKind.CUSTOMER
+        and now - c.last_message_at <= settings.subject_match_window
+        and (c.status is ConversationStatus.OPEN or may_reopen)
+        and subject_key(c.subject) == key
+    ]
+    return max(found, key=lambda c: (c.last_message_at, c.id), default=None)
+
+
+def decide_thread(
+    ctx: ThreadContext, *, now: datetime, settings: ConversationSettings
+) -> ThreadDecision:
+    """The threading decision for one incoming message (see the module docstring for the rules).
+
+    Total and pure: any context gives one decision, and nothing the message holds can make it
+    raise. Matches in another channel and ids the service did not find are ignored.
+    """
+    if ctx.kind is MessageKind.FORWARDING_CONFIRMATION:
+        return _new(explanation="A forwarding confirmation always gets its own conversation.")
+    for message_id in referenced_message_ids(ctx.in_reply_to, ctx.references):
+        conversation = _usable(ctx, ctx.known_message_ids.get(message_id))
+        if conversation is not None:
+            return _to_matched(ctx, conversation, MatchedBy.REFERENCES, now, settings)
+    conversation = _usable(ctx, ctx.token_conversation_id)
+    if conversation is not None:
+        return _to_matched(ctx, conversation, MatchedBy.TOKEN, now, settings)
+    conversation = _subject_match(ctx, now, settings)
+    if conversation is not None:
+        return _to_matched(ctx, conversation, MatchedBy.SUBJECT, now, settings)
+    return _new()

@@ -341,3 +341,61 @@ def test_offline_run_reports_none_everywhere() -> None:
     assert (auth.spf, auth.arc, auth.dmarc, auth.dkim) == ("none", "none", "none", ())
     assert auth.disposition_reason == "offline"
     assert run(spoof, client_ip="192.0.2.66").disposition is Disposition.QUARANTINED
+
+
+# --- evidence: which domains the message provably comes from ------------------------------------
+
+
+def test_evidence_names_the_dkim_domain_and_the_aligned_spf_domain() -> None:
+    """A signed Gmail forward proves customer.example (DKIM) and acme.example (SPF of MAIL FROM)."""
+    result = run(sign(ORIGINAL, domain="customer.example"))
+    auth = result.authentication
+    assert auth is not None
+    assert {(e.domain, e.method.value) for e in auth.evidence} == {
+        ("customer.example", "dkim"),
+        ("acme.example", "spf"),
+    }
+    proof = auth.authenticates("mail.customer.example")  # relaxed alignment
+    assert proof is not None
+    assert proof.describe() == "DKIM of customer.example"
+    assert auth.authenticates("acme.example") is not None
+
+
+def test_a_forged_from_proves_nothing() -> None:
+    """The same message unsigned from an unlisted IP: the From domain is not authenticated."""
+    result = run(ORIGINAL.replace(b"customer.example", b"lax.example"), client_ip="192.0.2.7")
+    auth = result.authentication
+    assert auth is not None
+    assert auth.authenticates("lax.example") is None
+    assert auth.authenticates("customer.example") is None
+
+
+def test_only_a_trusted_and_passing_arc_seal_vouches_for_domains() -> None:
+    """A list's seal proves the author's domain only when the sealer is trusted."""
+    sealed = seal(
+        list_edit(sign(ORIGINAL, domain="customer.example")),
+        domain="lists.example.net",
+        key=rsa_key(),
+        results=AUTHOR_PASSED,
+    )
+    untrusted = run(sealed, client_ip=LIST_IP, mail_from="bounces@lists.example.net")
+    assert untrusted.authentication is not None
+    assert untrusted.authentication.authenticates("customer.example") is None
+    trusted = run(
+        sealed,
+        client_ip=LIST_IP,
+        mail_from="bounces@lists.example.net",
+        trusted_forwarders=("lists.example.net",),
+    )
+    assert trusted.authentication is not None
+    proof = trusted.authentication.authenticates("customer.example")
+    assert proof is not None
+    assert (proof.method.value, proof.via) == ("arc", "lists.example.net")
+
+
+def test_offline_nothing_is_authenticated() -> None:
+    """Without DNS there is no proof of anyone."""
+    result = run(sign(ORIGINAL, domain="customer.example"), offline=True)
+    assert result.authentication is not None
+    assert result.authentication.evidence == ()
+    assert result.authentication.authenticates("customer.example") is None

@@ -46,6 +46,8 @@ __all__ = [
     "AuthenticationConfig",
     "AuthenticationResult",
     "DEFAULT_TRUSTED_FORWARDERS",
+    "Evidence",
+    "EvidenceMethod",
     "authenticate",
 ]
 
@@ -78,6 +80,35 @@ class AuthenticationConfig:
     """Read X-Spam-Status / X-Spam-Score of a trusted upstream filter when no scorer is plugged."""
 
 
+class EvidenceMethod(enum.Enum):
+    """How a domain was shown to have sent the message."""
+
+    SPF = "spf"
+    """SPF passed for the envelope sender (MAIL FROM) of that domain."""
+    DKIM = "dkim"
+    """A DKIM signature of that domain verified."""
+    ARC = "arc"
+    """A trusted forwarder's ARC seal passed, and it saw SPF, DKIM or DMARC pass for the domain."""
+
+
+@attrs.frozen(kw_only=True)
+class Evidence:
+    """One domain the message provably comes from, and the proof: what every decision about who
+    a message is from rests on (a header, a quoted block or a display name never is)."""
+
+    domain: str
+    """Lowercase, A-label form."""
+    method: EvidenceMethod
+    via: str | None = None
+    """For :attr:`EvidenceMethod.ARC`, the trusted sealer that vouched."""
+
+    def describe(self) -> str:
+        """A short phrase for reasons: ``DKIM of acme.example``, ``ARC seal of google.com``."""
+        if self.method is EvidenceMethod.ARC:
+            return f"{self.domain} through the trusted ARC seal of {self.via}"
+        return f"{self.method.name} of {self.domain}"
+
+
 @attrs.frozen(kw_only=True)
 class AuthenticationResult:
     """The checks' results (RFC 8601 words) and the disposition they lead to."""
@@ -102,6 +133,21 @@ class AuthenticationResult:
     dmarc_detail: DmarcResult | None = None
     upstream: AuthenticationResults | None = None
     """Authentication-Results of a trusted upstream authserv-id, where one was used."""
+    evidence: tuple[Evidence, ...] = ()
+    """Every domain the message provably comes from (empty offline): see :meth:`authenticates`."""
+
+    def authenticates(self, domain: str) -> Evidence | None:
+        """The proof that ``domain`` (an address's domain) sent the message, or None.
+
+        Relaxed alignment, as DMARC's default: a passing SPF or DKIM identity, or a domain a
+        trusted ARC sealer saw pass, of the same organizational domain. Offline (no DNS) nothing
+        is authenticated.
+        """
+        wanted = domain.lower().rstrip(".")
+        for proof in self.evidence:
+            if _aligned(proof.domain, wanted):
+                return proof
+        return None
 
 
 def _header_value(
@@ -239,20 +285,37 @@ def _aligned(domain: str | None, from_domain: str) -> bool:
 def _forwarder_vouches(aar: AuthenticationResults | None, from_domain: str) -> bool:
     """Whether the newest sealer's ARC-Authentication-Results show DMARC pass, or an aligned
     DKIM or SPF pass, for the message's From domain."""
+    return any(_aligned(domain, from_domain) for domain in _arc_vouched(aar))
+
+
+def _arc_vouched(aar: AuthenticationResults | None) -> list[str]:
+    """The domains a (trusted, passing) sealer's ARC-Authentication-Results saw pass."""
     if aar is None:
-        return False
-    for dmarc in aar.dmarc:
-        if dmarc.result == "pass" and _aligned(dmarc.get("header.from"), from_domain):
-            return True
-    for dkim in aar.dkim:
-        if dkim.result == "pass" and _aligned(
-            dkim.get("header.d") or dkim.get("header.i"), from_domain
-        ):
-            return True
-    for spf in aar.spf:
-        if spf.result == "pass" and _aligned(spf.get("smtp.mailfrom"), from_domain):
-            return True
-    return False
+        return []
+    found = [d.get("header.from") for d in aar.dmarc if d.result == "pass"]
+    found += [d.get("header.d") or d.get("header.i") for d in aar.dkim if d.result == "pass"]
+    found += [s.get("smtp.mailfrom") for s in aar.spf if s.result == "pass"]
+    return [f.lower().rstrip(".").rpartition("@")[2] for f in found if f]
+
+
+def _evidence(
+    spf: SpfResult | None,
+    dkim: Sequence[DkimSignatureResult],
+    arc: ArcResult | None,
+    trusted: Sequence[str],
+) -> tuple[Evidence, ...]:
+    proofs: list[Evidence] = []
+    if spf is not None and spf.result == "pass" and spf.identity == "mailfrom":
+        proofs.append(Evidence(domain=spf.domain.lower(), method=EvidenceMethod.SPF))
+    proofs.extend(
+        Evidence(domain=d.domain.lower(), method=EvidenceMethod.DKIM) for d in dkim if d.passed
+    )
+    if arc is not None and arc.passed and _trusted(arc.newest_sealer, trusted):
+        proofs.extend(
+            Evidence(domain=domain, method=EvidenceMethod.ARC, via=arc.newest_sealer)
+            for domain in dict.fromkeys(_arc_vouched(arc.newest_aar))
+        )
+    return tuple(proofs)
 
 
 def _trusted_upstream(
@@ -371,6 +434,9 @@ def _check(
         arc_detail=arc,
         dmarc_detail=dmarc,
         upstream=upstream,
+        evidence=_evidence(
+            spf, dkim, arc, (*settings.trusted_forwarders, *config.trusted_forwarders)
+        ),
     )
     return _disposition(base, dmarc, spf, dkim, arc, settings, config)
 

@@ -284,3 +284,8 @@ def test_flaky_raw_store_fails_puts_and_reads_as_told() -> None:
     assert store.steps == {"put": 2, "read": 5}
     assert len(store.injected) == 3
     assert store.pending == 0
+    store.fail_next_puts(2)
+    store.fail_next_reads()
+    store.clear()
+    assert store.pending == 0
+    assert store.contains(store.put(b"Subject: two\r\n\r\nhi\r\n"))

@@ -11,9 +11,9 @@ refusal) for a stored message only once an intake record listing it (accepted, d
 quarantined, rejected) is committed. Storage failing before that (a refused commit, ``database is
 locked``, storage down) rolls back and answers ``451 4.3.0`` with reason ``storage_unavailable``:
 the sender keeps the message and retries, and no event tells of what was not recorded. A commit
-whose answer was lost is checked by reading the intake log: applied, it is accepted; unknown, it
-is a 451 and the retry finds it. Anything else failing while applying (a bug) quarantines the
-message with its raw id (``internal_error``), never lost, never half-applied;
+whose answer was lost is checked by reading the intake log: applied, it stands; unknown, it is a
+451 and the retry finds the message stored. Anything else failing while applying (a bug)
+quarantines the message with its raw id (``internal_error``), never lost, never half-applied;
 :meth:`InboxService.reprocess` runs it again later. A unit that loses a race to another worker (a
 :class:`~inboxcore.domain.errors.ConflictError` at commit, say two workers creating the same
 contact) is retried from the start and sees the winner's records; the same message delivered
@@ -302,26 +302,6 @@ class _Applied:
     thread: ThreadDecision | None = None
     routing: RoutingDecision | None = None
     duplicate_of: MessageId | None = None
-
-
-class _OutcomeUnknown(Exception):
-    """The commit of the unit applying a message failed without saying whether it applied."""
-
-    def __init__(self, applied: _Applied, error: PortError) -> None:
-        super().__init__(str(error))
-        self.applied = applied
-        self.error = error
-
-
-def _commit_applying(uow: UnitOfWork, applied: _Applied) -> None:
-    """Commit the unit applying a message. CommitFailed (nothing applied) and a lost race are
-    raised as they are; any other storage error leaves the outcome unknown."""
-    try:
-        uow.commit()
-    except (CommitFailed, ConflictError):
-        raise
-    except PortError as exc:
-        raise _OutcomeUnknown(applied, exc) from exc
 
 
 class InboxService:
@@ -646,18 +626,17 @@ class InboxService:
                     "it is in the inbox.",
                 ),
             )
-            uow.intake_log.record(
-                IntakeRecord(
-                    raw_id=raw_id,
-                    envelope=result.envelope,
-                    disposition=Disposition.ACCEPTED.value,
-                    reason_codes=("recovered",),
-                    at=now,
-                    channel_id=message.channel_id,
-                    message_id=message.id,
-                )
+            entry = IntakeRecord(
+                raw_id=raw_id,
+                envelope=result.envelope,
+                disposition=Disposition.ACCEPTED.value,
+                reason_codes=("recovered",),
+                at=now,
+                channel_id=message.channel_id,
+                message_id=message.id,
             )
-            uow.commit()
+            uow.intake_log.record(entry)
+            self._commit_logged(uow, entry)
         self._emit(events)
         return Delivery(
             disposition=Disposition.ACCEPTED,
@@ -682,7 +661,7 @@ class InboxService:
             if delivery.disposition is Disposition.DEFERRED:
                 try:
                     self._record(delivery, recovering=False)
-                except PortError:
+                except Exception:  # the 451 stands whatever became of its log line
                     log.exception("could not log the deferral of %s", delivery.raw_id)
             else:
                 self._record(delivery, recovering=recovering)
@@ -699,8 +678,9 @@ class InboxService:
         with self.storage.unit_of_work() as uow:
             if recovering and _latest_listing(uow.intake_log.for_raw_message(raw_id)):
                 return
-            uow.intake_log.record(self._log_entry(delivery, now))
-            uow.commit()
+            entry = self._log_entry(delivery, now)
+            uow.intake_log.record(entry)
+            self._commit_logged(uow, entry)
 
     def _verdict_events(self, delivery: Delivery) -> list[DomainEvent]:
         result = delivery.intake
@@ -744,8 +724,6 @@ class InboxService:
     def _accept(self, result: IntakeResult, *, recovering: bool) -> Delivery:
         try:
             applied = self._apply_with_retries(result)
-        except _OutcomeUnknown as unknown:
-            applied = self._applied_after_all(result, unknown)
         except (PortError, ConflictError):
             raise  # storage failing, or too busy: nothing is recorded and the sender retries
         except Exception as exc:  # a bug: keep the message for a reprocess, once that is recorded
@@ -788,20 +766,20 @@ class InboxService:
                 continue
         return self._apply(result)
 
-    def _applied_after_all(self, result: IntakeResult, unknown: _OutcomeUnknown) -> _Applied:
-        """After a commit whose answer was lost: the unit's work if its intake record is there
-        (the commit did apply), else the commit's error, so that nothing is acknowledged. A
-        failing read raises too (the retry then finds the message, if it was applied)."""
-        assert result.raw_id is not None
-        applied = unknown.applied
-        with self.storage.unit_of_work() as uow:
-            history = uow.intake_log.for_raw_message(result.raw_id)
-        if any(
-            r.disposition == Disposition.ACCEPTED.value and r.message_id == applied.message_id
-            for r in history
-        ):
-            return applied
-        raise unknown.error
+    def _commit_logged(self, uow: UnitOfWork, entry: IntakeRecord) -> None:
+        """Commit a unit that logs ``entry``. A commit whose answer was lost (an error other
+        than CommitFailed or a lost race) is checked: ``entry`` in the log means it applied;
+        otherwise, or if the log cannot be read, the error stands and nothing is acknowledged
+        (a retry then finds the message, if it was stored after all)."""
+        try:
+            uow.commit()
+        except (CommitFailed, ConflictError):
+            raise
+        except PortError:
+            with self.storage.unit_of_work() as check:
+                if entry not in check.intake_log.for_raw_message(entry.raw_id):
+                    raise
+            log.warning("commit of %s answered with an error, but it applied", entry.raw_id)
 
     def _quarantine_failed(
         self, result: IntakeResult, exc: BaseException, *, recovering: bool
@@ -946,18 +924,17 @@ class InboxService:
                 )
             )
             self._observe_channel(uow, channel, result, conversation, now, applied)
-            uow.intake_log.record(
-                IntakeRecord(
-                    raw_id=result.raw_id or RawMessageId(""),
-                    envelope=result.envelope,
-                    disposition=Disposition.ACCEPTED.value,
-                    reason_codes=result.reason_codes,
-                    at=now,
-                    channel_id=channel.id,
-                    message_id=message.id,
-                )
+            entry = IntakeRecord(
+                raw_id=result.raw_id or RawMessageId(""),
+                envelope=result.envelope,
+                disposition=Disposition.ACCEPTED.value,
+                reason_codes=result.reason_codes,
+                at=now,
+                channel_id=channel.id,
+                message_id=message.id,
             )
-            _commit_applying(uow, applied)
+            uow.intake_log.record(entry)
+            self._commit_logged(uow, entry)
         return applied
 
     def _fallback_sender(self, result: IntakeResult) -> EmailAddress:

@@ -352,6 +352,11 @@ class FlakyRawStore:
         StorageError)."""
         self._reads.add(count, error, lambda: StorageError("injected: raw store unreadable"), skip)
 
+    def clear(self) -> None:
+        """Cancel every failure still scheduled."""
+        self._puts.clear()
+        self._reads.clear()
+
     @property
     def pending(self) -> int:
         """How many scheduled failures have not happened yet."""

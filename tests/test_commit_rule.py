@@ -243,7 +243,6 @@ def test_any_faults_keep_the_rule_in_memory(
     check(case, first, {kind for kind, _ in faults}, retry_by=retry_by)
 
 
-@pytest.mark.slow
 @settings(
     max_examples=12,
     deadline=None,
@@ -269,3 +268,40 @@ def test_faults_keep_the_rule_on_postgres(path: str, faults: list[tuple[str, int
         case.storage.clear()
         case.raw.clear()
         check(case, first, {kind for kind, _ in faults}, retry_by="mail_server")
+
+
+# --- on the wire -----------------------------------------------------------------------------
+
+
+def test_the_receiver_answers_451_when_nothing_was_recorded() -> None:
+    """Through LMTP: a refused commit is a 451 4.3.0 to the mail server; its retry gets 250."""
+    receiver_module = pytest.importorskip("inboxcore.entrypoints.receiver")
+    import asyncio
+    import smtplib
+    import threading
+
+    case = new_case(memory, "accepted")
+    lmtp = receiver_module.ReceiverProtocol.LMTP
+    listener = receiver_module.ListenAddress.parse(lmtp, "127.0.0.1:0")
+    receiver = receiver_module.Receiver(case.service, [listener])
+    loop = asyncio.new_event_loop()
+    bound = loop.run_until_complete(receiver.start())
+    thread = threading.Thread(target=loop.run_until_complete, args=(receiver.serve(),))
+    thread.start()
+    try:
+        case.storage.fail_next_commits()
+        replies = []
+        for _attempt in range(2):
+            client = smtplib.LMTP("127.0.0.1", bound[0].port, timeout=10)
+            client.ehlo("postfix.test")
+            client.mail("srs0=x@acme.example")
+            client.rcpt(scenarios.ADDRESS)
+            replies.append(client.data(case.message))
+            client.quit()
+    finally:
+        loop.call_soon_threadsafe(receiver.request_stop)
+        thread.join(30)
+        loop.close()
+    assert replies[0] == (451, b"4.3.0 Temporary failure, try again later")
+    assert replies[1][0] == 250
+    assert case.listing() == ["accepted"]

@@ -594,7 +594,7 @@ class StorageContract:
 
 # --- raw-message stores ---------------------------------------------------------------------------
 
-RAW_MESSAGE = (
+_RAW_MESSAGE = (
     b"Return-Path: <ada@example.com>\r\n"
     b"From: Ada Lovelace <ada@example.com>\r\n"
     b"To: support@acme.inbox.example\r\n"
@@ -617,7 +617,7 @@ def _arrival(minutes: int, rcpt: str = "support-1@acct1.inbox.test") -> Envelope
 
 
 def _variant(n: int) -> bytes:
-    return RAW_MESSAGE.replace(b"Ada\r\n", f"Ada {n}\r\n".encode())
+    return _RAW_MESSAGE.replace(b"Ada\r\n", f"Ada {n}\r\n".encode())
 
 
 class RawStoreContract:
@@ -643,24 +643,24 @@ class RawStoreContract:
     def test_put_returns_the_sha256_and_get_returns_the_bytes(self) -> None:
         """put answers the SHA-256 of the bytes; get and contains find them under it."""
         store = self.make_store()
-        raw_id = store.put(RAW_MESSAGE, _arrival(0))
-        assert raw_id == raw_message_id(RAW_MESSAGE)
+        raw_id = store.put(_RAW_MESSAGE, _arrival(0))
+        assert raw_id == raw_message_id(_RAW_MESSAGE)
         assert store.contains(raw_id)
-        assert store.get(raw_id) == RAW_MESSAGE
+        assert store.get(raw_id) == _RAW_MESSAGE
 
     def test_storing_twice_is_a_no_op(self) -> None:
         """The same bytes stored twice give the same id and read back unchanged."""
         store = self.make_store()
-        first = store.put(RAW_MESSAGE, _arrival(0))
-        second = store.put(bytes(RAW_MESSAGE), _arrival(0))
+        first = store.put(_RAW_MESSAGE, _arrival(0))
+        second = store.put(bytes(_RAW_MESSAGE), _arrival(0))
         assert first == second
-        assert store.get(first) == RAW_MESSAGE
+        assert store.get(first) == _RAW_MESSAGE
 
     def test_different_messages_are_kept_apart(self) -> None:
         """Two messages differing in one byte are two entries."""
         store = self.make_store()
-        a = store.put(RAW_MESSAGE)
-        b = store.put(RAW_MESSAGE.replace(b"Ada\r\n", b"Adb\r\n"))
+        a = store.put(_RAW_MESSAGE)
+        b = store.put(_RAW_MESSAGE.replace(b"Ada\r\n", b"Adb\r\n"))
         assert a != b
         assert store.get(a) != store.get(b)
 
@@ -676,7 +676,7 @@ class RawStoreContract:
     def test_malformed_id_is_not_found(self, bad: str) -> None:
         """An id that is no SHA-256 (a path, upper case, garbage) is simply not there."""
         store = self.make_store()
-        store.put(RAW_MESSAGE)
+        store.put(_RAW_MESSAGE)
         assert not store.contains(RawMessageId(bad))
         with pytest.raises(NotFoundError):
             store.get(RawMessageId(bad))
@@ -684,7 +684,7 @@ class RawStoreContract:
     def test_empty_binary_and_large_messages(self) -> None:
         """Empty bytes, every byte value and a 2 MB message all round-trip exactly."""
         store = self.make_store()
-        samples = [b"", bytes(range(256)) * 3, RAW_MESSAGE + b"x" * 2_000_000 + b"\r\n"]
+        samples = [b"", bytes(range(256)) * 3, _RAW_MESSAGE + b"x" * 2_000_000 + b"\r\n"]
         for data in samples:
             assert store.get(store.put(data, _arrival(0))) == data
 
@@ -698,7 +698,7 @@ class RawStoreContract:
         def put() -> None:
             barrier.wait(10)
             try:
-                ids.append(store.put(RAW_MESSAGE, _arrival(0)))
+                ids.append(store.put(_RAW_MESSAGE, _arrival(0)))
             except BaseException as exc:  # the test reports it below
                 errors.append(exc)
 
@@ -708,10 +708,10 @@ class RawStoreContract:
         for thread in threads:
             thread.join(30)
         assert errors == []
-        assert set(ids) == {raw_message_id(RAW_MESSAGE)}
-        assert store.get(raw_message_id(RAW_MESSAGE)) == RAW_MESSAGE
+        assert set(ids) == {raw_message_id(_RAW_MESSAGE)}
+        assert store.get(raw_message_id(_RAW_MESSAGE)) == _RAW_MESSAGE
         listed = store.received(before=T0 + timedelta(days=1))
-        assert [s.raw_id for s in listed] == [raw_message_id(RAW_MESSAGE)]
+        assert [s.raw_id for s in listed] == [raw_message_id(_RAW_MESSAGE)]
 
     # --- envelopes and the listing of received messages ----------------------------------------
 
@@ -719,7 +719,7 @@ class RawStoreContract:
         """put with an envelope: received() lists the id, the envelope and its time."""
         store = self.make_store()
         envelope = _arrival(5)
-        raw_id = store.put(RAW_MESSAGE, envelope)
+        raw_id = store.put(_RAW_MESSAGE, envelope)
         (listed,) = store.received(before=T0 + timedelta(hours=1))
         assert listed == StoredRawMessage(
             raw_id=raw_id, received_at=envelope.received_at, envelope=envelope
@@ -728,7 +728,7 @@ class RawStoreContract:
     def test_own_copies_are_never_listed(self) -> None:
         """Bytes stored without an envelope (our own outbound mail) are not received mail."""
         store = self.make_store()
-        raw_id = store.put(RAW_MESSAGE)
+        raw_id = store.put(_RAW_MESSAGE)
         assert store.contains(raw_id)
         assert store.received(before=T0 + timedelta(days=3650)) == ()
 
@@ -736,17 +736,17 @@ class RawStoreContract:
         """The same bytes received again with another envelope keep the first one."""
         store = self.make_store()
         first = _arrival(1, rcpt="support-1@acct1.inbox.test")
-        store.put(RAW_MESSAGE, first)
-        store.put(RAW_MESSAGE, _arrival(9, rcpt="support-2@acct1.inbox.test"))
+        store.put(_RAW_MESSAGE, first)
+        store.put(_RAW_MESSAGE, _arrival(9, rcpt="support-2@acct1.inbox.test"))
         (listed,) = store.received(before=T0 + timedelta(hours=1))
         assert listed.envelope == first
 
     def test_an_own_copy_received_later_is_listed(self) -> None:
         """Bytes stored as our own and then received are listed with the envelope received."""
         store = self.make_store()
-        store.put(RAW_MESSAGE)
+        store.put(_RAW_MESSAGE)
         envelope = _arrival(2)
-        store.put(RAW_MESSAGE, envelope)
+        store.put(_RAW_MESSAGE, envelope)
         (listed,) = store.received(before=T0 + timedelta(hours=1))
         assert listed.envelope == envelope
 

@@ -286,3 +286,20 @@ def test_stores_from_different_processes_share_a_directory(tmp_path: Path) -> No
     raw_id = writer.put(MESSAGE)
     assert reader.contains(raw_id)
     assert reader.get(raw_id) == MESSAGE
+
+
+def test_directory_window_skips_files_written_long_before_it_unread(tmp_path: Path) -> None:
+    """With ``since``, a message whose files are days older than the window is not read."""
+    store = DirectoryRawStore(tmp_path / "raw", fsync=False)
+    old = store.put(MESSAGE, _arrival())
+    new = store.put(MESSAGE + b"new", _arrival(60))
+    old_envelope = store.path_for(old).with_name(f"{old}.json")
+    stamp = (T0 - timedelta(days=10)).timestamp()
+    for path in (store.path_for(old), old_envelope):
+        os.utime(path, (stamp, stamp))
+    old_envelope.write_bytes(b"not read")  # would be listed without an envelope if it were read
+    os.utime(old_envelope, (stamp, stamp))
+    listed = store.received(before=T0 + timedelta(days=1), since=T0 - timedelta(days=7))
+    assert [s.raw_id for s in listed] == [new]
+    everything = store.received(before=T0 + timedelta(days=1))
+    assert sorted(s.raw_id for s in everything) == sorted([old, new])

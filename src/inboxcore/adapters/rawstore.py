@@ -19,7 +19,8 @@ Beside each message, ``<id>.json`` holds the envelope it was received with (``{"
 *before* the message, so a message on disk always has its envelope; a message without one was
 stored before envelopes were kept, and :meth:`DirectoryRawStore.received` lists it with the file's
 time. Listing walks the fan-out folders in id order from where the last page ended: memory stays
-flat, and a sweep reads one small file per message.
+flat, and a sweep reads one small file per message, or only its time (a ``stat``) when it was
+written more than a day before the window's start.
 
 Back up the directory with any file-level tool (``rsync``, snapshots): files are never changed
 after the rename (an own copy's envelope file is replaced once if the same bytes are then
@@ -35,7 +36,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cattrs
@@ -49,6 +50,9 @@ __all__ = ["DirectoryRawStore"]
 
 _RAW_ID = re.compile(r"[0-9a-f]{64}")
 _TEMP_PREFIX = ".tmp-"
+# A listing with ``since`` skips, unread, files written more than this before it: an envelope's
+# time is the host's clock at receipt, which may differ a little from the file system's.
+_CLOCK_SLACK = timedelta(days=1)
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -170,6 +174,8 @@ class DirectoryRawStore:
         page: list[StoredRawMessage] = []
         try:
             for path in self._walk(after):
+                if since is not None and _written(path) < since - _CLOCK_SLACK:
+                    continue  # written long before the window: not worth reading
                 stored = _stored(path)
                 if stored is None or stored.received_at >= before:
                     continue
@@ -195,18 +201,30 @@ class DirectoryRawStore:
         start = after or ""
         for first in _folders(self.root, start[:2]):
             for second in _folders(first, start[:4], prefix=first.name):
-                for path in sorted(second.iterdir()):
-                    if _RAW_ID.fullmatch(path.name) and path.name > start:
-                        yield path
+                with os.scandir(second) as entries:
+                    names = sorted(e.name for e in entries if _RAW_ID.fullmatch(e.name))
+                for name in names:
+                    if name > start:
+                        yield second / name
 
 
 def _folders(parent: Path, start: str, *, prefix: str = "") -> list[Path]:
     """The fan-out folders of ``parent`` whose id prefix is not before ``start``, sorted."""
     try:
-        found = [p for p in parent.iterdir() if p.is_dir() and prefix + p.name >= start]
+        with os.scandir(parent) as entries:
+            names = [e.name for e in entries if e.is_dir() and prefix + e.name >= start]
     except FileNotFoundError:
         return []
-    return sorted(found)
+    return [parent / name for name in sorted(names)]
+
+
+def _written(message: Path) -> datetime:
+    """When a message's envelope file (else the message file) was last written."""
+    try:
+        stamp = _envelope_path(message).stat().st_mtime
+    except FileNotFoundError:
+        stamp = message.stat().st_mtime
+    return datetime.fromtimestamp(stamp, UTC)
 
 
 def _envelope_path(message: Path) -> Path:

@@ -21,6 +21,7 @@ from inboxcore.domain.events import (
     ForwardingConfirmationReceived,
     MessageAppended,
     MessageQuarantined,
+    MessageRejected,
     OwnerNotified,
     TicketCreated,
 )
@@ -60,6 +61,7 @@ from inboxcore.ports import Storage
 from inboxcore.testing import (
     FakeClock,
     FakeDirectory,
+    FakeSpamScorer,
     FlakyStorage,
     InMemoryDns,
     InMemoryRawStore,
@@ -720,6 +722,31 @@ def test_no_positive_reply_when_nothing_was_recorded() -> None:
     assert again.disposition is Disposition.ACCEPTED
     assert [r.disposition for r in flaky.intake_records()] == ["accepted"]
     assert len(flaky.records(Message)) == 1
+
+
+def test_a_refusal_waits_for_its_record_too() -> None:
+    """A 5xx for a stored message is given once its record is committed; until then a 451."""
+    flaky = FlakyStorage(make_storage())
+    w = world(storage=flaky, intake=IntakeSettings(spam_reject_threshold=10.0))
+    service = InboxService(
+        storage=flaky,
+        raw_store=w.raw_store,
+        clock=w.clock,
+        ids=SequentialIds(seed=1),
+        directory=w.directory,
+        events=w.events,
+        config=w.service.config,
+        spam=FakeSpamScorer(default=20.0),
+    )
+    flaky.fail_next_commits()
+    first = service.receive(mail(), envelope())
+    assert (first.disposition, first.smtp.code) == (Disposition.DEFERRED, 451)
+    assert w.events.of_type(MessageRejected) == []
+    second = service.receive(mail(), envelope())
+    assert second.disposition is Disposition.REJECTED
+    assert second.smtp.code == 550
+    assert [r.disposition for r in flaky.intake_records()] == ["rejected"]
+    assert len(w.events.of_type(MessageRejected)) == 1
 
 
 def _unrecorded(w: World, flaky: FlakyStorage[Any], raw: bytes) -> Delivery:

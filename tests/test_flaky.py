@@ -1,4 +1,4 @@
-"""FlakyStorage: commit failures on demand around any storage, with nothing else changed."""
+"""FlakyStorage and FlakyRawStore: failures on demand around any store, nothing else changed."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from inboxcore.domain.errors import (
     StorageError,
 )
 from inboxcore.domain.ids import AccountId, ContactId
-from inboxcore.domain.model import Account, Contact
+from inboxcore.domain.model import Account, Contact, Envelope
 from inboxcore.ports import Storage
-from inboxcore.testing import FlakyStorage, InMemoryStorage
-from inboxcore.testing.contracts import StorageContract
+from inboxcore.testing import FlakyRawStore, FlakyStorage, InMemoryRawStore, InMemoryStorage
+from inboxcore.testing.contracts import RawStoreContract, StorageContract
 from tests.sql_support import postgres_url, throwaway_schema
 
 T = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
@@ -45,6 +45,13 @@ class TestFlakyInMemoryContract(StorageContract):
 
     def make_storage(self) -> FlakyStorage[InMemoryStorage]:
         return FlakyStorage(InMemoryStorage())
+
+
+class TestFlakyRawStoreContract(RawStoreContract):
+    """With nothing scheduled the raw-store wrapper is invisible too."""
+
+    def make_store(self) -> FlakyRawStore:
+        return FlakyRawStore(InMemoryRawStore())
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
@@ -218,3 +225,67 @@ def test_each_commit_is_applied_exactly_when_not_refused_before(plan: list[str])
     assert [a.id for a in flaky.records(Account)] == expected
     assert flaky.commits == len(expected)
     assert len(flaky.injected) == sum(step != "ok" for step in plan)
+
+
+def test_a_failing_statement_fails_that_call_only(flaky: FlakyStorage[Storage]) -> None:
+    """fail_next_statements: the repository call raises, nothing of the unit is applied."""
+    flaky.fail_next_statements(skip=1)
+    with flaky.unit_of_work() as uow:
+        uow.accounts.add(_account(1))  # let through
+        with pytest.raises(StorageError, match="locked"):
+            uow.accounts.add(_account(2))
+        uow.rollback()
+    assert flaky.records(Account) == ()
+    _add(flaky, 3)
+    assert [a.id for a in flaky.records(Account)] == ["a3"]
+    assert flaky.pending == 0
+
+
+def test_skip_reaches_each_step_of_a_run(flaky: FlakyStorage[Storage]) -> None:
+    """steps counts a clean run; skip=k fails exactly the k-th step of its kind."""
+    _add(flaky, 1)
+    _add(flaky, 2)
+    assert flaky.steps == {"unit": 2, "statement": 2, "commit": 2}
+    flaky.fail_next_commits(skip=1)
+    _add(flaky, 3)
+    with pytest.raises(CommitFailed):
+        _add(flaky, 4)
+    flaky.fail_next_units(skip=1)
+    _add(flaky, 5)
+    with pytest.raises(StorageError):
+        _add(flaky, 6)
+    flaky.fail_after_next_commits(skip=1)
+    _add(flaky, 7)
+    with pytest.raises(StorageError):
+        _add(flaky, 8)  # applied, answer lost
+    assert [a.id for a in flaky.records(Account)] == ["a1", "a2", "a3", "a5", "a7", "a8"]
+    with pytest.raises(InvalidValueError):
+        flaky.fail_next_statements(skip=-1)
+
+
+ARRIVAL = Envelope(received_at=T, rcpt_to=("support@acme.example",))
+
+
+def test_flaky_raw_store_fails_puts_and_reads_as_told() -> None:
+    """A failed put stores nothing; a failed read raises once; steps count both kinds."""
+    store = FlakyRawStore(InMemoryRawStore())
+    store.fail_next_puts()
+    with pytest.raises(StorageError):
+        store.put(b"Subject: one\r\n\r\nhi\r\n", ARRIVAL)
+    assert store.received(before=datetime(2030, 1, 1, tzinfo=UTC)) == ()
+    raw_id = store.put(b"Subject: one\r\n\r\nhi\r\n", ARRIVAL)
+    store.fail_next_reads(2, skip=1)
+    assert store.contains(raw_id)
+    with pytest.raises(StorageError):
+        store.get(raw_id)
+    with pytest.raises(StorageError):
+        store.received(before=datetime(2030, 1, 1, tzinfo=UTC))
+    assert store.get(raw_id).startswith(b"Subject: one")
+    assert store.steps == {"put": 2, "read": 5}
+    assert len(store.injected) == 3
+    assert store.pending == 0
+    store.fail_next_puts(2)
+    store.fail_next_reads()
+    store.clear()
+    assert store.pending == 0
+    assert store.contains(store.put(b"Subject: two\r\n\r\nhi\r\n"))

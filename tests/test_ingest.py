@@ -40,6 +40,7 @@ from inboxcore.mail.parsing import parse_message
 from inboxcore.testing import (
     FakeClock,
     FakeSpamScorer,
+    FlakyStorage,
     InMemoryDns,
     InMemoryRawStore,
     InMemoryStorage,
@@ -179,6 +180,30 @@ def test_raw_store_failure_defers_instead_of_losing() -> None:
     result = ingest(CUSTOMER_MAIL, _envelope(), ports=ports)
     assert result.disposition is Disposition.DEFERRED
     assert result.smtp.code == 451
+
+
+def test_storage_failing_after_the_raw_store_defers_with_the_raw_id() -> None:
+    """A storage error inside the pipeline (the duplicate check) defers; the bytes stay stored."""
+    ports, _ = _setup()
+    flaky = FlakyStorage(ports.storage)
+    flaky.fail_next_units(skip=1)  # the channel is found, the duplicate check fails
+    result = ingest(CUSTOMER_MAIL, _envelope(), ports=attrs.evolve(ports, storage=flaky))
+    assert result.disposition is Disposition.DEFERRED
+    assert (result.smtp.code, result.smtp.enhanced) == (451, "4.3.0")
+    assert result.reason_codes == ("storage_unavailable",)
+    assert result.raw_id == raw_message_id(CUSTOMER_MAIL)
+    assert not result.needs_record  # a deferral stands without a record
+    (stored,) = ports.raw_store.received(before=T + timedelta(seconds=1))
+    assert stored.envelope == _envelope()  # stored with its envelope before anything else
+
+
+def test_a_stored_message_s_final_reply_needs_its_record() -> None:
+    """needs_record: a stored message's 250 is provisional; a refusal before storing is not."""
+    ports, _ = _setup()
+    assert ingest(CUSTOMER_MAIL, _envelope(), ports=ports).needs_record
+    unknown = ingest(CUSTOMER_MAIL, _envelope("nobody@inbox.example.net"), ports=ports)
+    assert unknown.disposition is Disposition.REJECTED
+    assert not unknown.needs_record
 
 
 def test_disconnected_channel_rejects_mail_for_its_retired_address() -> None:

@@ -1,13 +1,12 @@
 """The raw-message stores (directory, SQL table, in-memory) pass one contract; the directory
-store writes atomically and durably."""
+store writes atomically and durably; messages stored before envelopes were kept are listed."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inboxcore.adapters.rawstore import DirectoryRawStore
-from inboxcore.domain.errors import NotFoundError, StorageError
+from inboxcore.domain.errors import StorageError
 from inboxcore.domain.ids import RawMessageId, raw_message_id
+from inboxcore.domain.model import Envelope
 from inboxcore.ports import RawMessageStore
 from inboxcore.testing import InMemoryRawStore
+from inboxcore.testing.contracts import RawStoreContract
 from tests.sql_support import postgres_url, throwaway_schema
 
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MESSAGE = (
     b"Return-Path: <ada@example.com>\r\n"
     b"From: Ada Lovelace <ada@example.com>\r\n"
@@ -34,82 +36,8 @@ MESSAGE = (
 )
 
 
-class RawStoreContract:
-    """What every raw-message store does: content addressing, idempotence, NotFoundError."""
-
-    def make_store(self) -> RawMessageStore:
-        raise NotImplementedError
-
-    def test_put_returns_the_sha256_and_get_returns_the_bytes(self) -> None:
-        """put answers the SHA-256 of the bytes; get and contains find them under it."""
-        store = self.make_store()
-        raw_id = store.put(MESSAGE)
-        assert raw_id == hashlib.sha256(MESSAGE).hexdigest()
-        assert store.contains(raw_id)
-        assert store.get(raw_id) == MESSAGE
-
-    def test_storing_twice_is_a_no_op(self) -> None:
-        """The same bytes stored twice give the same id and read back unchanged."""
-        store = self.make_store()
-        first = store.put(MESSAGE)
-        second = store.put(bytes(MESSAGE))
-        assert first == second
-        assert store.get(first) == MESSAGE
-
-    def test_different_messages_are_kept_apart(self) -> None:
-        """Two messages differing in one byte are two entries."""
-        store = self.make_store()
-        a = store.put(MESSAGE)
-        b = store.put(MESSAGE.replace(b"Ada\r\n", b"Adb\r\n"))
-        assert a != b
-        assert store.get(a) != store.get(b)
-
-    def test_unknown_id_is_not_found(self) -> None:
-        """get of an id never stored raises NotFoundError; contains says False."""
-        store = self.make_store()
-        missing = raw_message_id(b"never stored")
-        assert not store.contains(missing)
-        with pytest.raises(NotFoundError):
-            store.get(missing)
-
-    @pytest.mark.parametrize("bad", ["", "../../etc/passwd", "ABC", "g" * 64, "A" * 64])
-    def test_malformed_id_is_not_found(self, bad: str) -> None:
-        """An id that is no SHA-256 (a path, upper case, garbage) is simply not there."""
-        store = self.make_store()
-        store.put(MESSAGE)
-        assert not store.contains(RawMessageId(bad))
-        with pytest.raises(NotFoundError):
-            store.get(RawMessageId(bad))
-
-    def test_empty_binary_and_large_messages(self) -> None:
-        """Empty bytes, every byte value and a 2 MB message all round-trip exactly."""
-        store = self.make_store()
-        samples = [b"", bytes(range(256)) * 3, MESSAGE + b"x" * 2_000_000 + b"\r\n"]
-        for data in samples:
-            assert store.get(store.put(data)) == data
-
-    def test_concurrent_puts_of_the_same_message(self) -> None:
-        """Threads storing the same bytes at once all succeed with one intact copy."""
-        store = self.make_store()
-        barrier = threading.Barrier(6)
-        ids: list[str] = []
-        errors: list[BaseException] = []
-
-        def put() -> None:
-            barrier.wait(10)
-            try:
-                ids.append(store.put(MESSAGE))
-            except BaseException as exc:  # the test reports it below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=put) for _ in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(30)
-        assert errors == []
-        assert set(ids) == {raw_message_id(MESSAGE)}
-        assert store.get(raw_message_id(MESSAGE)) == MESSAGE
+class RawStoreSuite(RawStoreContract):
+    """The public contract, and a property on top of it."""
 
     def test_any_bytes_round_trip(self) -> None:
         """Whatever the bytes, get(put(b)) == b."""
@@ -123,12 +51,12 @@ class RawStoreContract:
         round_trip()
 
 
-class TestInMemoryRawStore(RawStoreContract):
+class TestInMemoryRawStore(RawStoreSuite):
     def make_store(self) -> InMemoryRawStore:
         return InMemoryRawStore()
 
 
-class TestDirectoryRawStore(RawStoreContract):
+class TestDirectoryRawStore(RawStoreSuite):
     @pytest.fixture(autouse=True)
     def _workspace(self, tmp_path: Path) -> None:
         self._dir = tmp_path
@@ -139,7 +67,7 @@ class TestDirectoryRawStore(RawStoreContract):
         return DirectoryRawStore(self._dir / f"raw-{self._count}")
 
 
-class TestSqliteTableRawStore(RawStoreContract):
+class TestSqliteTableRawStore(RawStoreSuite):
     @pytest.fixture(autouse=True)
     def _workspace(self, tmp_path: Path) -> Iterator[None]:
         pytest.importorskip("sqlalchemy", reason="the table store needs the sql extra")
@@ -157,7 +85,7 @@ class TestSqliteTableRawStore(RawStoreContract):
         return storage.raw_store()
 
 
-class TestPostgresTableRawStore(RawStoreContract):
+class TestPostgresTableRawStore(RawStoreSuite):
     @pytest.fixture(autouse=True)
     def _workspace(self) -> Iterator[None]:
         pytest.importorskip("sqlalchemy", reason="the table store needs the sql extra")
@@ -182,20 +110,29 @@ def _files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
 
 
+def _arrival(minutes: int = 0) -> Envelope:
+    return Envelope(
+        received_at=T0 + timedelta(minutes=minutes),
+        mail_from="ada@example.com",
+        rcpt_to=("support@acme.inbox.example",),
+    )
+
+
 def test_directory_layout_fans_out_by_id(tmp_path: Path) -> None:
-    """A message lives at ab/cd/<id> under the root, and nothing else is left behind."""
+    """A message lives at ab/cd/<id> beside its envelope file, and nothing else is left behind."""
     store = DirectoryRawStore(tmp_path / "raw")
-    raw_id = store.put(MESSAGE)
-    assert _files(tmp_path / "raw") == [tmp_path / "raw" / raw_id[:2] / raw_id[2:4] / raw_id]
+    raw_id = store.put(MESSAGE, _arrival())
+    folder = tmp_path / "raw" / raw_id[:2] / raw_id[2:4]
+    assert _files(tmp_path / "raw") == [folder / raw_id, folder / f"{raw_id}.json"]
     assert store.path_for(raw_id).read_bytes() == MESSAGE
-    store.put(MESSAGE)
-    assert len(_files(tmp_path / "raw")) == 1
+    store.put(MESSAGE, _arrival(5))
+    assert len(_files(tmp_path / "raw")) == 2
 
 
 def test_directory_put_fsyncs_file_and_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """put flushes the file and then its folder to disk before it returns."""
+    """put flushes the envelope file, the message file, then their folder before it returns."""
     synced: list[bool] = []
     real_fsync = os.fsync
 
@@ -205,14 +142,99 @@ def test_directory_put_fsyncs_file_and_folder(
 
     monkeypatch.setattr(os, "fsync", recording_fsync)
     store = DirectoryRawStore(tmp_path / "raw")
-    store.put(MESSAGE)
-    # the new fan-out folders' parents, the file, then the file's folder
-    assert len(synced) >= 2
+    store.put(MESSAGE, _arrival())
+    # the new fan-out folders' parents, the envelope, the message, then their folder
+    assert len(synced) >= 3
     if os.path.isdir("/proc"):
-        assert synced[-2:] == [False, True]
+        assert synced[-3:] == [False, False, True]
     synced.clear()
-    store.put(MESSAGE)
+    store.put(MESSAGE, _arrival())
     assert synced == []  # already stored: nothing written, nothing to flush
+
+
+def test_directory_message_without_envelope_file_is_listed_by_its_file_time(
+    tmp_path: Path,
+) -> None:
+    """A message file from before envelopes were kept is listed, with no envelope, at its mtime."""
+    store = DirectoryRawStore(tmp_path / "raw")
+    raw_id = raw_message_id(MESSAGE)
+    path = store.path_for(raw_id)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(MESSAGE)  # as an older version wrote it
+    stamp = (T0 - timedelta(days=30)).timestamp()
+    os.utime(path, (stamp, stamp))
+    (listed,) = store.received(before=T0)
+    assert (listed.raw_id, listed.envelope) == (raw_id, None)
+    assert listed.received_at == T0 - timedelta(days=30)
+    assert store.received(before=T0, since=T0 - timedelta(days=7)) == ()
+    # Received again after the upgrade (a retry): the envelope is kept from then on.
+    store.put(MESSAGE, _arrival())
+    (again,) = store.received(before=T0 + timedelta(hours=1))
+    assert again.envelope == _arrival()
+
+
+def test_directory_unreadable_envelope_file_lists_the_message_without_one(tmp_path: Path) -> None:
+    """A damaged envelope file never hides a message: it is listed with the envelope unknown."""
+    store = DirectoryRawStore(tmp_path / "raw")
+    raw_id = store.put(MESSAGE, _arrival())
+    envelope_file = store.path_for(raw_id).with_name(f"{raw_id}.json")
+    for damage in (b"{not json", b'{"envelope": {"rcpt_to": 7}}', b"[]"):
+        envelope_file.write_bytes(damage)
+        (listed,) = store.received(before=datetime.now(UTC) + timedelta(days=1))
+        assert (listed.raw_id, listed.envelope) == (raw_id, None)
+
+
+def test_directory_envelope_without_message_is_not_listed(tmp_path: Path) -> None:
+    """A crash between the envelope and the message leaves nothing listed; the retry completes it."""
+    store = DirectoryRawStore(tmp_path / "raw")
+    raw_id = store.put(MESSAGE, _arrival())
+    store.path_for(raw_id).unlink()
+    assert store.received(before=T0 + timedelta(days=1)) == ()
+    assert list(store.ids()) == []
+    store.put(MESSAGE, _arrival(3))
+    (listed,) = store.received(before=T0 + timedelta(days=1))
+    assert listed.envelope == _arrival()  # the first envelope stayed
+
+
+def test_directory_listing_resumes_inside_the_fan_out(tmp_path: Path) -> None:
+    """Pages start after the given id, across first- and second-level folders."""
+    store = DirectoryRawStore(tmp_path / "raw", fsync=False)
+    ids = sorted(store.put(MESSAGE + str(n).encode(), _arrival(n)) for n in range(40))
+    before = T0 + timedelta(days=1)
+    for cut in (0, 1, 17, 39):
+        page = store.received(before=before, after=ids[cut], limit=100)
+        assert [s.raw_id for s in page] == ids[cut + 1 :]
+    assert [s.raw_id for s in store.received(before=before, after=RawMessageId("0"))] == ids
+
+
+def test_sql_rows_from_before_receipts_are_listed_as_legacy(tmp_path: Path) -> None:
+    """Migrating a database with stored messages lists each once, without an envelope."""
+    pytest.importorskip("sqlalchemy", reason="the table store needs the sql extra")
+    import sqlalchemy as sa
+
+    from inboxcore.adapters.sql import SqlStorage, make_engine, migrate
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = make_engine(url)
+    assert migrate(engine, target=2) == (1, 2)
+    raw_id = raw_message_id(MESSAGE)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO inboxcore_raw_messages (raw_id, size, data) VALUES (:i, :s, :d)"),
+            {"i": raw_id, "s": len(MESSAGE), "d": MESSAGE},
+        )
+    engine.dispose()
+    storage = SqlStorage.from_url(url)
+    try:
+        store = storage.raw_store()
+        (listed,) = store.received(before=datetime.now(UTC) + timedelta(minutes=1))
+        assert (listed.raw_id, listed.envelope) == (raw_id, None)
+        assert listed.received_at > datetime.now(UTC) - timedelta(hours=1)  # the migration's time
+        store.put(MESSAGE, _arrival())  # received again: the envelope is known from now on
+        (again,) = store.received(before=datetime.now(UTC) + timedelta(minutes=1))
+        assert again.envelope == _arrival()
+    finally:
+        storage.close()
 
 
 def test_directory_failed_rename_leaves_no_temporary_file(
@@ -252,7 +274,7 @@ def test_directory_lists_its_ids(tmp_path: Path) -> None:
     """ids() lists every stored message in id order and skips temporary files."""
     store = DirectoryRawStore(tmp_path / "raw")
     assert list(store.ids()) == []
-    stored = {store.put(MESSAGE + bytes([n])) for n in range(5)}
+    stored = {store.put(MESSAGE + bytes([n]), _arrival(n)) for n in range(5)}
     (store.path_for(next(iter(stored))).parent / ".tmp-abandoned").write_bytes(b"x")
     assert list(store.ids()) == sorted(stored)
 
@@ -264,3 +286,20 @@ def test_stores_from_different_processes_share_a_directory(tmp_path: Path) -> No
     raw_id = writer.put(MESSAGE)
     assert reader.contains(raw_id)
     assert reader.get(raw_id) == MESSAGE
+
+
+def test_directory_window_skips_files_written_long_before_it_unread(tmp_path: Path) -> None:
+    """With ``since``, a message whose files are days older than the window is not read."""
+    store = DirectoryRawStore(tmp_path / "raw", fsync=False)
+    old = store.put(MESSAGE, _arrival())
+    new = store.put(MESSAGE + b"new", _arrival(60))
+    old_envelope = store.path_for(old).with_name(f"{old}.json")
+    stamp = (T0 - timedelta(days=10)).timestamp()
+    for path in (store.path_for(old), old_envelope):
+        os.utime(path, (stamp, stamp))
+    old_envelope.write_bytes(b"not read")  # would be listed without an envelope if it were read
+    os.utime(old_envelope, (stamp, stamp))
+    listed = store.received(before=T0 + timedelta(days=1), since=T0 - timedelta(days=7))
+    assert [s.raw_id for s in listed] == [new]
+    everything = store.received(before=T0 + timedelta(days=1))
+    assert sorted(s.raw_id for s in everything) == sorted([old, new])

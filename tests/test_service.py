@@ -10,9 +10,9 @@ from typing import Any, Protocol, TypeVar
 import attrs
 import pytest
 
-from inboxcore.app.service import InboxConfig, InboxService
+from inboxcore.app.service import Delivery, InboxConfig, InboxService
 from inboxcore.domain.addresses import EmailAddress
-from inboxcore.domain.errors import NotFoundError
+from inboxcore.domain.errors import InvalidValueError, NotFoundError
 from inboxcore.domain.events import (
     ChannelStateChanged,
     ConversationAssigned,
@@ -21,6 +21,7 @@ from inboxcore.domain.events import (
     ForwardingConfirmationReceived,
     MessageAppended,
     MessageQuarantined,
+    MessageRejected,
     OwnerNotified,
     TicketCreated,
 )
@@ -29,6 +30,7 @@ from inboxcore.domain.ids import (
     ChannelId,
     ContactId,
     MessageId,
+    RawMessageId,
     TeamId,
     UserId,
     raw_message_id,
@@ -59,6 +61,7 @@ from inboxcore.ports import Storage
 from inboxcore.testing import (
     FakeClock,
     FakeDirectory,
+    FakeSpamScorer,
     FlakyStorage,
     InMemoryDns,
     InMemoryRawStore,
@@ -314,18 +317,37 @@ def test_hijack_attempt_opens_a_new_linked_conversation() -> None:
     assert colleague.conversation_id == first.conversation_id
 
 
-def test_failing_commit_loses_nothing_and_reprocess_recovers() -> None:
-    """A commit failure quarantines the message with its raw id; reprocessing delivers it once."""
+def test_failing_commit_is_a_451_and_the_retry_delivers_it_once() -> None:
+    """A refused commit answers 451 (the sender retries): the bytes are kept, nothing else."""
     w = world()
     w.storage.fail_next_commits()
+    delivery = w.service.receive(mail(), envelope())
+    assert delivery.disposition is Disposition.DEFERRED
+    assert delivery.reason_codes == ("storage_unavailable",)
+    assert (delivery.smtp.code, delivery.smtp.enhanced) == (451, "4.3.0")
+    assert delivery.raw_id is not None
+    assert w.raw_store.contains(delivery.raw_id)
+    assert w.storage.records(Conversation) == ()
+    assert w.storage.records(Contact) == ()
+    assert w.storage.intake_records() == ()
+    assert w.events.events == []
+    again = w.service.receive(mail(), envelope())
+    assert again.disposition is Disposition.ACCEPTED
+    assert len(w.storage.records(Conversation)) == 1
+    assert [r.disposition for r in w.storage.intake_records()] == ["accepted"]
+
+
+def test_a_bug_while_applying_quarantines_and_reprocess_recovers() -> None:
+    """A non-storage failure applying the message keeps it (recorded, 250); reprocess delivers."""
+    flaky = FlakyStorage(make_storage())
+    w = world(storage=flaky)
+    flaky.fail_next_statements(error=RuntimeError("a bug in an adapter"), skip=5)
     delivery = w.service.receive(mail(), envelope())
     assert delivery.disposition is Disposition.QUARANTINED
     assert delivery.reason_codes == ("internal_error",)
     assert delivery.smtp.code == 250
     assert delivery.raw_id is not None
-    assert w.raw_store.contains(delivery.raw_id)
     assert w.storage.records(Conversation) == ()
-    assert w.storage.records(Contact) == ()
     assert [q.raw_id for q in w.service.quarantined()] == [delivery.raw_id]
     assert w.events.of_type(MessageQuarantined)[0].raw_id == delivery.raw_id
     again = w.service.reprocess(delivery.raw_id)
@@ -610,29 +632,66 @@ def test_team_releases_a_message_the_checks_held_back() -> None:
     assert service.release(held.raw_id).disposition is Disposition.DUPLICATE
 
 
-def test_commit_applied_but_unacknowledged_is_recovered_with_its_events() -> None:
-    """The unit committed but its answer was lost: held back, then recovered with the events."""
+def test_commit_applied_but_unacknowledged_is_confirmed_and_accepted() -> None:
+    """The unit committed but its answer was lost: the intake log shows it, so it is accepted."""
     flaky = FlakyStorage(make_storage())
     w = world(storage=flaky)
     flaky.fail_after_next_commits()
-    held = w.service.receive(mail(), envelope())
-    assert held.disposition is Disposition.QUARANTINED
-    assert held.raw_id is not None
-    assert len(w.storage.records(Message)) == 1  # the unit did commit
-    assert w.events.of_type(ConversationCreated) == []  # the host has not heard of it
-    # Listed as held, so a recheck job walking the quarantine finds it and re-runs it.
-    assert [q.raw_id for q in w.service.quarantined()] == [held.raw_id]
-    recovered = w.service.reprocess(held.raw_id)
+    delivery = w.service.receive(mail(), envelope())
+    assert delivery.disposition is Disposition.ACCEPTED
+    assert delivery.smtp.code == 250
+    assert len(w.storage.records(Message)) == 1
+    (created,) = w.events.of_type(ConversationCreated)
+    assert created.conversation_id == delivery.conversation_id
+    assert [r.disposition for r in flaky.intake_records()] == ["accepted"]
+
+
+def test_commit_outcome_unknown_and_unreadable_is_a_451_then_found() -> None:
+    """Answer lost and the check fails too: a 451; the retry finds it stored, once."""
+    flaky = FlakyStorage(make_storage())
+    w = world(storage=flaky)
+    flaky.fail_after_next_commits()
+    flaky.fail_next_units(skip=3)  # channel, duplicate check, apply, then the check
+    delivery = w.service.receive(mail(), envelope())
+    assert delivery.disposition is Disposition.DEFERRED
+    assert delivery.smtp.code == 451
+    assert len(w.storage.records(Message)) == 1  # it did commit
+    again = w.service.receive(mail(), envelope())
+    assert again.disposition is Disposition.DUPLICATE
+    assert again.smtp.code == 250
+    assert [r.disposition for r in flaky.intake_records()] == ["accepted", "duplicate"]
+    assert len(w.storage.records(Message)) == 1
+
+
+def test_unacknowledged_commit_held_by_an_older_version_is_recovered_with_its_events() -> None:
+    """Older versions held a lost-answer commit as internal_error: reprocess recovers it once."""
+    w = world()
+    first = w.service.receive(mail(), envelope())
+    assert first.raw_id is not None
+    w.events.events.clear()  # as if the host had never heard of it
+    with w.storage.unit_of_work() as uow:
+        uow.intake_log.record(
+            IntakeRecord(
+                raw_id=first.raw_id,
+                envelope=envelope(),
+                disposition="quarantined",
+                reason_codes=("internal_error",),
+                at=T0,
+                channel_id=w.channel.id,
+            )
+        )
+        uow.commit()
+    assert [q.raw_id for q in w.service.quarantined()] == [first.raw_id]
+    recovered = w.service.reprocess(first.raw_id)
     assert recovered.disposition is Disposition.ACCEPTED
     assert recovered.reason_codes == ("recovered",)
-    assert recovered.conversation_id is not None
     (created,) = w.events.of_type(ConversationCreated)
-    assert created.conversation_id == recovered.conversation_id
+    assert created.conversation_id == recovered.conversation_id == first.conversation_id
     assert [e.ticket_id for e in w.events.of_type(TicketCreated)] == [recovered.ticket_id]
     assert len(w.events.of_type(MessageAppended)) == 1
     assert len(w.storage.records(Message)) == 1
     assert w.service.quarantined() == ()
-    assert w.service.reprocess(held.raw_id).disposition is Disposition.DUPLICATE
+    assert w.service.reprocess(first.raw_id).disposition is Disposition.DUPLICATE
 
 
 def test_check_size_answers_smtp_size_per_channel() -> None:
@@ -645,3 +704,177 @@ def test_check_size_answers_smtp_size_per_channel() -> None:
     # An unknown recipient is judged by the host-wide limit (30 MB) until RCPT refuses it.
     assert w.service.check_size(5000, ["nobody@acme.inbox.example.net"]) is None
     assert w.service.check_size(40_000_000, ["nobody@acme.inbox.example.net"]) is not None
+
+
+def test_no_positive_reply_when_nothing_was_recorded() -> None:
+    """Applying fails and so does the quarantine's record: a 451 to retry, never a 250."""
+    flaky = FlakyStorage(make_storage())
+    w = world(storage=flaky)
+    flaky.fail_next_statements(error=RuntimeError("a bug in an adapter"), skip=5)
+    flaky.fail_next_commits()  # the intake-log write of the quarantine
+    delivery = w.service.receive(mail(), envelope())
+    assert delivery.disposition is Disposition.DEFERRED
+    assert str(delivery.smtp).startswith("451 4.3.0")
+    assert delivery.reason_codes == ("storage_unavailable",)
+    assert flaky.intake_records() == ()
+    assert w.events.events == []  # nothing is announced that was not recorded
+    again = w.service.receive(mail(), envelope())  # the mail server retries
+    assert again.disposition is Disposition.ACCEPTED
+    assert [r.disposition for r in flaky.intake_records()] == ["accepted"]
+    assert len(flaky.records(Message)) == 1
+
+
+def test_a_refusal_waits_for_its_record_too() -> None:
+    """A 5xx for a stored message is given once its record is committed; until then a 451."""
+    flaky = FlakyStorage(make_storage())
+    w = world(storage=flaky, intake=IntakeSettings(spam_reject_threshold=10.0))
+    service = InboxService(
+        storage=flaky,
+        raw_store=w.raw_store,
+        clock=w.clock,
+        ids=SequentialIds(seed=1),
+        directory=w.directory,
+        events=w.events,
+        config=w.service.config,
+        spam=FakeSpamScorer(default=20.0),
+    )
+    flaky.fail_next_commits()
+    first = service.receive(mail(), envelope())
+    assert (first.disposition, first.smtp.code) == (Disposition.DEFERRED, 451)
+    assert w.events.of_type(MessageRejected) == []
+    second = service.receive(mail(), envelope())
+    assert second.disposition is Disposition.REJECTED
+    assert second.smtp.code == 550
+    assert [r.disposition for r in flaky.intake_records()] == ["rejected"]
+    assert len(w.events.of_type(MessageRejected)) == 1
+
+
+def _unrecorded(w: World, flaky: FlakyStorage[Any], raw: bytes) -> Delivery:
+    """Receive ``raw`` while storage refuses the commit: stored, answered 451, never recorded."""
+    flaky.fail_next_commits()
+    delivery = w.service.receive(raw, envelope())
+    assert delivery.smtp.code == 451
+    return delivery
+
+
+def test_recover_runs_a_message_stored_but_never_recorded() -> None:
+    """A 451 the sender never retried: the sweep runs it once as received, then finds nothing."""
+    flaky = FlakyStorage(make_storage())
+    w = world(storage=flaky)
+    lost = _unrecorded(w, flaky, mail())
+    w.clock.advance(timedelta(hours=1))
+    recovery = w.service.recover()
+    assert (recovery.examined, recovery.complete) == (1, True)
+    (entry,) = recovery.messages
+    assert entry.raw_id == lost.raw_id
+    assert entry.reason_codes == ("unrecorded",)
+    assert entry.disposition is Disposition.ACCEPTED
+    (record,) = flaky.intake_records()
+    assert (record.disposition, record.reason_codes[0]) == ("accepted", "unrecorded")
+    assert record.envelope == envelope()
+    assert len(w.events.of_type(ConversationCreated)) == 1
+    again = w.service.recover()
+    assert (again.examined, again.messages) == (1, ())
+    assert len(flaky.intake_records()) == 1
+    assert len(w.storage.records(Message)) == 1
+
+
+def test_recover_leaves_messages_in_flight_alone() -> None:
+    """Messages younger than the grace period, or already recorded, are not run."""
+    flaky = FlakyStorage(make_storage())
+    w = world(storage=flaky)
+    _unrecorded(w, flaky, mail())
+    w.service.receive(mail(message_id="<m2@customer.example>"), envelope())
+    assert w.service.recover().messages == ()  # both just received
+    w.clock.advance(timedelta(minutes=16))
+    (entry,) = w.service.recover().messages
+    assert entry.raw_id == raw_message_id(mail())
+
+
+def test_recover_dry_run_and_limit() -> None:
+    """A dry run lists without running; a limit stops the run, the next one goes on."""
+    flaky = FlakyStorage(make_storage())
+    w = world(storage=flaky)
+    for n in range(3):
+        _unrecorded(w, flaky, mail(message_id=f"<lost{n}@customer.example>"))
+    w.clock.advance(timedelta(hours=1))
+    listed = w.service.recover(dry_run=True)
+    assert listed.dry_run
+    assert [m.disposition for m in listed.messages] == [None, None, None]
+    assert flaky.intake_records() == ()
+    first = w.service.recover(limit=2)
+    assert (len(first.messages), first.complete) == (2, False)
+    second = w.service.recover(limit=2)
+    assert (len(second.messages), second.complete) == (1, True)
+    assert {m.raw_id for m in first.messages + second.messages} == {
+        m.raw_id for m in listed.messages
+    }
+    assert len(w.storage.records(Message)) == 3
+    with pytest.raises(InvalidValueError):
+        w.service.recover(limit=0)
+
+
+def test_recover_runs_an_old_message_with_its_delivery_headers() -> None:
+    """A message stored before envelopes were kept finds its channel by Delivered-To."""
+    w = world()
+    raw = mail(extra=f"Delivered-To: {ADDRESS}\r\n")
+    w.raw_store.put_legacy(raw, stored_at=T0 - timedelta(days=2))
+    (entry,) = w.service.recover().messages
+    assert entry.reason_codes == ("unrecorded", "envelope_missing")
+    assert entry.disposition is Disposition.ACCEPTED
+    (record,) = w.storage.intake_records()
+    assert record.channel_id == w.channel.id
+    assert "envelope_missing" in record.reason_codes
+    assert record.envelope.rcpt_to == ()
+    # A since bound leaves older messages out.
+    assert w.service.recover(since=T0 - timedelta(days=1)).examined == 0
+
+
+def test_recover_never_runs_an_old_copy_of_our_own_mail() -> None:
+    """Without an envelope, bytes carrying our own Message-ID are an outbound copy: not run."""
+    w = world()
+    own = mail(message_id="<reply.1@acme.inbox.example.net>", extra=f"Delivered-To: {ADDRESS}\r\n")
+    w.raw_store.put_legacy(own, stored_at=T0 - timedelta(days=2))
+    (entry,) = w.service.recover().messages
+    assert (entry.reason_codes, entry.delivery) == (("own_message",), None)
+    assert w.storage.intake_records() == ()
+
+
+def test_recover_beside_a_worker_delivering_the_same_bytes_records_once() -> None:
+    """A worker records the message between the sweep's check and its run: one record."""
+    flaky = FlakyStorage(make_storage())
+    w = world(storage=flaky)
+    lost = _unrecorded(w, flaky, mail())
+    assert lost.raw_id is not None
+    w.clock.advance(timedelta(hours=1))
+    worker = w.service.receive  # the sender's last retry, racing the sweep
+    real_get = w.raw_store.get
+    raced: list[Delivery] = []
+
+    def get_after_the_worker(raw_id: RawMessageId) -> bytes:
+        if not raced:
+            raced.append(worker(mail(), envelope()))
+        return real_get(raw_id)
+
+    w.raw_store.get = get_after_the_worker  # type: ignore[method-assign]
+    (entry,) = w.service.recover().messages
+    assert raced[0].disposition is Disposition.ACCEPTED
+    assert entry.disposition is Disposition.DUPLICATE
+    assert [r.disposition for r in flaky.intake_records()] == ["accepted"]
+    assert len(w.storage.records(Message)) == 1
+
+
+def test_recover_with_storage_still_failing_defers_and_retries_next_run() -> None:
+    """Storage failing during the sweep: the message stays unrecorded, the next run gets it."""
+    flaky = FlakyStorage(make_storage())
+    w = world(storage=flaky)
+    _unrecorded(w, flaky, mail())
+    w.clock.advance(timedelta(hours=1))
+    flaky.fail_next_commits()
+    failed = w.service.recover()
+    (entry,) = failed.still_unrecorded
+    assert entry.delivery is not None
+    assert entry.delivery.smtp.code == 451
+    assert flaky.intake_records() == ()
+    (done,) = w.service.recover().messages
+    assert done.disposition is Disposition.ACCEPTED

@@ -80,35 +80,33 @@ def test_world_runs_on_the_sql_store(sql_backend: list[FlakyStorage[SqlStorage]]
 def test_a_refused_sql_commit_leaves_no_row_behind(
     sql_backend: list[FlakyStorage[SqlStorage]],
 ) -> None:
-    """A commit failure on the database: quarantined, no half-written rows, then reprocessed."""
+    """A commit failure on the database: a 451, no half-written rows, then the retry lands."""
     w = scenarios.world()
     (flaky,) = sql_backend
     flaky.fail_next_commits()
     held = w.service.receive(scenarios.mail(), scenarios.envelope())
-    assert held.reason_codes == ("internal_error",)
+    assert (held.smtp.code, held.reason_codes) == (451, ("storage_unavailable",))
     assert held.raw_id is not None
     inner = flaky.inner
     for kind in (Contact, Conversation, Message, Ticket):
         assert inner.records(kind) == ()
-    assert [r.disposition for r in inner.intake_records()] == ["quarantined"]
-    assert w.service.reprocess(held.raw_id).disposition is Disposition.ACCEPTED
+    assert inner.intake_records() == ()
+    again = w.service.receive(scenarios.mail(), scenarios.envelope())
+    assert again.disposition is Disposition.ACCEPTED
     assert [len(inner.records(k)) for k in (Conversation, Message)] == [1, 1]
 
 
 def test_an_unacknowledged_commit_is_found_again_not_doubled(
     sql_backend: list[FlakyStorage[SqlStorage]],
 ) -> None:
-    """Commit applied but its answer lost: held back, and reprocessing recovers it, undoubled."""
+    """Commit applied but its answer lost: the intake log shows it applied, so it is accepted."""
     w = scenarios.world()
     (flaky,) = sql_backend
     flaky.fail_after_next_commits()
-    held = w.service.receive(scenarios.mail(), scenarios.envelope())
-    assert held.disposition is Disposition.QUARANTINED
-    assert held.raw_id is not None
-    assert len(flaky.records(Message)) == 1  # the unit did commit
-    again = w.service.reprocess(held.raw_id)
-    assert again.disposition is Disposition.ACCEPTED
-    assert again.reason_codes == ("recovered",)
+    delivery = w.service.receive(scenarios.mail(), scenarios.envelope())
+    assert delivery.disposition is Disposition.ACCEPTED
+    assert len(flaky.records(Message)) == 1
+    again = w.service.receive(scenarios.mail(), scenarios.envelope())
+    assert again.disposition is Disposition.DUPLICATE
     assert len(flaky.records(Conversation)) == 1
     assert len(flaky.records(Message)) == 1
-    assert w.service.quarantined() == ()

@@ -8,9 +8,10 @@ the host saw, and decides what the message is. The stages, in order:
    case-insensitively, plus-tags ignored. Unknown: rejected, ``550 5.1.1``.
 2. **size**: at most the channel's limit (30 MB by default), reading at most limit + 1 bytes of a
    stream and never parsing an oversize message: rejected, ``552 5.3.4``.
-3. **raw store**: every message not rejected outright is stored (content-addressed) before it is
-   parsed; from here on nothing is lost: a failure quarantines it with reason ``internal_error``
-   and its raw id, for :func:`reprocess` later.
+3. **raw store**: every message not rejected outright is stored (content-addressed, with its
+   envelope) before it is parsed; from here on nothing is lost: storage failing defers it
+   (``451``, ``storage_unavailable``), any other failure quarantines it with reason
+   ``internal_error`` and its raw id, for :func:`reprocess` later.
 4. **parse** (never raises), **classify** (forwarding confirmation, bounce, auto-reply, loop,
    message), **deduplicate** (Message-ID, else a content fingerprint, per channel),
    **authenticate** (SPF, DKIM, ARC, DMARC and the forwarded-mail disposition), **spam**, and
@@ -19,6 +20,13 @@ the host saw, and decides what the message is. The stages, in order:
 The pipeline reads storage (channel, duplicates) but writes only the raw store; applying an
 accepted message (contact, conversation, routing, ticket) is the service's job, in one unit of
 work. Outcomes are values: a bad message never raises.
+
+**The reply of a stored message is provisional.** For a message with a raw id, the ``250`` of an
+acceptance, a duplicate or a quarantine (and the ``5xx`` of a rejection) may be given only once
+an intake record listing the message is committed; until then it is a proposal
+(:attr:`IntakeResult.needs_record`). :class:`~inboxcore.app.service.InboxService` commits that
+record and answers ``451 4.3.0`` when it cannot; hosts answer with
+:attr:`~inboxcore.app.service.Delivery.smtp`, never with :attr:`IntakeResult.smtp`.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ from inboxcore.auth.authentication import (
     authenticate,
 )
 from inboxcore.domain.addresses import EmailAddress
-from inboxcore.domain.errors import InvalidEmailAddress, PortError
+from inboxcore.domain.errors import InvalidEmailAddress, PortError, StorageError
 from inboxcore.domain.ids import ChannelId, MessageId, RawMessageId
 from inboxcore.domain.model import (
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -125,6 +133,9 @@ class IntakeResult:
     disposition: Disposition
     reasons: tuple[Reason, ...]
     smtp: SmtpReply
+    """The reply intake proposes. When :attr:`needs_record` holds it is provisional: given only
+    once the service has committed the record listing the message
+    (:attr:`~inboxcore.app.service.Delivery.smtp` is the reply to give)."""
     envelope: Envelope
     size: int
     raw_id: RawMessageId | None = None
@@ -145,6 +156,12 @@ class IntakeResult:
     @property
     def kind(self) -> MessageKind | None:
         return self.classification.kind if self.classification else None
+
+    @property
+    def needs_record(self) -> bool:
+        """Whether :attr:`smtp` may be given only after an intake record listing the message is
+        committed: a stored message with a final verdict (anything but a deferral)."""
+        return self.raw_id is not None and self.disposition is not Disposition.DEFERRED
 
 
 # --- SMTP replies ----------------------------------------------------------------------------
@@ -333,7 +350,7 @@ def ingest(
             channel=channel,
         )
     try:
-        raw_id = ports.raw_store.put(raw)
+        raw_id = ports.raw_store.put(raw, envelope)
     except PortError as exc:
         log.warning("raw store unavailable: %s", exc)
         return _result(
@@ -388,9 +405,25 @@ class _Run:
 def _process_stored(
     raw: bytes, raw_id: RawMessageId, envelope: Envelope, channel: Channel | None, run: _Run
 ) -> IntakeResult:
-    # From here the message is stored: any failure quarantines it, never loses it.
+    # From here the message is stored: nothing loses it. Storage failing is temporary (the
+    # sender retries); anything else quarantines it for a later reprocess.
     try:
         return _decide(raw, raw_id, envelope, channel, run)
+    except StorageError as exc:
+        log.warning("storage unavailable during intake of raw message %s: %s", raw_id, exc)
+        return attrs.evolve(
+            _result(
+                Disposition.DEFERRED,
+                "storage_unavailable",
+                f"Storage failed ({type(exc).__name__}); nothing was recorded and the sender "
+                "will retry.",
+                _STORE_DOWN,
+                envelope,
+                len(raw),
+            ),
+            raw_id=raw_id,
+            channel=channel,
+        )
     except Exception as exc:  # the promise: no exception escapes for a bad message
         log.exception("intake failed for raw message %s", raw_id)
         return IntakeResult(

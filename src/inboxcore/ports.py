@@ -43,6 +43,7 @@ from inboxcore.domain.model import (
     RotationState,
     SendResult,
     SpamScore,
+    StoredRawMessage,
     Team,
     Ticket,
     User,
@@ -143,14 +144,23 @@ class BudgetedDnsResolver(DnsResolver, Protocol):
 
 
 class RawMessageStore(Protocol):
-    """Raw messages, content-addressed by SHA-256; written before any processing."""
+    """Raw messages, content-addressed by SHA-256, each received one with its envelope.
 
-    def put(self, data: bytes) -> RawMessageId:
-        """Store ``data`` durably and return its SHA-256 id; storing the same bytes is a no-op.
+    A received message is stored with its envelope before anything is acknowledged, so that one
+    whose intake was never recorded (storage failed after the bytes were safe) can be found
+    (:meth:`received`) and run again as it was received
+    (:meth:`~inboxcore.app.service.InboxService.recover`).
+    """
 
-        When it returns, the bytes survive a crash. Raises
-        :class:`~inboxcore.domain.errors.StorageError`
-        if they could not be stored.
+    def put(self, data: bytes, envelope: Envelope | None = None) -> RawMessageId:
+        """Store ``data`` durably and return its SHA-256 id; the same bytes again store nothing
+        new.
+
+        ``envelope``: the envelope of a *received* message, stored durably with the bytes; the
+        first one given for these bytes is kept. Without one the bytes are our own (a copy of
+        outbound mail), which :meth:`received` never lists. When ``put`` returns, the bytes and
+        the envelope survive a crash. Raises :class:`~inboxcore.domain.errors.StorageError` if
+        they could not be stored.
         """
         ...
 
@@ -162,6 +172,27 @@ class RawMessageStore(Protocol):
     def contains(self, raw_id: RawMessageId) -> bool:
         """Whether ``raw_id`` is stored; :class:`~inboxcore.domain.errors.StorageError` on
         failure."""
+        ...
+
+    def received(
+        self,
+        *,
+        before: datetime,
+        since: datetime | None = None,
+        after: RawMessageId | None = None,
+        limit: int = 100,
+    ) -> tuple[StoredRawMessage, ...]:
+        """One page of the received messages: at most ``limit`` (at least 1) whose
+        :attr:`~inboxcore.domain.model.StoredRawMessage.received_at` is before ``before`` and
+        not before ``since``, in raw-id order, starting after the id ``after`` (pass the last id
+        of a page to get the next one; ``()`` past the end).
+
+        Lists every message stored with an envelope, and those a store holds from before it
+        kept envelopes (``envelope`` None, ``received_at`` when first stored or known); never
+        bytes stored without an envelope since. Raises
+        :class:`~inboxcore.domain.errors.StorageError` if the store cannot be read, and
+        :class:`~inboxcore.domain.errors.InvalidValueError` for a ``limit`` below 1.
+        """
         ...
 
 

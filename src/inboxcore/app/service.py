@@ -1,23 +1,34 @@
 """The inbox service: the one entry point a host calls with a raw message and its envelope.
 
 :meth:`InboxService.receive` runs intake (:func:`inboxcore.ingest.ingest`: the raw message is
-stored first, then the verdict), and for an accepted message applies it in **one unit of work**:
-contact found or created, conversation found (threading) or opened, message appended, routing,
-ticket, channel observations, the intake log. Events are emitted only after that unit committed.
+stored first, with its envelope, then the verdict), and for an accepted message applies it in
+**one unit of work**: contact found or created, conversation found (threading) or opened, message
+appended, routing, ticket, channel observations, the intake log. Events are emitted only after
+that unit committed.
 
-If applying fails, the unit rolls back and the message is quarantined with its raw id: never lost,
-never half-applied; :meth:`InboxService.reprocess` runs it again later. A unit that loses a race to
-another worker (a :class:`~inboxcore.domain.errors.ConflictError` at commit, say two workers
-creating the
-same contact) is retried from the start and sees the winner's records; the same message delivered
-twice, or run again after a crash, is found as a duplicate and changes nothing.
+**A 250 means recorded.** The service decides every reply: a final one (``250``, or a ``5xx``
+refusal) for a stored message only once an intake record listing it (accepted, duplicate,
+quarantined, rejected) is committed. Storage failing before that (a refused commit, ``database is
+locked``, storage down) rolls back and answers ``451 4.3.0`` with reason ``storage_unavailable``:
+the sender keeps the message and retries, and no event tells of what was not recorded. A commit
+whose answer was lost is checked by reading the intake log: applied, it stands; unknown, it is a
+451 and the retry finds the message stored. Anything else failing while applying (a bug)
+quarantines the message with its raw id (``internal_error``), never lost, never half-applied;
+:meth:`InboxService.reprocess` runs it again later. A unit that loses a race to another worker (a
+:class:`~inboxcore.domain.errors.ConflictError` at commit, say two workers creating the same
+contact) is retried from the start and sees the winner's records; the same message delivered
+twice is found as a duplicate and changes nothing.
+
+Should a message be stored and never recorded all the same (the sender gave up retrying, or it
+was stored by an older version that answered 250 regardless), :meth:`InboxService.recover` finds
+it in the raw store and runs it as it was received.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import BinaryIO
 
 import attrs
@@ -26,9 +37,11 @@ from inboxcore.app.outbox import Outbox
 from inboxcore.channels import ChannelStep, apply_step
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import (
+    CommitFailed,
     ConfigurationError,
     ConflictError,
     InvalidTransition,
+    InvalidValueError,
     NotFoundError,
     PortError,
     Problem,
@@ -69,6 +82,7 @@ from inboxcore.domain.model import (
     Message,
     MessageKind,
     RotationState,
+    StoredRawMessage,
     Ticket,
     default_dedup_key,
 )
@@ -83,6 +97,7 @@ from inboxcore.ingest import (
     ingest,
 )
 from inboxcore.ingest import reprocess as reprocess_intake
+from inboxcore.mail.parsing import parse_message
 from inboxcore.mail.sender import SenderSource
 from inboxcore.policies.outbound import ThreadingConfig
 from inboxcore.policies.threads import (
@@ -115,12 +130,36 @@ from inboxcore.routing import (
 )
 from inboxcore.tickets import apply_ticket_step, open_ticket, ticket_step_for_message
 
-__all__ = ["Delivery", "InboxConfig", "InboxService"]
+__all__ = [
+    "DEFAULT_RECOVERY_GRACE",
+    "Delivery",
+    "InboxConfig",
+    "InboxService",
+    "RecoveredMessage",
+    "Recovery",
+]
 
 log = logging.getLogger(__name__)
 
 _KEPT = SmtpReply(code=250, enhanced="2.0.0", text="Message accepted for review")
 _DUPLICATE = SmtpReply(code=250, enhanced="2.0.0", text="Message already received")
+_STORE_DOWN = SmtpReply(code=451, enhanced="4.3.0", text="Temporary failure, try again later")
+
+# Verdicts that list a message in the intake log (a deferral does not: the sender still has it).
+_LISTING = frozenset(
+    d.value
+    for d in (
+        Disposition.ACCEPTED,
+        Disposition.DUPLICATE,
+        Disposition.QUARANTINED,
+        Disposition.REJECTED,
+    )
+)
+
+DEFAULT_RECOVERY_GRACE = timedelta(minutes=15)
+"""How old a stored message must be before :meth:`InboxService.recover` takes it: far longer
+than intake takes (the DNS budget is 15 seconds), so no message still being received is raced."""
+_RECOVERY_PAGE = 200
 
 _KIND_OF_CONVERSATION = {
     MessageKind.MESSAGE: ConversationKind.CUSTOMER,
@@ -201,6 +240,53 @@ class Delivery:
     @property
     def reason_codes(self) -> tuple[str, ...]:
         return tuple(r.code for r in self.reasons)
+
+
+def _latest_listing(history: Sequence[IntakeRecord]) -> str | None:
+    """The disposition of the newest record that lists the message; None if none does."""
+    for record in reversed(history):
+        if record.disposition in _LISTING:
+            return record.disposition
+    return None
+
+
+@attrs.frozen(kw_only=True)
+class RecoveredMessage:
+    """One received message that no intake record listed, and what the sweep did with it."""
+
+    raw_id: RawMessageId
+    received_at: datetime
+    reasons: tuple[Reason, ...]
+    """Why it was run (``unrecorded``) and how (``envelope_missing``), or why not
+    (``own_message``); the delivery's own reasons follow in :attr:`delivery`."""
+    delivery: Delivery | None = None
+    """What became of it; None when it was not run (a dry run, or a copy of our own mail)."""
+
+    @property
+    def disposition(self) -> Disposition | None:
+        return self.delivery.disposition if self.delivery is not None else None
+
+    @property
+    def reason_codes(self) -> tuple[str, ...]:
+        return tuple(r.code for r in self.reasons)
+
+
+@attrs.frozen(kw_only=True)
+class Recovery:
+    """What one run of :meth:`InboxService.recover` looked at and did."""
+
+    examined: int
+    """Received messages of the window looked at, recorded or not."""
+    messages: tuple[RecoveredMessage, ...]
+    """The ones no record listed, in raw-id order, each with what became of it."""
+    complete: bool
+    """False when ``limit`` stopped the run before the end of the window: run it again."""
+    dry_run: bool = False
+
+    @property
+    def still_unrecorded(self) -> tuple[RecoveredMessage, ...]:
+        """Messages run but deferred again (storage still failing): the next run retries."""
+        return tuple(m for m in self.messages if m.disposition is Disposition.DEFERRED)
 
 
 @attrs.define
@@ -313,22 +399,158 @@ class InboxService:
         with self.storage.unit_of_work() as uow:
             return uow.intake_log.quarantined()
 
-    # --- settling a verdict ----------------------------------------------------------------
+    # --- the recovery sweep ----------------------------------------------------------------
 
-    def _settle(self, result: IntakeResult) -> Delivery:
-        if result.disposition is Disposition.ACCEPTED:
-            return self._accept(result)
-        if result.disposition is Disposition.DUPLICATE:
-            recovered = self._recover_unacknowledged(result)
-            if recovered is not None:
-                return recovered
-        delivery = Delivery(
-            disposition=result.disposition,
-            reasons=result.reasons,
-            smtp=result.smtp,
-            intake=result,
+    def recover(
+        self,
+        *,
+        older_than: timedelta = DEFAULT_RECOVERY_GRACE,
+        since: datetime | None = None,
+        limit: int = 100,
+        dry_run: bool = False,
+    ) -> Recovery:
+        """Run the received messages that no intake record lists through intake, as received.
+
+        Such a message was stored and then never recorded: storage failed and the sender gave
+        up retrying, or an older version answered 250 regardless. Each is run with the envelope
+        stored beside it (without one, from before envelopes were kept: with its delivery
+        headers, and the reason ``envelope_missing``), and its record carries ``unrecorded``.
+
+        Safe to run from cron beside live intake: messages received less than ``older_than``
+        ago are left to the intake still handling them; a message is run only while no record
+        lists it, and one that a worker records meanwhile is found by the duplicate check and
+        the race-safe commit, and gets no second record. Running it twice does nothing more.
+        At most ``limit`` messages are run per call (:attr:`Recovery.complete` says whether more
+        wait); ``since`` skips messages received before it; ``dry_run`` lists without running.
+
+        Raises :class:`~inboxcore.domain.errors.InvalidValueError` for a ``limit`` below 1 or a
+        negative ``older_than``, and :class:`~inboxcore.domain.errors.StorageError` when the
+        raw store or the intake log cannot be read.
+        """
+        if limit < 1 or older_than < timedelta(0):
+            raise InvalidValueError(f"recover needs limit >= 1 and older_than >= 0 (got {limit})")
+        before = self.clock.now() - older_than
+        found: list[RecoveredMessage] = []
+        examined = 0
+        after: RawMessageId | None = None
+        while page := self.raw_store.received(
+            before=before, since=since, after=after, limit=_RECOVERY_PAGE
+        ):
+            unrecorded = self._unrecorded([stored.raw_id for stored in page])
+            for stored in page:
+                if stored.raw_id in unrecorded:
+                    if len(found) == limit:
+                        return Recovery(
+                            examined=examined,
+                            messages=tuple(found),
+                            complete=False,
+                            dry_run=dry_run,
+                        )
+                    found.append(self._recover_one(stored, dry_run=dry_run))
+                examined += 1
+            after = page[-1].raw_id
+        return Recovery(examined=examined, messages=tuple(found), complete=True, dry_run=dry_run)
+
+    def _unrecorded(self, raw_ids: Sequence[RawMessageId]) -> set[RawMessageId]:
+        with self.storage.unit_of_work() as uow:
+            return {
+                raw_id
+                for raw_id in raw_ids
+                if _latest_listing(uow.intake_log.for_raw_message(raw_id)) is None
+            }
+
+    def _recover_one(self, stored: StoredRawMessage, *, dry_run: bool) -> RecoveredMessage:
+        when = f"{stored.received_at:%Y-%m-%d %H:%M} UTC"
+        reasons = [
+            Reason(
+                code="unrecorded",
+                message=f"Stored {when} but never recorded (storage failed before its record "
+                "was committed); run again as received by the recovery sweep.",
+            )
+        ]
+        envelope = stored.envelope
+        if envelope is None:
+            if self._own_copy(stored.raw_id):
+                own = Reason(
+                    code="own_message",
+                    message="Stored before envelopes were kept, and its Message-ID is ours: a "
+                    "copy of our own outbound mail, not run.",
+                )
+                return RecoveredMessage(
+                    raw_id=stored.raw_id, received_at=stored.received_at, reasons=(own,)
+                )
+            envelope = Envelope(received_at=stored.received_at)
+            reasons.append(
+                Reason(
+                    code="envelope_missing",
+                    message="Stored before envelopes were kept: the recipient comes from its "
+                    "delivery headers (Delivered-To, X-Original-To), the sending server is "
+                    "unknown.",
+                )
+            )
+        if dry_run:
+            return RecoveredMessage(
+                raw_id=stored.raw_id, received_at=stored.received_at, reasons=tuple(reasons)
+            )
+        result = reprocess_intake(
+            stored.raw_id, envelope, ports=self._ports, config=self._intake_config
         )
-        return self._record_outcome(delivery)
+        result = attrs.evolve(result, reasons=(*reasons, *result.reasons))
+        return RecoveredMessage(
+            raw_id=stored.raw_id,
+            received_at=stored.received_at,
+            reasons=tuple(reasons),
+            delivery=self._settle(result, recovering=True),
+        )
+
+    def _own_copy(self, raw_id: RawMessageId) -> bool:
+        """Whether a message stored without an envelope carries one of our Message-IDs."""
+        message_id = parse_message(self.raw_store.get(raw_id)).message_id or ""
+        domain = message_id.rpartition("@")[2].strip("<> ").lower()
+        return domain in self._intake_config.own_message_id_domains
+
+    # --- settling a verdict ----------------------------------------------------------------
+    #
+    # The one rule of every reply: a final answer (2xx, or a 5xx refusal) for a stored message
+    # only once an intake record listing it is committed. Storage failing before that is a 451,
+    # so the sender keeps the message and retries; nothing is announced that was not recorded.
+
+    def _settle(self, result: IntakeResult, *, recovering: bool = False) -> Delivery:
+        """``recovering``: run by :meth:`recover`, which writes no record for a message that
+        another worker recorded meanwhile (the sweep checked it had none before it ran it)."""
+        try:
+            if result.disposition is Disposition.ACCEPTED:
+                return self._accept(result, recovering=recovering)
+            if result.disposition is Disposition.DUPLICATE:
+                recovered = self._recover_unacknowledged(result)
+                if recovered is not None:
+                    return recovered
+            verdict = Delivery(
+                disposition=result.disposition,
+                reasons=result.reasons,
+                smtp=result.smtp,
+                intake=result,
+            )
+            return self._record_outcome(verdict, recovering=recovering)
+        except (PortError, ConflictError) as exc:
+            return self._deferred(result, exc)
+
+    def _deferred(self, result: IntakeResult, exc: Exception) -> Delivery:
+        """Nothing lists the message: answer 451, so that the sender keeps it and retries."""
+        log.warning(
+            "storage failed before raw message %s was recorded (%s: %s); answering 451",
+            result.raw_id,
+            type(exc).__name__,
+            exc,
+        )
+        reason = Reason(
+            code="storage_unavailable",
+            message=f"Storage failed before the message was recorded ({type(exc).__name__}); "
+            "nothing was acknowledged, so the sender will retry.",
+        )
+        return Delivery(
+            disposition=Disposition.DEFERRED, reasons=(reason,), smtp=_STORE_DOWN, intake=result
+        )
 
     def _recover_unacknowledged(self, result: IntakeResult) -> Delivery | None:
         """A "duplicate" of itself: the unit that stored this very raw message did commit, but the
@@ -404,18 +626,17 @@ class InboxService:
                     "it is in the inbox.",
                 ),
             )
-            uow.intake_log.record(
-                IntakeRecord(
-                    raw_id=raw_id,
-                    envelope=result.envelope,
-                    disposition=Disposition.ACCEPTED.value,
-                    reason_codes=("recovered",),
-                    at=now,
-                    channel_id=message.channel_id,
-                    message_id=message.id,
-                )
+            entry = IntakeRecord(
+                raw_id=raw_id,
+                envelope=result.envelope,
+                disposition=Disposition.ACCEPTED.value,
+                reason_codes=("recovered",),
+                at=now,
+                channel_id=message.channel_id,
+                message_id=message.id,
             )
-            uow.commit()
+            uow.intake_log.record(entry)
+            self._commit_logged(uow, entry)
         self._emit(events)
         return Delivery(
             disposition=Disposition.ACCEPTED,
@@ -429,15 +650,44 @@ class InboxService:
             events=tuple(events),
         )
 
-    def _record_outcome(self, delivery: Delivery) -> Delivery:
-        """Log a non-accepted verdict and tell the host; a failure to log is logged, not raised,
-        because the verdict itself stands (the raw message is already stored)."""
+    def _record_outcome(self, delivery: Delivery, *, recovering: bool = False) -> Delivery:
+        """Commit the intake record of a verdict other than an acceptance, then announce it.
+
+        A final verdict on a stored message stands only once its record is committed: failing
+        that raises (:meth:`_settle` answers 451, and no event tells of it). A deferral is
+        logged when it can be (its 451 stands either way).
+        """
+        if delivery.intake.raw_id is not None:
+            if delivery.disposition is Disposition.DEFERRED:
+                try:
+                    self._record(delivery, recovering=False)
+                except Exception:  # the 451 stands whatever became of its log line
+                    log.exception("could not log the deferral of %s", delivery.raw_id)
+            else:
+                self._record(delivery, recovering=recovering)
+        events = self._verdict_events(delivery)
+        self._emit(events)
+        return attrs.evolve(delivery, events=tuple(events))
+
+    def _record(self, delivery: Delivery, *, recovering: bool) -> None:
+        """Commit the intake record of ``delivery``; when ``recovering``, none if a record lists
+        the message by now (a worker handled the same bytes meanwhile: one record is enough)."""
+        raw_id = delivery.raw_id
+        assert raw_id is not None
+        now = self.clock.now()
+        with self.storage.unit_of_work() as uow:
+            if recovering and _latest_listing(uow.intake_log.for_raw_message(raw_id)):
+                return
+            entry = self._log_entry(delivery, now)
+            uow.intake_log.record(entry)
+            self._commit_logged(uow, entry)
+
+    def _verdict_events(self, delivery: Delivery) -> list[DomainEvent]:
         result = delivery.intake
         now = self.clock.now()
         channel = result.channel
-        events: list[DomainEvent] = []
         if delivery.disposition is Disposition.QUARANTINED and result.raw_id is not None:
-            events.append(
+            return [
                 MessageQuarantined(
                     at=now,
                     raw_id=result.raw_id,
@@ -445,9 +695,9 @@ class InboxService:
                     account_id=channel.account_id if channel else None,
                     channel_id=channel.id if channel else None,
                 )
-            )
-        elif delivery.disposition is Disposition.REJECTED:
-            events.append(
+            ]
+        if delivery.disposition is Disposition.REJECTED:
+            return [
                 MessageRejected(
                     at=now,
                     reasons=delivery.reason_codes,
@@ -455,16 +705,8 @@ class InboxService:
                     account_id=channel.account_id if channel else None,
                     channel_id=channel.id if channel else None,
                 )
-            )
-        if result.raw_id is not None:
-            try:
-                with self.storage.unit_of_work() as uow:
-                    uow.intake_log.record(self._log_entry(delivery, now))
-                    uow.commit()
-            except PortError:
-                log.exception("could not record the intake decision for %s", result.raw_id)
-        self._emit(events)
-        return attrs.evolve(delivery, events=tuple(events))
+            ]
+        return []
 
     def _log_entry(self, delivery: Delivery, at: datetime) -> IntakeRecord:
         result = delivery.intake
@@ -479,49 +721,69 @@ class InboxService:
             message_id=delivery.message_id,
         )
 
-    def _accept(self, result: IntakeResult) -> Delivery:
-        last_conflict: ConflictError | None = None
-        for _attempt in range(self.config.max_attempts):
-            try:
-                applied = self._apply(result)
-            except ConflictError as exc:
-                # Lost a race to another worker: start over; the winner's records are visible.
-                last_conflict = exc
-                continue
-            except Exception as exc:  # never lose an accepted message: quarantine it
-                log.exception("applying raw message %s failed", result.raw_id)
-                return self._quarantine_failed(result, exc)
-            if applied.duplicate_of is not None:
-                delivery = Delivery(
-                    disposition=Disposition.DUPLICATE,
-                    reasons=(
-                        Reason(
-                            code="duplicate", message="The channel already received this message."
-                        ),
-                    ),
-                    smtp=_DUPLICATE,
-                    intake=attrs.evolve(result, duplicate_of=applied.duplicate_of),
-                )
-                return self._record_outcome(delivery)
-            self._emit(applied.events)
-            self._notify_owners(applied.events, result)
-            return Delivery(
-                disposition=Disposition.ACCEPTED,
-                reasons=result.reasons,
-                smtp=result.smtp,
-                intake=result,
-                contact_id=applied.contact_id,
-                conversation_id=applied.conversation_id,
-                message_id=applied.message_id,
-                ticket_id=applied.ticket_id,
-                conversation_created=applied.created,
-                thread=applied.thread,
-                routing=applied.routing,
-                events=tuple(applied.events),
+    def _accept(self, result: IntakeResult, *, recovering: bool) -> Delivery:
+        try:
+            applied = self._apply_with_retries(result)
+        except (PortError, ConflictError):
+            raise  # storage failing, or too busy: nothing is recorded and the sender retries
+        except Exception as exc:  # a bug: keep the message for a reprocess, once that is recorded
+            log.exception("applying raw message %s failed", result.raw_id)
+            return self._quarantine_failed(result, exc, recovering=recovering)
+        if applied.duplicate_of is not None:
+            duplicate = Delivery(
+                disposition=Disposition.DUPLICATE,
+                reasons=(
+                    Reason(code="duplicate", message="The channel already received this message."),
+                ),
+                smtp=_DUPLICATE,
+                intake=attrs.evolve(result, duplicate_of=applied.duplicate_of),
             )
-        return self._quarantine_failed(result, last_conflict or ConflictError("too many retries"))
+            return self._record_outcome(duplicate, recovering=recovering)
+        self._emit(applied.events)
+        self._notify_owners(applied.events, result)
+        return Delivery(
+            disposition=Disposition.ACCEPTED,
+            reasons=result.reasons,
+            smtp=result.smtp,
+            intake=result,
+            contact_id=applied.contact_id,
+            conversation_id=applied.conversation_id,
+            message_id=applied.message_id,
+            ticket_id=applied.ticket_id,
+            conversation_created=applied.created,
+            thread=applied.thread,
+            routing=applied.routing,
+            events=tuple(applied.events),
+        )
 
-    def _quarantine_failed(self, result: IntakeResult, exc: BaseException) -> Delivery:
+    def _apply_with_retries(self, result: IntakeResult) -> _Applied:
+        """Apply in one unit of work. A unit that lost a race to another worker (a
+        ConflictError) starts over and sees the winner's records, up to ``max_attempts``."""
+        for _attempt in range(self.config.max_attempts - 1):
+            try:
+                return self._apply(result)
+            except ConflictError:
+                continue
+        return self._apply(result)
+
+    def _commit_logged(self, uow: UnitOfWork, entry: IntakeRecord) -> None:
+        """Commit a unit that logs ``entry``. A commit whose answer was lost (an error other
+        than CommitFailed or a lost race) is checked: ``entry`` in the log means it applied;
+        otherwise, or if the log cannot be read, the error stands and nothing is acknowledged
+        (a retry then finds the message, if it was stored after all)."""
+        try:
+            uow.commit()
+        except (CommitFailed, ConflictError):
+            raise
+        except PortError:
+            with self.storage.unit_of_work() as check:
+                if entry not in check.intake_log.for_raw_message(entry.raw_id):
+                    raise
+            log.warning("commit of %s answered with an error, but it applied", entry.raw_id)
+
+    def _quarantine_failed(
+        self, result: IntakeResult, exc: BaseException, *, recovering: bool
+    ) -> Delivery:
         delivery = Delivery(
             disposition=Disposition.QUARANTINED,
             reasons=(
@@ -534,7 +796,7 @@ class InboxService:
             smtp=_KEPT,
             intake=result,
         )
-        return self._record_outcome(delivery)
+        return self._record_outcome(delivery, recovering=recovering)
 
     def _notify_owners(self, events: Sequence[DomainEvent], result: IntakeResult) -> None:
         """Email each owner routing said to notify. The message is accepted and committed
@@ -662,18 +924,17 @@ class InboxService:
                 )
             )
             self._observe_channel(uow, channel, result, conversation, now, applied)
-            uow.intake_log.record(
-                IntakeRecord(
-                    raw_id=result.raw_id or RawMessageId(""),
-                    envelope=result.envelope,
-                    disposition=Disposition.ACCEPTED.value,
-                    reason_codes=result.reason_codes,
-                    at=now,
-                    channel_id=channel.id,
-                    message_id=message.id,
-                )
+            entry = IntakeRecord(
+                raw_id=result.raw_id or RawMessageId(""),
+                envelope=result.envelope,
+                disposition=Disposition.ACCEPTED.value,
+                reason_codes=result.reason_codes,
+                at=now,
+                channel_id=channel.id,
+                message_id=message.id,
             )
-            uow.commit()
+            uow.intake_log.record(entry)
+            self._commit_logged(uow, entry)
         return applied
 
     def _fallback_sender(self, result: IntakeResult) -> EmailAddress:

@@ -289,6 +289,12 @@ class IngestSummary:
             out.write("\n  by reason\n")
             for item in self.as_dict()["reasons"]:
                 out.write(f"  {item['disposition']:<12} {item['count']:>6}  {item['code']}\n")
+        deferred = self.dispositions.get("deferred", 0)
+        if deferred:
+            out.write(
+                f"\n{deferred} not stored: nothing was recorded for them (storage failed); "
+                "run the same ingest again (messages already in are found duplicates)\n"
+            )
 
 
 def add_dns_arguments(parser: argparse.ArgumentParser) -> None:
@@ -395,7 +401,8 @@ def ingest_sources(
 def run_ingest(
     args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
-    """Carry out ``inboxcore ingest``: 0 when every message was read, 1 otherwise."""
+    """Carry out ``inboxcore ingest``: 0 when every message was read and recorded, 1 otherwise
+    (a path or message unreadable, a message not stored, the inbox failing)."""
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     try:
@@ -421,8 +428,15 @@ def run_ingest(
             err.write(f"inboxcore ingest: cannot read {source.label}: {exc.strerror or exc}\n")
 
         def delivered(source: MessageSource, delivery: Delivery) -> None:
+            nonlocal status
             if args.json:
                 out.write(json.dumps(_message_json(source, delivery), ensure_ascii=False) + "\n")
+            if delivery.disposition is Disposition.DEFERRED:  # nothing recorded: say so
+                status = 1
+                reasons = "; ".join(r.message for r in delivery.reasons)
+                err.write(
+                    f"inboxcore ingest: {source.label} not stored ({delivery.smtp}): {reasons}\n"
+                )
 
         enabled = args.progress if args.progress is not None else err.isatty()
         progress = Progress(

@@ -2,7 +2,8 @@
 
 ``inboxcore init`` creates the inbox (``--db``, default ``inbox.db`` in the current directory)
 from flags or a TOML file; ``ingest`` feeds it stored mail, ``serve`` live mail over LMTP/SMTP;
-``conversations``, ``tickets`` and ``show`` list what it holds; ``inspect`` explains verdicts
+``conversations``, ``tickets`` and ``show`` list what it holds; ``quarantine``, ``release`` and
+``recover`` deal with mail held back or never recorded; ``inspect`` explains verdicts
 without any inbox; ``demo`` does it all in a throwaway folder with the sample messages shipped in
 the package. The reference is ``docs/cli.md``.
 
@@ -37,6 +38,7 @@ from inboxcore.cli.quarantine import (
     run_quarantine,
     run_release,
 )
+from inboxcore.cli.recover import add_recover_arguments, run_recover
 from inboxcore.cli.serve import add_serve_command, run_serve
 from inboxcore.cli.views import (
     add_conversations_arguments,
@@ -314,6 +316,14 @@ def build_parser() -> argparse.ArgumentParser:
         "reasons stay on record beside 'released'.",
     )
     add_release_arguments(release)
+    recover = commands.add_parser(
+        "recover",
+        help="run the messages stored but never recorded",
+        description="Find the stored messages that no intake record lists (storage failed "
+        "after they were stored and the mail server gave up retrying) and run each through the "
+        "inbox as it was received. Safe from cron beside `inboxcore serve`.",
+    )
+    add_recover_arguments(recover)
     inspect = commands.add_parser(
         "inspect",
         help="run intake on message files and explain each verdict",
@@ -351,6 +361,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_quarantine(args)
         if args.command == "release":
             return run_release(args)
+        if args.command == "recover":
+            return run_recover(args)
         if args.command == "inspect":
             return run_inspect(args, sys.stdout, sys.stderr)
         if args.command == "serve":

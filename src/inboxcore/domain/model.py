@@ -63,6 +63,7 @@ __all__ = [
     "SendStatus",
     "SignatureSettings",
     "SpamScore",
+    "StoredRawMessage",
     "Team",
     "Ticket",
     "TicketSettings",
@@ -467,6 +468,17 @@ class Envelope:
     rcpt_to: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     client_ip: str | None = None
     helo: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class StoredRawMessage:
+    """A received message as the raw store lists it: what recovery needs to run it again."""
+
+    raw_id: RawMessageId
+    received_at: datetime = attrs.field(validator=utc)
+    """When it was received (the envelope's time), or first stored when the envelope is unknown."""
+    envelope: Envelope | None = None
+    """The envelope it came with; None when it was stored before raw stores kept envelopes."""
 
 
 @attrs.frozen(kw_only=True)

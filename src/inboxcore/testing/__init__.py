@@ -6,7 +6,8 @@ inject failures (``storage.fail_next_commits()``, ``raw_store.fail_next_puts()``
 ``dns.fail("slow.example", "TIMEOUT")``, ``transport.refuse_next(...)``). The in-memory storage
 enforces the uniqueness rules a database would and is safe under threads; it passes the storage
 contract suite in :mod:`inboxcore.testing.contracts`. :class:`FlakyStorage` wraps any storage
-(SQL, a host's own) to inject the same commit failures there. :class:`InMemoryDkimKeys` holds DKIM
+(SQL, a host's own) to inject the same failures there (commits, units, single statements), and
+:class:`FlakyRawStore` any raw store (puts, reads). :class:`InMemoryDkimKeys` holds DKIM
 keys made by :func:`generate_rsa_key` or :func:`generate_ed25519_key` and publishes their records
 (:mod:`inboxcore.testing.keys`).
 """
@@ -20,7 +21,7 @@ from inboxcore.testing.fakes import (
     RecordingTransport,
     SequentialIds,
 )
-from inboxcore.testing.flaky import FlakyStorage, FlakyUnitOfWork
+from inboxcore.testing.flaky import FlakyRawStore, FlakyStorage, FlakyUnitOfWork
 from inboxcore.testing.keys import (
     GeneratedDkimKey,
     InMemoryDkimKeys,
@@ -34,6 +35,7 @@ __all__ = [
     "FakeClock",
     "FakeDirectory",
     "FakeSpamScorer",
+    "FlakyRawStore",
     "FlakyStorage",
     "FlakyUnitOfWork",
     "GeneratedDkimKey",

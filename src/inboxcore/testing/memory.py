@@ -12,6 +12,7 @@ that the service retries), which is how "two workers never take the same turn" h
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -28,6 +29,7 @@ from inboxcore.domain.errors import (
     ForwardingAddressRetired,
     ForwardingAddressTaken,
     FromNameTaken,
+    InvalidValueError,
     NotFoundError,
     StorageError,
 )
@@ -49,9 +51,11 @@ from inboxcore.domain.model import (
     Contact,
     Conversation,
     ConversationStatus,
+    Envelope,
     IntakeRecord,
     Message,
     RotationState,
+    StoredRawMessage,
     Ticket,
 )
 
@@ -563,6 +567,7 @@ class InMemoryRawStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._blobs: dict[RawMessageId, bytes] = {}
+        self._received: dict[RawMessageId, StoredRawMessage] = {}
         self._failures = 0
         self.puts = 0
         """How many times :meth:`put` was called successfully."""
@@ -572,14 +577,30 @@ class InMemoryRawStore:
         with self._lock:
             self._failures += count
 
-    def put(self, data: bytes) -> RawMessageId:
+    def put(self, data: bytes, envelope: Envelope | None = None) -> RawMessageId:
         raw_id = raw_message_id(data)
         with self._lock:
             if self._failures:
                 self._failures -= 1
                 raise StorageError("injected raw-store failure")
             self._blobs.setdefault(raw_id, bytes(data))
+            known = self._received.get(raw_id)
+            if envelope is not None and (known is None or known.envelope is None):
+                self._received[raw_id] = StoredRawMessage(
+                    raw_id=raw_id, received_at=envelope.received_at, envelope=envelope
+                )
             self.puts += 1
+        return raw_id
+
+    def put_legacy(self, data: bytes, *, stored_at: datetime) -> RawMessageId:
+        """Hold ``data`` as a store written before envelopes were kept holds a received
+        message: listed by :meth:`received` without an envelope (to test recovering one)."""
+        raw_id = raw_message_id(data)
+        with self._lock:
+            self._blobs.setdefault(raw_id, bytes(data))
+            self._received.setdefault(
+                raw_id, StoredRawMessage(raw_id=raw_id, received_at=stored_at)
+            )
         return raw_id
 
     def get(self, raw_id: RawMessageId) -> bytes:
@@ -592,6 +613,27 @@ class InMemoryRawStore:
     def contains(self, raw_id: RawMessageId) -> bool:
         with self._lock:
             return raw_id in self._blobs
+
+    def received(
+        self,
+        *,
+        before: datetime,
+        since: datetime | None = None,
+        after: RawMessageId | None = None,
+        limit: int = 100,
+    ) -> tuple[StoredRawMessage, ...]:
+        if limit < 1:
+            raise InvalidValueError(f"a page holds at least one message, not {limit}")
+        with self._lock:
+            listed = sorted(self._received.values(), key=lambda s: s.raw_id)
+        page = (
+            s
+            for s in listed
+            if (after is None or s.raw_id > after)
+            and s.received_at < before
+            and (since is None or s.received_at >= since)
+        )
+        return tuple(itertools.islice(page, limit))
 
     def ids(self) -> tuple[RawMessageId, ...]:
         """Every stored id, in insertion order."""

@@ -17,6 +17,7 @@ _JSON = sa.JSON(none_as_null=True).with_variant(postgresql.JSON(none_as_null=Tru
 _TIME = sa.DateTime(timezone=True)
 _TYPES: dict[str, sa.types.TypeEngine[Any]] = {
     "data": _JSON,
+    "envelope": _JSON,
     "created_at": _TIME,
     "last_message_at": _TIME,
     "received_at": _TIME,
@@ -87,6 +88,7 @@ RAW_MESSAGES = sa.table(
     sa.column("size"),
     sa.column("data", sa.LargeBinary()),
 )
+RAW_RECEIPTS = _table("inboxcore_raw_receipts", "raw_id", "kind", "received_at", "envelope")
 
 ALL_TABLES = (
     ACCOUNTS,
@@ -99,6 +101,7 @@ ALL_TABLES = (
     ROTATIONS,
     INTAKE_LOG,
     RAW_MESSAGES,
+    RAW_RECEIPTS,
 )
 
 
@@ -112,16 +115,21 @@ def insert_ignoring(
 
 
 def upsert(
-    dialect: str, table: sa.TableClause, values: dict[str, Any], keys: list[str]
+    dialect: str,
+    table: sa.TableClause,
+    values: dict[str, Any],
+    keys: list[str],
+    where: sa.ColumnElement[bool] | None = None,
 ) -> sa.Insert:
-    """INSERT, or UPDATE the other columns of the row with the same ``keys``."""
+    """INSERT, or UPDATE the other columns of the row with the same ``keys`` (only where
+    ``where`` holds of the stored row, when given)."""
     changed = [c for c in values if c not in keys]
     if dialect == "postgresql":
         pg = postgresql.insert(table).values(values)
         return pg.on_conflict_do_update(
-            index_elements=keys, set_={c: pg.excluded[c] for c in changed}
+            index_elements=keys, set_={c: pg.excluded[c] for c in changed}, where=where
         )
     lite = sqlite.insert(table).values(values)
     return lite.on_conflict_do_update(
-        index_elements=keys, set_={c: lite.excluded[c] for c in changed}
+        index_elements=keys, set_={c: lite.excluded[c] for c in changed}, where=where
     )

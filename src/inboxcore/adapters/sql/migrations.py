@@ -295,6 +295,32 @@ def _v2_raw_messages_and_assignee(connection: Connection) -> None:
     ).create(connection)
 
 
+def _v3_raw_receipts(connection: Connection) -> None:
+    """The envelope each raw message was received with, so that one never recorded can be run
+    again as received. Messages already stored get a ``legacy`` row (envelope unknown, time of
+    the migration): the recovery sweep runs them with what their delivery headers say."""
+    md = sa.MetaData()
+    receipts = sa.Table(
+        "inboxcore_raw_receipts",
+        md,
+        sa.Column("raw_id", sa.String(64), primary_key=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        _ts("received_at", nullable=True),
+        sa.Column("envelope", _json(), nullable=True),
+        sa.CheckConstraint(
+            "kind IN ('received', 'own', 'legacy')", name="ck_inboxcore_raw_receipts_kind"
+        ),
+    )
+    sa.Index("ix_inboxcore_raw_receipts_received_at", receipts.c.received_at)
+    md.create_all(connection)
+    connection.execute(
+        sa.text(
+            "INSERT INTO inboxcore_raw_receipts (raw_id, kind, received_at) "
+            "SELECT raw_id, 'legacy', CURRENT_TIMESTAMP FROM inboxcore_raw_messages"
+        )
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="initial schema", apply=_v1_initial),
     Migration(
@@ -302,6 +328,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         name="raw-message table and open-by-assignee index",
         apply=_v2_raw_messages_and_assignee,
     ),
+    Migration(version=3, name="raw-message receipts", apply=_v3_raw_receipts),
 )
 """Every step, oldest first; versions count up from 1 without gaps."""
 

@@ -339,6 +339,17 @@ def _team_forward(
     )
 
 
+def _from_kept(header_from: EmailAddress, code: str, why: str) -> SenderResolution:
+    """The From stays the sender because a claim in the message was not proven."""
+    return SenderResolution(
+        sender=header_from,
+        source=SenderSource.HEADER_FROM,
+        header_from=header_from,
+        explanation=why,
+        reasons=(Reason(code=code, message=why),),
+    )
+
+
 def _unproven_team(address: EmailAddress) -> str:
     return (
         f"no aligned SPF or DKIM pass or trusted ARC seal for {address.domain}, and not the "
@@ -384,13 +395,7 @@ def _from_list(
         f"{what} names {found.sender.address} as the original sender, but nothing proves the "
         f"list sent it ({missing}), so the list stays the sender."
     )
-    return SenderResolution(
-        sender=header_from,
-        source=SenderSource.HEADER_FROM,
-        header_from=header_from,
-        explanation=why,
-        reasons=(Reason(code="sender.list_not_trusted", message=why),),
-    )
+    return _from_kept(header_from, "sender.list_not_trusted", why)
 
 
 def _from_team(
@@ -405,13 +410,7 @@ def _from_team(
             f"({_unproven_team(header_from)}), so it stays the sender, nothing quoted or "
             "attached replaces it, and it does not count as the team's."
         )
-        return SenderResolution(
-            sender=header_from,
-            source=SenderSource.HEADER_FROM,
-            header_from=header_from,
-            explanation=why,
-            reasons=(Reason(code="sender.team_unauthenticated", message=why),),
-        )
+        return _from_kept(header_from, "sender.team_unauthenticated", why)
     found = _team_forward(parsed, header_from, ours)
     reason = Reason(
         code="sender.team_authenticated",

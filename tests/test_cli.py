@@ -390,6 +390,39 @@ def test_ingesting_the_same_files_again_changes_nothing(
     assert (again["accepted"], again["duplicate"], again["conversations_created"]) == (0, 2, 0)
 
 
+def _forward(message_id: str) -> bytes:
+    return _mail(
+        "Anna Berg <anna.berg@acme.example>",
+        "Fwd: Lieferung Bestellung 58113 fehlt",
+        message_id,
+        "Bitte uebernehmen.\n\n---------- Forwarded message ---------\n"
+        "From: Klaus Becker <k.becker@becker-metallbau.example>\n"
+        "Date: Tue, 4 Mar 2025 at 08:00\nSubject: Lieferung Bestellung 58113 fehlt\n"
+        "To: <anna.berg@acme.example>\n\nUnsere Bestellung ist nicht angekommen.\n",
+    )
+
+
+def test_mailbox_export_vouches_for_the_teams_forwards_offline(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Offline nothing proves Anna's forward hers; --mailbox-export is the operator's word."""
+    (tmp_path / "plain.eml").write_bytes(_forward("f1@acme.example"))
+    (tmp_path / "export.eml").write_bytes(_forward("f2@acme.example"))
+    _ingest(capsys, db, tmp_path / "plain.eml")
+    code, out, err = _run(
+        capsys, "--db", db, "ingest", "--offline", "--json", "--mailbox-export",
+        tmp_path / "export.eml",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "sender.team_authenticated" in out
+    assert "--mailbox-export" in out
+    _code, out, _ = _run(capsys, "--db", db, "conversations", "--json")
+    assert sorted(r["contact_email"] for r in _json_lines(out)) == [
+        "anna.berg@acme.example",
+        "k.becker@becker-metallbau.example",
+    ]
+
+
 def test_ingest_a_folder_takes_eml_and_mbox_files_and_skips_the_rest(
     db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -668,6 +701,10 @@ def test_demo_prints_real_conversations_assignments_and_tickets(
     assert code == 0, err
     assert "01-gmail-forwarding-confirmation.eml" in out
     lines = [" ".join(line.split()) for line in out.splitlines()]
+    # Offline nothing proves Google sent its confirmation; the demo vouches for the team only.
+    confirmation = next(line for line in lines if line.startswith("01-"))
+    assert "confirmation.unverified" in confirmation
+    assert "sender.team_authenticated" in next(line for line in lines if line.startswith("03-"))
     assert "accepted 7 (6 new conversations, 3 tickets)" in lines
     assert "duplicate 1" in lines
     conversations = out.split("\nConversations\n")[1].split("\nTickets\n")[0]

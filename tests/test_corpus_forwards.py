@@ -2,7 +2,8 @@
 
 Each ``body_text`` sample is the body of a manually forwarded message; it is wrapped in a message
 from a team member (subject from the row's ``subject_file``, if any) and run through
-:func:`inboxcore.mail.sender.resolve_sender`. The expectations are the source project's own.
+:func:`inboxcore.mail.sender.resolve_sender` with the agent's domain proven (a forward the team
+member really sent). The expectations are the source project's own.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ from typing import Any
 import pytest
 
 from inboxcore.domain.addresses import EmailAddress
+from inboxcore.mail.evidence import Evidence, EvidenceMethod
 from inboxcore.mail.parsing import parse_message
-from inboxcore.mail.sender import SenderResolution, SenderSource, resolve_sender
+from inboxcore.mail.sender import SenderResolution, SenderSource, SenderTrust, resolve_sender
 
 AGENT = "agent.smith@team.example"
 CHANNEL = EmailAddress.parse("support@inbox.example")
+SIGNED = SenderTrust(evidence=(Evidence(domain="team.example", method=EvidenceMethod.DKIM),))
+"""The agent's forwards are proven theirs (their domain's DKIM passed): the block is believed."""
 FIELDS = (
     "forwarded",
     "original_from_email",
@@ -98,7 +102,9 @@ def test_corpus_forwards_meet_the_expectations(shared_dir: Path) -> None:
             (corpus / subject_file).read_text(encoding="utf-8").strip() if subject_file else None
         )
         parsed = parse_message(_wrap(body, subject))
-        resolution = resolve_sender(parsed, team_addresses={AGENT}, channel_address=CHANNEL)
+        resolution = resolve_sender(
+            parsed, team_addresses={AGENT}, channel_address=CHANNEL, trust=SIGNED
+        )
         observed = _observed(resolution)
         for field, expected in row["expected"].items():
             scores[field][1] += 1
@@ -132,7 +138,9 @@ def test_reply_style_header_counts_only_with_a_forward_subject(
         shared_dir / "corpus/crisp_forward_parser/fixtures/outlook_2019_fi_body.txt"
     ).read_bytes()
     parsed = parse_message(_wrap(body, subject))
-    resolution = resolve_sender(parsed, team_addresses={AGENT}, channel_address=CHANNEL)
+    resolution = resolve_sender(
+        parsed, team_addresses={AGENT}, channel_address=CHANNEL, trust=SIGNED
+    )
     assert (resolution.source is SenderSource.MANUAL_FORWARD_BODY) is expected
     expected_sender = "john.doe@acme.com" if expected else AGENT
     assert resolution.sender is not None

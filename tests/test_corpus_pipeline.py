@@ -5,7 +5,9 @@ resolution (crisp) one stage at a time; this one runs each message through
 :class:`~inboxcore.app.service.InboxService` into one shared in-memory inbox, the way a channel would
 receive them, and checks what the team would see: every message gets a verdict; bounces and other
 automatic mail land in the inbox without opening a ticket or being routed; a manual forward by an
-agent belongs to the original writer's contact. Scores are printed (``pytest -s``).
+agent belongs to the original writer's contact. The agent's forwards come from the team's own
+server (SPF passes for team.example), which is what makes them the team's. Scores are printed
+(``pytest -s``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from inboxcore.domain.outcomes import Disposition
 from inboxcore.testing import (
     FakeClock,
     FakeDirectory,
+    InMemoryDns,
     InMemoryRawStore,
     InMemoryStorage,
     RecordingEventSink,
@@ -47,6 +50,8 @@ from tests.test_corpus_forwards import AGENT, _wrap
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 CHANNEL = "support-7f3k@acme.inbox.example.net"
 ACME = AccountId("acme")
+TEAM_IP = "192.0.2.10"
+TEAM_ZONE = {"team.example": {"TXT": ["v=spf1 ip4:192.0.2.0/24 -all"]}}
 
 
 def _service() -> tuple[InboxService, InMemoryStorage]:
@@ -77,6 +82,7 @@ def _service() -> tuple[InboxService, InMemoryStorage]:
             conversation_keys=(b"corpus-conversation-key-01",),
             message_id_domain="acme.inbox.example.net",
         ),
+        dns=InMemoryDns(TEAM_ZONE),
     )
     return service, storage
 
@@ -116,13 +122,18 @@ def test_every_corpus_message_gets_a_verdict_and_lands_right(shared_dir: Path) -
     for n, row in enumerate(_rows(shared_dir)):
         raw = _raw(shared_dir, row, n)
         mail_from = "" if row["category"] == "bounce" else "srs0=x@acme.example"
-        envelope = Envelope(received_at=NOW, mail_from=mail_from, rcpt_to=(CHANNEL,))
+        client_ip = None
+        if row["format"] == "body_text":  # the agent's forward, from the team's own server
+            mail_from, client_ip = AGENT, TEAM_IP
+        envelope = Envelope(
+            received_at=NOW, mail_from=mail_from, rcpt_to=(CHANNEL,), client_ip=client_ip
+        )
         delivery = service.receive(raw, envelope)
         verdicts[delivery.disposition.value] += 1
         assert 200 <= delivery.smtp.code < 600
         assert delivery.disposition is not Disposition.REJECTED, (row["path"], delivery.reasons)
         if delivery.disposition is Disposition.QUARANTINED:
-            # Only a message with no usable sender may be held back offline; never a crash.
+            # Only a message with no usable sender may be held back; never a crash.
             assert delivery.reason_codes == ("no_sender",), (row["path"], delivery.reasons)
             continue
         expected = row.get("expected", {})

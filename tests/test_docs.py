@@ -231,7 +231,13 @@ def reports(tmp_path: Path) -> list[dict[str, Any]]:
         "confirmation.eml": (GMAIL_CONFIRMATION, "forwarding-noreply@google.com"),
         "bounce.eml": (POSTFIX_BOUNCE, ""),
     }
-    dns = StaticResolver({"_dmarc.customer.example": {"TXT": ["v=DMARC1; p=none"]}})
+    dns = StaticResolver(
+        {
+            "_dmarc.customer.example": {"TXT": ["v=DMARC1; p=none"]},
+            # Jane's forward comes from acme.example's own server: SPF proves it the team's.
+            "acme.example": {"TXT": ["v=spf1 ip4:192.0.2.0/24 -all"]},
+        }
+    )
     out = []
     for name, (raw, mail_from) in samples.items():
         path = tmp_path / name
@@ -241,6 +247,7 @@ def reports(tmp_path: Path) -> list[dict[str, Any]]:
             recipient="support-7f3k@acme.inbox.example.net",
             team_addresses=["jane@acme.example", "support@acme.example"],
             mail_from=mail_from,
+            client_ip="192.0.2.10",
             dns=dns,
             now=datetime(2026, 5, 5, 12, tzinfo=UTC),
         )
@@ -266,6 +273,7 @@ def test_inspect_samples_fill_every_optional_part(tmp_path: Path) -> None:
     assert ada["list_id"]
     assert agent["forwarder"]["email"] == "jane@acme.example"
     assert agent["sender"]["email"] == "bob@client.example"
+    assert agent["sender"]["reasons"][0]["code"] == "sender.team_authenticated"
     assert confirmation["forwarding_confirmation"]["code"] == "578694102"
     assert bounce["bounce"]["recipients"] == ["jon.smiht@example.net"]
 

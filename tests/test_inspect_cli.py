@@ -106,12 +106,53 @@ def test_team_address_makes_a_manual_forward(tmp_path: Path) -> None:
     )
     path = tmp_path / "fwd.eml"
     path.write_bytes(forward)
-    _, out, _ = _run("--offline", "--json", "--team-address", "smith@acme.example", str(path))
+    team = ("--offline", "--json", "--team-address", "smith@acme.example")
+    _, out, _ = _run(*team, "--mailbox-export", str(path))
     data = json.loads(out)
     assert data["sender"]["email"] == "bob@customer.example"
     assert data["forwarder"]["email"] == "smith@acme.example"
+    assert data["sender"]["team_member"] == "smith@acme.example"
     _, plain, _ = _run("--offline", "--json", str(path))
     assert json.loads(plain)["sender"]["email"] == "smith@acme.example"
+
+
+def test_offline_a_team_forward_is_unproven_without_the_operators_word(tmp_path: Path) -> None:
+    """--offline proves nobody: Smith's forward stays his, and the report says why."""
+    forward = (
+        b"From: Agent Smith <smith@acme.example>\r\nTo: support-7f3k@acme.inbox.example.net\r\n"
+        b"Subject: Fwd: Broken login\r\nMessage-ID: <fw1@acme.example>\r\n\r\n"
+        b"---------- Forwarded message ---------\r\nFrom: <ceo@victim.example>\r\n"
+        b"Subject: Broken login\r\n\r\nWire the money.\r\n"
+    )
+    path = tmp_path / "fwd.eml"
+    path.write_bytes(forward)
+    _, out, _ = _run("--offline", "--json", "--team-address", "smith@acme.example", str(path))
+    data = json.loads(out)
+    assert data["sender"]["email"] == "smith@acme.example"
+    assert data["sender"]["team_member"] is None
+    assert [r["code"] for r in data["sender"]["reasons"]] == ["sender.team_unauthenticated"]
+
+
+def test_offline_a_forwarding_confirmation_is_unverified(tmp_path: Path) -> None:
+    """Without DNS nothing proves Google sent its confirmation: reported unverified."""
+    confirmation = (
+        b"X-Google-Address-Confirmation: Qz8pLmW3sT0vYb1R\r\n"
+        b"From: Gmail Team <forwarding-noreply@google.com>\r\n"
+        b"To: support-7f3k@acme.inbox.example.net\r\n"
+        b"Subject: Gmail Forwarding Confirmation - Receive Mail from support@acme.example\r\n"
+        b"Message-ID: <c1@google.com>\r\n\r\n"
+        b"https://mail-settings.google.com/mail/vf-%5BANGjdJ9kT4%5D-hP2sLq8Zr\r\n"
+    )
+    path = tmp_path / "confirm.eml"
+    path.write_bytes(confirmation)
+    _, out, _ = _run("--offline", "--json", str(path))
+    data = json.loads(out)
+    assert data["kind"] == "forwarding_confirmation"
+    assert data["forwarding_confirmation"]["verified"] is False
+    assert data["forwarding_confirmation"]["proof"] is None
+    assert "confirmation.unverified" in [r["code"] for r in data["reasons"]]
+    _, text, _ = _run("--offline", str(path))
+    assert "confirmation.unverified" in text
 
 
 def test_dns_zone_file_is_used(tmp_path: Path) -> None:

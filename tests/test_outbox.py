@@ -12,7 +12,7 @@ import attrs
 import pytest
 
 from inboxcore.app.outbox import Outbox
-from inboxcore.app.service import InboxConfig, InboxService
+from inboxcore.app.service import Delivery, InboxConfig, InboxService
 from inboxcore.auth.dkim_verify import verify_dkim
 from inboxcore.channels import HostedDomainConfig
 from inboxcore.domain.addresses import EmailAddress
@@ -101,7 +101,7 @@ class World:
     keys: InMemoryDkimKeys
 
 
-def world(*, dkim: bool = False, **channel_changes: Any) -> World:
+def world(*, dkim: bool = False, dns: InMemoryDns | None = None, **channel_changes: Any) -> World:
     storage, raw_store, clock = InMemoryStorage(), InMemoryRawStore(), FakeClock(T0)
     directory = FakeDirectory(users=[ZOE, OWEN], available=[ZOE.id])
     events, transport, ids = RecordingEventSink(), RecordingTransport(), SequentialIds()
@@ -146,6 +146,7 @@ def world(*, dkim: bool = False, **channel_changes: Any) -> World:
         events=events,
         config=INBOX_CONFIG,
         outbox=outbox,
+        dns=dns,
     )
     return World(service, outbox, storage, raw_store, clock, directory, events, transport, keys)
 
@@ -366,8 +367,8 @@ def test_our_own_reply_coming_back_is_a_loop() -> None:
     assert ticket.status is TicketStatus.WAITING_ON_CONTACT
 
 
-def owner_world() -> tuple[World, ContactId]:
-    w = world(routing=RoutingSettings(mode=RoutingMode.CONTACT_OWNER))
+def owner_world(dns: InMemoryDns | None = None) -> tuple[World, ContactId]:
+    w = world(dns=dns, routing=RoutingSettings(mode=RoutingMode.CONTACT_OWNER))
     contact = Contact(
         id=ContactId("c-ada"),
         account_id=ACME,
@@ -401,9 +402,14 @@ def test_offline_owner_is_emailed_after_commit() -> None:
     assert "> Hello, the invoice lists 12 seats but we have 10." in text
 
 
-def test_owner_reply_to_the_notification_threads_as_the_owners_message() -> None:
-    """The owner (an agent: an insider) answers the notification; it joins the conversation."""
-    w, _ = owner_world()
+def _owner_answer(client_ip: str) -> tuple[World, ConversationId, Delivery]:
+    """Owen answers the notification by mail, from ``client_ip`` (acme.example's SPF lists
+    192.0.2.0/24, its DMARC asks for no action)."""
+    zone = {
+        "acme.example": {"TXT": ["v=spf1 ip4:192.0.2.0/24 -all"]},
+        "_dmarc.acme.example": {"TXT": ["v=DMARC1; p=none"]},
+    }
+    w, _ = owner_world(dns=InMemoryDns(zone))
     cid = start(w)
     note = parse(w.transport.sent[0].data)
     reply_to = EmailAddress.parse(str(note["Reply-To"])).address
@@ -415,7 +421,23 @@ def test_owner_reply_to_the_notification_threads_as_the_owners_message() -> None
         extra=f"In-Reply-To: {note['Message-ID']}\r\nReferences: {note['Message-ID']}\r\n",
         body="I'll call Ada this afternoon.\r\n\r\n> started a new conversation",
     )
-    delivery = w.service.receive(answer, forwarded(rcpt=reply_to, mail_from="owen@acme.example"))
+    envelope = Envelope(
+        received_at=T0, mail_from="owen@acme.example", rcpt_to=(reply_to,), client_ip=client_ip
+    )
+    return w, cid, w.service.receive(answer, envelope)
+
+
+def test_forged_owner_reply_is_not_the_owners() -> None:
+    """Owen's From forged from a server acme.example's SPF does not list: not his message."""
+    w, _, delivery = _owner_answer("203.0.113.66")
+    assert delivery.disposition is Disposition.ACCEPTED
+    assert w.storage.records(Message)[-1].author_id is None
+    assert "sender.team_unauthenticated" in delivery.reason_codes
+
+
+def test_owner_reply_to_the_notification_threads_as_the_owners_message() -> None:
+    """The owner (an agent, proven by SPF) answers the notification; it joins the conversation."""
+    w, cid, delivery = _owner_answer("192.0.2.10")
     assert delivery.disposition is Disposition.ACCEPTED
     assert delivery.conversation_id == cid
     assert delivery.thread is not None

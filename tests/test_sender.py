@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inboxcore.domain.addresses import EmailAddress
+from inboxcore.mail.evidence import Evidence, EvidenceMethod
 from inboxcore.mail.parsing import parse_message
-from inboxcore.mail.sender import SenderResolution, SenderSource, resolve_sender
+from inboxcore.mail.sender import SenderResolution, SenderSource, SenderTrust, resolve_sender
 
 CHANNEL = EmailAddress.parse("inbox-7f3a@mail.helpdesk.example")
 TEAM = {"priya@acme.com", "support@acme.com", "tom@acme.com"}
+PROVEN = SenderTrust(
+    evidence=(
+        Evidence(domain="acme.com", method=EvidenceMethod.DKIM),
+        Evidence(domain="lists.example.org", method=EvidenceMethod.DKIM),
+    )
+)
+"""The team's domain and the lists' domain signed: the legitimate mail of the scenarios below."""
+NOTHING = SenderTrust()
+"""Nothing proven, as offline or for a forgery."""
 
 
-def _resolve(raw: str, team: set[str] = TEAM) -> SenderResolution:
+def _resolve(raw: str, team: set[str] = TEAM, trust: SenderTrust = PROVEN) -> SenderResolution:
     parsed = parse_message(raw.replace("\n", "\r\n").encode("utf-8"))
-    return resolve_sender(parsed, team_addresses=team, channel_address=CHANNEL)
+    return resolve_sender(parsed, team_addresses=team, channel_address=CHANNEL, trust=trust)
 
 
 def _sender(resolution: SenderResolution) -> str | None:
@@ -457,7 +468,7 @@ def test_no_from_falls_back_to_sender_then_reply_to_then_none() -> None:
 def test_arbitrary_bytes_always_resolve(raw: bytes) -> None:
     """Any bytes give a resolution whose header_from is the message's first From."""
     parsed = parse_message(raw)
-    resolution = resolve_sender(parsed, team_addresses=TEAM, channel_address=CHANNEL)
+    resolution = resolve_sender(parsed, team_addresses=TEAM, channel_address=CHANNEL, trust=PROVEN)
     assert resolution.header_from == (parsed.from_[0] if parsed.from_ else None)
     assert resolution.explanation
     assert (resolution.sender is None) is (resolution.source is SenderSource.NONE)
@@ -476,3 +487,150 @@ def test_mutated_real_messages_always_resolve(template: str, cut: int, junk: str
     raw = template[:cut] + junk + template[cut:]
     resolution = _resolve(raw)
     assert isinstance(resolution.source, SenderSource)
+
+
+# --- trust: a list's or the team's word counts only when proven -----------------------------
+
+GOOGLEGROUPS_POST = GOOGLE_GROUP.replace("support@acme.com", "helpers@googlegroups.com").replace(
+    "support.acme.com", "helpers.googlegroups.com"
+)
+"""A public Google Group's post, which names the poster in X-Original-Sender."""
+
+
+def test_forged_group_post_keeps_the_group_as_the_sender() -> None:
+    """A googlegroups.com "post" nobody signed (p=none lets it in): the poster is not believed."""
+    resolution = _resolve(GOOGLEGROUPS_POST, trust=NOTHING)
+    assert resolution.source is SenderSource.HEADER_FROM
+    assert _sender(resolution) == "helpers@googlegroups.com"
+    assert [r.code for r in resolution.reasons] == ["sender.list_not_trusted"]
+    assert "maria@cliente.es" in resolution.explanation
+    assert "no aligned DKIM signature or trusted ARC seal of googlegroups.com" in (
+        resolution.reasons[0].message
+    )
+
+
+def test_signed_group_post_gives_the_poster() -> None:
+    """The same post signed by googlegroups.com: the group's word for the poster is taken."""
+    signed = SenderTrust(
+        evidence=(Evidence(domain="googlegroups.com", method=EvidenceMethod.DKIM),)
+    )
+    resolution = _resolve(GOOGLEGROUPS_POST, trust=signed)
+    assert resolution.source is SenderSource.GOOGLE_GROUPS
+    assert _sender(resolution) == "maria@cliente.es"
+    assert [r.code for r in resolution.reasons] == ["sender.list_trusted"]
+    assert "DKIM of googlegroups.com" in resolution.reasons[0].message
+    assert "DKIM of googlegroups.com" in resolution.explanation
+
+
+def test_a_trusted_arc_seal_over_the_group_also_proves_it() -> None:
+    """A trusted forwarder that saw the group's signature pass vouches for the group."""
+    sealed = SenderTrust(
+        evidence=(Evidence(domain="googlegroups.com", method=EvidenceMethod.ARC, via="google.com"),)
+    )
+    assert _sender(_resolve(GOOGLEGROUPS_POST, trust=sealed)) == "maria@cliente.es"
+
+
+def test_spf_alone_does_not_prove_a_list_that_is_not_the_channels() -> None:
+    """A list's envelope domain passing SPF is no signature: the list stays the sender."""
+    spf = SenderTrust(evidence=(Evidence(domain="googlegroups.com", method=EvidenceMethod.SPF),))
+    resolution = _resolve(GOOGLEGROUPS_POST, trust=spf)
+    assert _sender(resolution) == "helpers@googlegroups.com"
+
+
+def test_an_attackers_own_list_is_not_believed() -> None:
+    """A munged "list" post from the attacker's own domain, unsigned: its Reply-To is ignored."""
+    raw = MAILMAN_MUNGED.replace("lists.example.org", "lists.attacker.example").replace(
+        "Peter Novak <peter@novak.example>", "The CEO <ceo@victim.example>"
+    )
+    resolution = _resolve(raw)
+    assert resolution.source is SenderSource.HEADER_FROM
+    assert _sender(resolution) == "users@lists.attacker.example"
+    assert [r.code for r in resolution.reasons] == ["sender.list_not_trusted"]
+
+
+def test_an_unsigned_wrapped_original_is_not_believed() -> None:
+    """Mailman's wrapped original names its From only when the list is proven."""
+    resolution = _resolve(MAILMAN_WRAPPED, trust=NOTHING)
+    assert resolution.source is SenderSource.HEADER_FROM
+    assert _sender(resolution) == "users@lists.example.org"
+    assert _resolve(MAILMAN_WRAPPED).source is SenderSource.LIST_WRAPPED
+
+
+def test_the_channels_own_group_needs_a_proof_of_the_teams_domain() -> None:
+    """The team's configured group: SPF of its domain or the forwarding path will do, a From
+    that merely names it will not."""
+    configured = SenderTrust(mailboxes={"support@acme.com"})
+    unproven = _resolve(GOOGLE_GROUP, trust=configured)
+    assert _sender(unproven) == "support@acme.com"
+    assert [r.code for r in unproven.reasons] == ["sender.list_not_trusted"]
+    assert "channel's own list" in unproven.explanation
+    by_spf = attrs.evolve(
+        configured, evidence=(Evidence(domain="acme.com", method=EvidenceMethod.SPF),)
+    )
+    assert _sender(_resolve(GOOGLE_GROUP, trust=by_spf)) == "maria@cliente.es"
+    by_path = attrs.evolve(configured, forwarding_path="the operator's mailbox export")
+    resolution = _resolve(GOOGLE_GROUP, trust=by_path)
+    assert _sender(resolution) == "maria@cliente.es"
+    assert "the operator's mailbox export" in resolution.reasons[0].message
+
+
+def test_the_forwarding_path_does_not_prove_another_list() -> None:
+    """The team's own forwarding path vouches for the team, not for a list it relayed."""
+    trust = SenderTrust(forwarding_path="the operator's mailbox export")
+    assert _sender(_resolve(GOOGLEGROUPS_POST, trust=trust)) == "helpers@googlegroups.com"
+
+
+def test_forged_team_forward_keeps_the_forger_as_the_sender() -> None:
+    """An unproven From of the team's (no DMARC at acme.com): its quoted block is not believed."""
+    resolution = _resolve(AGENT_GMAIL_FORWARD, trust=NOTHING)
+    assert resolution.source is SenderSource.HEADER_FROM
+    assert _sender(resolution) == "priya@acme.com"
+    assert resolution.team_member is None
+    assert resolution.forwarder is None
+    assert [r.code for r in resolution.reasons] == ["sender.team_unauthenticated"]
+    assert "acme.com" in resolution.reasons[0].message
+
+
+def test_signed_team_forward_is_unwrapped_and_names_its_proof() -> None:
+    """The same forward proven for acme.com: the customer in the block is the sender."""
+    resolution = _resolve(AGENT_GMAIL_FORWARD)
+    assert _sender(resolution) == "sven@foretaget.se"
+    assert resolution.team_member is not None
+    assert resolution.team_member.address == "priya@acme.com"
+    assert [r.code for r in resolution.reasons] == ["sender.team_authenticated"]
+    assert "DKIM of acme.com" in resolution.reasons[0].message
+
+
+def test_proof_of_another_domain_does_not_prove_the_team() -> None:
+    """A passing signature of the forger's own domain proves nothing about acme.com."""
+    trust = SenderTrust(evidence=(Evidence(domain="attacker.example", method=EvidenceMethod.DKIM),))
+    assert _sender(_resolve(AGENT_GMAIL_FORWARD, trust=trust)) == "priya@acme.com"
+    attached = _resolve(FORWARD_AS_ATTACHMENT, trust=trust)
+    assert _sender(attached) == "tom@acme.com"
+    assert attached.source is SenderSource.HEADER_FROM
+
+
+def test_the_forwarding_path_stands_in_for_the_teams_proof() -> None:
+    """Mail known to come through the channel's forwarding path counts as the team's."""
+    trust = SenderTrust(forwarding_path="the envelope sender support@acme.com (SPF pass)")
+    resolution = _resolve(AGENT_GMAIL_FORWARD, trust=trust)
+    assert _sender(resolution) == "sven@foretaget.se"
+    assert "the envelope sender support@acme.com" in resolution.reasons[0].message
+
+
+def test_an_agents_own_mail_is_the_teams_only_when_proven() -> None:
+    """An agent writing directly is a team member when proven, a mere From when not."""
+    raw = "From: tom@acme.com\nTo: inbox-7f3a@mail.helpdesk.example\nSubject: Note\n\nHi.\n"
+    proven = _resolve(raw)
+    assert proven.team_member is not None
+    assert proven.team_member.address == "tom@acme.com"
+    forged = _resolve(raw, trust=NOTHING)
+    assert _sender(forged) == "tom@acme.com"
+    assert forged.team_member is None
+
+
+def test_a_customers_mail_takes_no_trust_decision() -> None:
+    """Ordinary mail from outside the team carries no reasons and no team member."""
+    resolution = _resolve(GMAIL_AUTO_FORWARD, trust=NOTHING)
+    assert resolution.reasons == ()
+    assert resolution.team_member is None

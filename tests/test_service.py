@@ -84,6 +84,14 @@ AGENTS = [
 ]
 
 
+PROVEN_ZONE = {
+    "acme.example": {"TXT": ["v=spf1 ip4:192.0.2.0/24 -all"]},
+    "google.com": {"TXT": ["v=spf1 ip4:209.85.128.0/17 -all"]},
+}
+"""Where the team's and Google's mail comes from: SPF proves the team's own (and Google's) mail."""
+TEAM_IP = "192.0.2.10"
+GOOGLE_IP = "209.85.220.69"
+
 R = TypeVar("R")
 
 
@@ -111,7 +119,10 @@ class World:
     channel: Channel
 
 
-def world(storage: ScenarioStorage | None = None, **channel_changes: Any) -> World:
+def world(
+    storage: ScenarioStorage | None = None, *, dns: bool = False, **channel_changes: Any
+) -> World:
+    """A connected channel of Acme; ``dns``: resolve :data:`PROVEN_ZONE` (else offline)."""
     storage = storage if storage is not None else make_storage()
     raw_store, clock = InMemoryRawStore(), FakeClock(T0)
     directory = FakeDirectory(
@@ -153,6 +164,7 @@ def world(storage: ScenarioStorage | None = None, **channel_changes: Any) -> Wor
             conversation_keys=(b"conversation-key-0123456789",),
             message_id_domain="acme.inbox.example.net",
         ),
+        dns=InMemoryDns(PROVEN_ZONE) if dns else None,
     )
     return World(service, storage, raw_store, clock, directory, events, channel)
 
@@ -361,6 +373,7 @@ def test_a_bug_while_applying_quarantines_and_reprocess_recovers() -> None:
 def test_forwarding_confirmation_lands_as_its_own_conversation() -> None:
     """Gmail's confirmation is shown to the team: its own conversation, no routing, no ticket."""
     w = world(
+        dns=True,
         state=ChannelState.DRAFT,
         routing=RoutingSettings(mode=RoutingMode.USERS_AND_TEAMS, user_ids=(UserId("u1"),)),
     )
@@ -373,7 +386,9 @@ def test_forwarding_confirmation_lands_as_its_own_conversation() -> None:
         "To allow support@acme.example to automatically forward mail to your address,\r\nplease click the link below to confirm the request:\r\n\r\n"
         "https://mail-settings.google.com/mail/vf-%5BANGjdJ9kT4%5D-hP2sLq8ZrVx0Ye3Wn5Ud\r\n"
     ).encode()
-    delivery = w.service.receive(raw, envelope(mail_from="forwarding-noreply@google.com"))
+    delivery = w.service.receive(
+        raw, envelope(mail_from="forwarding-noreply@google.com", client_ip=GOOGLE_IP)
+    )
     assert delivery.disposition is Disposition.ACCEPTED
     (conversation,) = w.storage.records(Conversation)
     assert conversation.kind is ConversationKind.FORWARDING_CONFIRMATION
@@ -381,6 +396,7 @@ def test_forwarding_confirmation_lands_as_its_own_conversation() -> None:
     assert w.storage.records(Ticket) == ()
     (event,) = w.events.of_type(ForwardingConfirmationReceived)
     assert event.provider == "gmail"
+    assert event.verified
     assert event.url is not None
     assert event.url.startswith("https://mail-settings.google.com/mail/vf-")
     (channel,) = w.storage.records(Channel)
@@ -558,7 +574,7 @@ def test_reused_message_id_with_other_content_is_not_lost() -> None:
 
 def test_agent_replying_by_mail_is_the_agents_reply_not_a_contact() -> None:
     """An agent's emailed reply in a thread joins as theirs: no contact made, ticket waits on the contact."""
-    w = world()
+    w = world(dns=True)
     first = w.service.receive(mail(), envelope())
     w.clock.advance(timedelta(minutes=30))
     answer = mail(
@@ -568,7 +584,9 @@ def test_agent_replying_by_mail_is_the_agents_reply_not_a_contact() -> None:
         extra="In-Reply-To: <m1@customer.example>\r\n",
         body="We will send a corrected invoice today.",
     )
-    delivery = w.service.receive(answer, envelope())
+    delivery = w.service.receive(
+        answer, envelope(mail_from="agent2@acme.example", client_ip=TEAM_IP)
+    )
     assert delivery.conversation_id == first.conversation_id
     assert delivery.contact_id == first.contact_id
     assert [c.email.address for c in w.storage.records(Contact)] == ["ada@customer.example"]
@@ -579,7 +597,7 @@ def test_agent_replying_by_mail_is_the_agents_reply_not_a_contact() -> None:
 
 def test_agents_manual_forward_takes_the_original_subject() -> None:
     """An agent's forward opens the conversation under the forwarded message's subject."""
-    w = world()
+    w = world(dns=True)
     forward = mail(
         sender="Agent1 <agent1@acme.example>",
         subject="WG: Lieferung 58113 fehlt",
@@ -594,7 +612,9 @@ def test_agents_manual_forward_takes_the_original_subject() -> None:
             "Die Lieferung ist nicht angekommen."
         ),
     )
-    delivery = w.service.receive(forward, envelope())
+    delivery = w.service.receive(
+        forward, envelope(mail_from="agent1@acme.example", client_ip=TEAM_IP)
+    )
     (conversation,) = w.storage.records(Conversation)
     assert conversation.subject == "Lieferung 58113 fehlt"
     (contact,) = w.storage.records(Contact)

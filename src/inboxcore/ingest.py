@@ -15,7 +15,10 @@ the host saw, and decides what the message is. The stages, in order:
 4. **parse** (never raises), **classify** (forwarding confirmation, bounce, auto-reply, loop,
    message), **deduplicate** (Message-ID, else a content fingerprint, per channel),
    **authenticate** (SPF, DKIM, ARC, DMARC and the forwarded-mail disposition), **spam**, and
-   **original sender** (the contact who wrote it, not the mailbox that forwarded it).
+   **original sender** (the contact who wrote it, not the mailbox that forwarded it), which comes
+   after authentication because only its evidence lets a list or the team be believed
+   (:class:`~inboxcore.mail.sender.SenderTrust`); a forwarding confirmation is verified against
+   the same evidence.
 
 The pipeline reads storage (channel, duplicates) but writes only the raw store; applying an
 accepted message (contact, conversation, routing, ticket) is the service's job, in one unit of
@@ -62,8 +65,9 @@ from inboxcore.mail.classify import (
     ClassificationContext,
     classify,
 )
+from inboxcore.mail.confirmations import verify_confirmation
 from inboxcore.mail.parsing import ParsedMessage, parse_message
-from inboxcore.mail.sender import SenderResolution, resolve_sender
+from inboxcore.mail.sender import SenderResolution, SenderTrust, resolve_sender
 from inboxcore.ports import (
     BudgetedDnsResolver,
     Clock,
@@ -307,6 +311,7 @@ def ingest(
     config: IntakeConfig = IntakeConfig(),
     live_smtp: bool = False,
     team_addresses: Collection[str] = (),
+    forwarding_path: str | None = None,
 ) -> IntakeResult:
     """Decide what one incoming message is. Never raises for a bad message.
 
@@ -314,6 +319,10 @@ def ingest(
     failure, so a temporary DNS error that could change the outcome defers the message (451)
     instead of quarantining it for a recheck. ``team_addresses``: address keys of agents and team
     mailboxes on top of those the directory and the channel know (``inboxcore inspect`` uses it).
+    ``forwarding_path``: an operator's word that the message came through the channel's
+    configured forwarding path (``inboxcore ingest --mailbox-export``: an export of the team's
+    own mailbox), which stands in for proof of the team's addresses where there is no DNS. It
+    names who vouches, for the reasons; never set it for mail from the network.
     """
     keys = recipient_candidates(envelope, None)
     channel: Channel | None = None
@@ -361,7 +370,13 @@ def ingest(
             envelope,
             len(raw),
         )
-    run = _Run(ports=ports, config=config, live_smtp=live_smtp, team_addresses=team_addresses)
+    run = _Run(
+        ports=ports,
+        config=config,
+        live_smtp=live_smtp,
+        team_addresses=team_addresses,
+        forwarding_path=forwarding_path,
+    )
     return _process_stored(raw, raw_id, envelope, channel, run)
 
 
@@ -400,6 +415,7 @@ class _Run:
     live_smtp: bool = False
     team_addresses: Collection[str] = ()
     release: bool = False
+    forwarding_path: str | None = None
 
 
 def _process_stored(
@@ -515,9 +531,6 @@ def _decide(
             ),
         )
 
-    keys = frozenset(k.lower() for k in run.team_addresses)
-    keys |= _team_addresses(channel, ports.directory)
-    sender = resolve_sender(parsed, team_addresses=keys, channel_address=channel.forwarding_address)
     dns = ports.dns
     if isinstance(dns, BudgetedDnsResolver) and config.dns_budget is not None:
         dns = dns.budget(config.dns_budget)
@@ -531,7 +544,24 @@ def _decide(
         now=ports.clock.now(),
         spam=ports.spam,
     )
-    state = attrs.evolve(state, sender=sender, authentication=auth)
+    keys = frozenset(k.lower() for k in run.team_addresses)
+    keys |= _team_addresses(channel, ports.directory)
+    trust = SenderTrust(
+        evidence=auth.evidence,
+        mailboxes=[a.key for a in channel.mailbox_addresses],
+        forwarding_path=run.forwarding_path or _forwarding_path(auth, envelope, channel),
+    )
+    sender = resolve_sender(
+        parsed, team_addresses=keys, channel_address=channel.forwarding_address, trust=trust
+    )
+    trusted: tuple[Reason, ...] = sender.reasons
+    if classification.forwarding_confirmation is not None:
+        confirmation, checked = verify_confirmation(
+            classification.forwarding_confirmation, parsed, auth.evidence
+        )
+        classification = attrs.evolve(classification, forwarding_confirmation=confirmation)
+        trusted = (*trusted, checked)
+    state = attrs.evolve(state, classification=classification, sender=sender, authentication=auth)
     released: tuple[Reason, ...] = ()
     if run.release:
         # Recorded whatever the checks say this time: the team took the decision.
@@ -560,7 +590,30 @@ def _decide(
             ),
         )
     kind = Reason(code=f"kind.{classification.kind.value}", message=classification.explanation)
-    return verdict(Disposition.ACCEPTED, _ACCEPTED, kind, *released, *auth.reasons)
+    return verdict(Disposition.ACCEPTED, _ACCEPTED, kind, *released, *auth.reasons, *trusted)
+
+
+def _forwarding_path(
+    auth: AuthenticationResult, envelope: Envelope, channel: Channel
+) -> str | None:
+    """The channel's forwarding path, when the envelope proves it: the SPF-authenticated MAIL FROM
+    is one of the channel's mailboxes (Gmail forwards as ``mailbox+caf_=...@domain``)."""
+    spf = auth.spf_detail
+    if spf is None or spf.result != "pass" or spf.identity != "mailfrom":
+        return None
+    try:
+        mail_from = EmailAddress.parse(envelope.mail_from or "")
+    except InvalidEmailAddress:
+        return None
+    if mail_from.domain != spf.domain.lower():
+        return None
+    mailboxes = {a.untagged.key for a in channel.mailbox_addresses}
+    if mail_from.untagged.key not in mailboxes:
+        return None
+    return (
+        f"the channel's forwarding path (the envelope sender {mail_from.address} is the "
+        f"channel's mailbox {mail_from.untagged.address}, SPF pass)"
+    )
 
 
 def find_duplicate(

@@ -361,11 +361,27 @@ class InboxService:
         return check_declared_size(declared, channel, self._intake_config)
 
     def receive(
-        self, message: bytes | BinaryIO, envelope: Envelope, *, live_smtp: bool = False
+        self,
+        message: bytes | BinaryIO,
+        envelope: Envelope,
+        *,
+        live_smtp: bool = False,
+        forwarding_path: str | None = None,
     ) -> Delivery:
-        """Take one message as received. Never raises for a bad message; a broken port may."""
+        """Take one message as received. Never raises for a bad message; a broken port may.
+
+        ``forwarding_path``: an operator's word that the message came through the channel's
+        configured forwarding path (an export of the team's own mailbox), standing in for proof
+        of the team's addresses where there is no DNS; see :func:`~inboxcore.ingest.ingest`.
+        It holds for this run only: :meth:`reprocess` decides on the evidence alone.
+        """
         result = ingest(
-            message, envelope, ports=self._ports, config=self._intake_config, live_smtp=live_smtp
+            message,
+            envelope,
+            ports=self._ports,
+            config=self._intake_config,
+            live_smtp=live_smtp,
+            forwarding_path=forwarding_path,
         )
         return self._settle(result)
 
@@ -849,7 +865,7 @@ class InboxService:
             sender = result.sender.sender or self._fallback_sender(result)
             # An agent writing by mail (an owner answering the notification, a colleague on Cc)
             # is not made a contact: their message joins the conversation as the agent's.
-            author = self._author(channel, sender)
+            author = self._author(channel, sender, result.sender.team_member)
             contact: Contact | None
             if author is None:
                 contact = self._contact(uow, channel, sender, now)
@@ -965,7 +981,13 @@ class InboxService:
             uow.contacts.update(contact)
         return contact
 
-    def _author(self, channel: Channel, sender: EmailAddress) -> UserId | None:
+    def _author(
+        self, channel: Channel, sender: EmailAddress, team_member: EmailAddress | None
+    ) -> UserId | None:
+        """The agent who wrote this by mail: only a sender proven to be the team's
+        (:attr:`~inboxcore.mail.sender.SenderResolution.team_member`), never a From alone."""
+        if team_member is None or team_member.key != sender.key:
+            return None
         user = self.directory.user_by_email(channel.account_id, sender.key)
         return user.id if user else None
 
@@ -1064,9 +1086,12 @@ class InboxService:
                     ).email
                 except NotFoundError:
                     continue
-        insiders = {u.email.key for u in self.directory.users(channel.account_id)}
-        insiders.add(channel.forwarding_address.key)
-        insiders.update(a.key for a in channel.mailbox_addresses)
+        # Only the team's proven mail may write into any conversation: a From naming an agent or
+        # a team mailbox, unproven, is an outsider like any other.
+        insiders = {channel.forwarding_address.key}
+        team_member = result.sender.team_member if result.sender is not None else None
+        if team_member is not None and team_member.key == sender.key:
+            insiders.add(sender.key)
         return ThreadContext(
             channel_id=channel.id,
             kind=result.classification.kind,
@@ -1318,13 +1343,17 @@ class InboxService:
         now: datetime,
         applied: _Applied,
     ) -> None:
-        """The confirmation mail and the first real forwarded message move the channel's state."""
+        """The provider's confirmation mail and the first real forwarded message move the
+        channel's state. A confirmation nothing proves the provider sent is reported without its
+        link and code, and moves nothing: a forger's link must never pass for the provider's."""
         assert result.classification is not None
         kind = result.classification.kind
         step: ChannelStep | None = None
         if kind is MessageKind.FORWARDING_CONFIRMATION:
-            step = ChannelStep.OBSERVE_CONFIRMATION
             confirmation = result.classification.forwarding_confirmation
+            verified = confirmation is not None and confirmation.verified
+            if verified:
+                step = ChannelStep.OBSERVE_CONFIRMATION
             applied.events.append(
                 ForwardingConfirmationReceived(
                     at=now,
@@ -1332,9 +1361,10 @@ class InboxService:
                     channel_id=channel.id,
                     provider=confirmation.provider if confirmation else "unknown",
                     requesting_address=confirmation.requesting_address if confirmation else None,
-                    code=confirmation.code if confirmation else None,
-                    url=confirmation.url if confirmation else None,
+                    code=confirmation.code if confirmation and verified else None,
+                    url=confirmation.url if confirmation and verified else None,
                     conversation_id=conversation.id,
+                    verified=verified,
                 )
             )
         elif kind is MessageKind.MESSAGE and channel.receiving_since is None:

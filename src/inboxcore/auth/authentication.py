@@ -37,8 +37,8 @@ from inboxcore.domain.errors import PortError
 from inboxcore.domain.ids import raw_message_id
 from inboxcore.domain.model import DmarcFailureAction, Envelope, IntakeSettings
 from inboxcore.domain.outcomes import Reason, SmtpReply
+from inboxcore.mail.evidence import Evidence, EvidenceMethod, aligned, proof_for
 from inboxcore.mail.parsing import ParsedMessage
-from inboxcore.mail.suffixes import registrable_domain
 from inboxcore.ports import DnsResolver, SpamScorer
 
 __all__ = [
@@ -80,35 +80,6 @@ class AuthenticationConfig:
     """Read X-Spam-Status / X-Spam-Score of a trusted upstream filter when no scorer is plugged."""
 
 
-class EvidenceMethod(enum.Enum):
-    """How a domain was shown to have sent the message."""
-
-    SPF = "spf"
-    """SPF passed for the envelope sender (MAIL FROM) of that domain."""
-    DKIM = "dkim"
-    """A DKIM signature of that domain verified."""
-    ARC = "arc"
-    """A trusted forwarder's ARC seal passed, and it saw SPF, DKIM or DMARC pass for the domain."""
-
-
-@attrs.frozen(kw_only=True)
-class Evidence:
-    """One domain the message provably comes from, and the proof: what every decision about who
-    a message is from rests on (a header, a quoted block or a display name never is)."""
-
-    domain: str
-    """Lowercase, A-label form."""
-    method: EvidenceMethod
-    via: str | None = None
-    """For :attr:`EvidenceMethod.ARC`, the trusted sealer that vouched."""
-
-    def describe(self) -> str:
-        """A short phrase for reasons: ``DKIM of acme.example``, ``ARC seal of google.com``."""
-        if self.method is EvidenceMethod.ARC:
-            return f"{self.domain} through the trusted ARC seal of {self.via}"
-        return f"{self.method.name} of {self.domain}"
-
-
 @attrs.frozen(kw_only=True)
 class AuthenticationResult:
     """The checks' results (RFC 8601 words) and the disposition they lead to."""
@@ -143,11 +114,7 @@ class AuthenticationResult:
         trusted ARC sealer saw pass, of the same organizational domain. Offline (no DNS) nothing
         is authenticated.
         """
-        wanted = domain.lower().rstrip(".")
-        for proof in self.evidence:
-            if _aligned(proof.domain, wanted):
-                return proof
-        return None
+        return proof_for(self.evidence, domain)
 
 
 def _header_value(
@@ -271,21 +238,10 @@ def _trusted(sealer: str | None, trusted: Sequence[str]) -> str | None:
     return None
 
 
-def _aligned(domain: str | None, from_domain: str) -> bool:
-    """Relaxed alignment: the same organizational (registrable) domain."""
-    if not domain:
-        return False
-    domain = domain.lower().rstrip(".").rpartition("@")[2]
-    if domain == from_domain:
-        return True
-    org = registrable_domain(domain)
-    return org is not None and org == registrable_domain(from_domain)
-
-
 def _forwarder_vouches(aar: AuthenticationResults | None, from_domain: str) -> bool:
     """Whether the newest sealer's ARC-Authentication-Results show DMARC pass, or an aligned
     DKIM or SPF pass, for the message's From domain."""
-    return any(_aligned(domain, from_domain) for domain in _arc_vouched(aar))
+    return any(aligned(domain, from_domain) for domain in _arc_vouched(aar))
 
 
 def _arc_vouched(aar: AuthenticationResults | None) -> list[str]:

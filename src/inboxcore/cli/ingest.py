@@ -18,6 +18,12 @@ several, the ``Delivered-To``/``X-Original-To`` headers choose); the sender is t
 ``Return-Path`` (what the last server recorded; ``<>`` for bounces), else the mbox ``From ``
 line. The client IP is unknown, so SPF has nothing to check (DKIM, ARC and DMARC still run).
 
+**The team's mail.** A team member's forward is unwrapped, and an agent's reply by mail is the
+agent's, only when the team address is proven (DKIM, or a trusted ARC seal; offline nothing is).
+``--mailbox-export`` is the operator's word that the files are an export of the team's own
+mailbox, the channel's configured forwarding path: it stands in for that proof, for the team's
+addresses only (never for a list's or a provider's word).
+
 The progress bar goes to stderr, on a terminal only (or with ``--progress``), and only once a run
 has lasted half a second; the summary table (or with ``--json`` one object per message and a
 final summary object) goes to stdout.
@@ -49,6 +55,7 @@ from inboxcore.ports import DnsResolver
 
 __all__ = [
     "IngestSummary",
+    "MAILBOX_EXPORT",
     "MessageSource",
     "Progress",
     "Sources",
@@ -60,6 +67,12 @@ __all__ = [
     "ingest_sources",
     "run_ingest",
 ]
+
+MAILBOX_EXPORT = (
+    "the operator's word (--mailbox-export) that the messages are an export of the team's own "
+    "mailbox, the channel's forwarding path"
+)
+"""What vouches for the team's addresses under ``--mailbox-export``, as reasons name it."""
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _RETURN_PATH = re.compile(rb"^Return-Path:[ \t]*<?([^>\r\n]*)>?", re.IGNORECASE | re.MULTILINE)
@@ -330,6 +343,12 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_dns_arguments(parser)
     parser.add_argument(
+        "--mailbox-export",
+        action="store_true",
+        help="the files are an export of the team's own mailbox: mail in them from a team "
+        "address counts as the team's without DNS proof",
+    )
+    parser.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -362,8 +381,12 @@ def ingest_sources(
     on_delivery: Callable[[MessageSource, Delivery], None] | None = None,
     on_unreadable: Callable[[MessageSource, OSError], None] | None = None,
     progress: Progress | None = None,
+    forwarding_path: str | None = None,
 ) -> IngestSummary:
-    """Receive every source into ``inbox``; a broken port (storage down) raises PortError."""
+    """Receive every source into ``inbox``; a broken port (storage down) raises PortError.
+
+    ``forwarding_path``: who vouches that the sources came through the channel's forwarding path
+    (:data:`MAILBOX_EXPORT`), standing in for proof of the team's addresses."""
     summary = IngestSummary()
     started = time.monotonic()
     if recipient is None:
@@ -385,7 +408,7 @@ def ingest_sources(
                 mail_from=envelope_sender(raw, source.from_line),
                 rcpt_to=rcpt,
             )
-            delivery = inbox.service.receive(raw, envelope)
+            delivery = inbox.service.receive(raw, envelope, forwarding_path=forwarding_path)
             summary.add(delivery)
             if on_delivery is not None:
                 on_delivery(source, delivery)
@@ -451,6 +474,7 @@ def run_ingest(
                     on_delivery=delivered,
                     on_unreadable=unreadable,
                     progress=progress,
+                    forwarding_path=MAILBOX_EXPORT if args.mailbox_export else None,
                 )
         except InboxcoreError as exc:
             err.write(f"inboxcore ingest: {exc}\n")

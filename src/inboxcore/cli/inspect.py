@@ -4,9 +4,12 @@ Each file is run on its own, through in-memory adapters: a channel is set up who
 address is ``--recipient`` (default: the message's first To address), with the team addresses
 given by ``--team-address``. DNS comes from ``--dns-zone FILE`` (a static zone), the system
 resolver (``--dns system``, the default) or nowhere (``--offline``: authentication results are
-``none``). With ``--json`` it prints one JSON object per file, one per line, in the order given;
-the schema is in ``docs/inspect-json.md``. The exit status is 0 whatever the verdicts, 2 for usage
-errors and 1 when a file cannot be read.
+``none``, so nothing is proven: a team member's forward is not unwrapped, and a provider's
+forwarding confirmation is reported unverified). ``--mailbox-export`` is the operator's word that
+the files come from the team's own mailbox, standing in for proof of the team's addresses. With
+``--json`` it prints one JSON object per file, one per line, in the order given; the schema is in
+``docs/inspect-json.md``. The exit status is 0 whatever the verdicts, 2 for usage errors and 1
+when a file cannot be read.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import attrs
 
 from inboxcore.adapters.dns_static import StaticResolver
 from inboxcore.auth.authentication import AuthenticationConfig
+from inboxcore.cli.ingest import MAILBOX_EXPORT
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import InvalidEmailAddress, InvalidValueError
 from inboxcore.domain.ids import AccountId, ChannelId
@@ -62,6 +66,12 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DOMAIN",
         help="an ARC sealer trusted to vouch for forwarded mail (repeatable)",
     )
+    parser.add_argument(
+        "--mailbox-export",
+        action="store_true",
+        help="the files come from the team's own mailbox: mail from a team address counts as "
+        "the team's without DNS proof",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per file and line")
 
 
@@ -100,6 +110,8 @@ def report(path: str, result: IntakeResult) -> dict[str, Any]:
                 "email": sender.sender.address,
                 "name": sender.sender.display_name,
                 "source": sender.source.value,
+                "team_member": sender.team_member.address if sender.team_member else None,
+                "reasons": [{"code": r.code, "message": r.message} for r in sender.reasons],
             }
             if sender and sender.sender
             else None
@@ -113,6 +125,8 @@ def report(path: str, result: IntakeResult) -> dict[str, Any]:
                 "requesting_address": confirmation.requesting_address,
                 "code": confirmation.code,
                 "url": confirmation.url,
+                "verified": confirmation.verified,
+                "proof": confirmation.proof,
             }
             if confirmation
             else None
@@ -184,8 +198,12 @@ def inspect_files(
     dns: DnsResolver | None = None,
     trusted_forwarders: Sequence[str] = (),
     now: datetime | None = None,
+    mailbox_export: bool = False,
 ) -> list[tuple[Path, IntakeResult]]:
-    """Run intake on each file with in-memory adapters. Raises OSError for an unreadable file."""
+    """Run intake on each file with in-memory adapters. Raises OSError for an unreadable file.
+
+    ``mailbox_export``: the files come from the team's own mailbox (the operator's word, which
+    stands in for proof of the team's addresses)."""
     clock = FakeClock(now or datetime.now(UTC))
     results: list[tuple[Path, IntakeResult]] = []
     teams = [EmailAddress.parse(a).key for a in team_addresses]
@@ -221,9 +239,15 @@ def inspect_files(
             authentication=AuthenticationConfig(),
         )
         ports = IntakePorts(storage=storage, raw_store=raw_store, clock=clock, dns=dns)
-        results.append(
-            (path, ingest(raw, envelope, ports=ports, config=config, team_addresses=teams))
+        result = ingest(
+            raw,
+            envelope,
+            ports=ports,
+            config=config,
+            team_addresses=teams,
+            forwarding_path=MAILBOX_EXPORT if mailbox_export else None,
         )
+        results.append((path, result))
     return results
 
 
@@ -277,6 +301,7 @@ def run_inspect(
                 max_size=args.max_size,
                 dns=dns,
                 trusted_forwarders=args.trusted_forwarder,
+                mailbox_export=args.mailbox_export,
             )
         except OSError as exc:
             err.write(f"inboxcore inspect: cannot read {path}: {exc.strerror}\n")

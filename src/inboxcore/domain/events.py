@@ -122,6 +122,14 @@ class TicketStatusChanged:
 
 @attrs.frozen(kw_only=True)
 class ForwardingConfirmationReceived:
+    """A mail provider's "confirm forwarding" mail arrived for the channel.
+
+    ``verified``: the provider is proven to have sent it (authenticated as its own domain). Only
+    then does it carry the ``code`` and ``url`` a setup screen may present as the provider's; an
+    unverified one (a forgery, or any confirmation offline) carries neither, and the team reads the
+    message itself in its conversation.
+    """
+
     at: datetime = attrs.field(validator=utc)
     account_id: AccountId
     channel_id: ChannelId
@@ -130,6 +138,7 @@ class ForwardingConfirmationReceived:
     code: str | None
     url: str | None
     conversation_id: ConversationId | None = None
+    verified: bool = False
 
 
 @attrs.frozen(kw_only=True)

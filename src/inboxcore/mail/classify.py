@@ -4,7 +4,9 @@ coming back, or a message for the team.
 The order of the checks matters and is fixed:
 
 1. **forwarding confirmation**, first, because it comes from a no-reply address and carries
-   auto-reply-like headers, yet the team must see it to finish connecting the channel;
+   auto-reply-like headers, yet the team must see it to finish connecting the channel (whether
+   the provider really sent it is decided after authentication, by
+   :func:`~inboxcore.mail.confirmations.verify_confirmation`);
 2. **bounce** (and the other delivery reports: success notices, feedback reports, read
    receipts), which never open tickets;
 3. **auto-reply** (RFC 3834 ``Auto-Submitted``, ``X-Autoreply``, Microsoft's out-of-office,

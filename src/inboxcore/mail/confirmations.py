@@ -21,21 +21,32 @@ What is known about each provider (see docs/classification.md for the sources):
 
 For providers other than Gmail the check is a heuristic on the sender's domain and the words
 of the subject; a generic rule (an automated sender whose subject speaks of confirming or
-verifying forwarding) catches the rest. Nothing here authenticates the sender: a forged
-"confirmation" only ever shows a link to the team, and the authentication stage decides trust.
+verifying forwarding) catches the rest.
+
+**Detection is not trust.** Anyone can write an ``X-Google-Address-Confirmation`` header or a
+"confirm forwarding" subject. :func:`verify_confirmation` decides, from the authentication
+evidence, whether the provider sent it: the From is on one of the provider's own domains
+(``google.com`` for Gmail) and that domain is proven (aligned SPF, DKIM, or a trusted ARC seal).
+Only a verified confirmation's link and code are the provider's; the generic rule names no known
+provider, so what it finds is never verified, and offline nothing is.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import attrs
 
+from inboxcore.domain.outcomes import Reason
+from inboxcore.mail.evidence import Evidence, proof_for
 from inboxcore.mail.parsing import ParsedMessage
 
 __all__ = [
     "ForwardingConfirmation",
     "detect_forwarding_confirmation",
+    "provider_domains",
+    "verify_confirmation",
 ]
 
 _GOOGLE_SENDERS = frozenset({"forwarding-noreply@google.com", "mail-noreply@google.com"})
@@ -85,6 +96,15 @@ class ForwardingConfirmation:
     """The confirmation code, where the provider sends one."""
     url: str | None
     """The confirmation link."""
+    proof: str | None = None
+    """What proves the provider sent it (``DKIM of google.com``); None until
+    :func:`verify_confirmation` found a proof, and for a forgery."""
+
+    @property
+    def verified(self) -> bool:
+        """Whether the provider is proven to have sent it: only then are its link and code the
+        provider's."""
+        return self.proof is not None
 
 
 def _body(parsed: ParsedMessage) -> str:
@@ -193,6 +213,44 @@ def detect_forwarding_confirmation(
     if _AUTOMATED_LOCAL.search(sender[0]):
         return _generic(parsed, sender[1], channel_address)
     return None
+
+
+def provider_domains(provider: str) -> tuple[str, ...]:
+    """The domains a confirmation of ``provider`` is sent from; () for the generic rule's."""
+    if provider == "gmail":
+        return ("google.com",)
+    return next((domains for name, domains in _PROVIDERS if name == provider), ())
+
+
+def verify_confirmation(
+    confirmation: ForwardingConfirmation, parsed: ParsedMessage, evidence: Iterable[Evidence]
+) -> tuple[ForwardingConfirmation, Reason]:
+    """``confirmation`` with its :attr:`~ForwardingConfirmation.proof` when the provider is
+    proven to have sent it, and the reason either way (``confirmation.verified`` or
+    ``confirmation.unverified``, naming the proof or what was missing)."""
+    domains = provider_domains(confirmation.provider)
+    domain = parsed.from_[0].domain if parsed.from_ else ""
+    on_provider = any(domain == d or domain.endswith("." + d) for d in domains)
+    proof = proof_for(evidence, domain) if on_provider else None
+    if proof is not None:
+        return attrs.evolve(confirmation, proof=proof.describe()), Reason(
+            code="confirmation.verified",
+            message=f"The {confirmation.provider} confirmation is proven by {proof.describe()}.",
+        )
+    if not domains:
+        why = f"{confirmation.provider} is no provider known to send confirmations"
+    elif not on_provider:
+        why = f"its From is not on {' or '.join(domains)}"
+    else:
+        why = (
+            f"nothing proves {domain} sent it (no aligned SPF or DKIM pass or trusted ARC seal; "
+            "offline nothing is proven)"
+        )
+    return confirmation, Reason(
+        code="confirmation.unverified",
+        message=f"This looks like a {confirmation.provider} forwarding confirmation, but {why}: "
+        "its link and code are not the provider's.",
+    )
 
 
 _REPLY_PREFIX = re.compile(r"\s*(?:re|fwd?|aw|wg|tr|sv|vs|antw|rv|enc)\s*:", re.I)

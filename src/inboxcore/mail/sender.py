@@ -6,9 +6,8 @@ place. :func:`resolve_sender` looks in that place and reports where it looked
 
 1. **Google Groups** rewrites the From of posters whose domain publishes DMARC to
    ``'Name' via Group <group@...>`` and keeps the poster in ``X-Original-From`` /
-   ``X-Original-Sender``. Those headers are trusted only when the From *is the list*: its address
+   ``X-Original-Sender``. Those headers are read only when the From *is the list*: its address
    is the list's own (List-Post, List-Id, or the Sender of a message carrying list headers).
-   Anyone can type ``X-Original-From`` into a message; only the list's own mail is believed.
 2. **Mailing lists** (Mailman and friends) that munge the From for DMARC: the From is
    ``Name via List <list@...>`` and the poster is either wrapped whole as ``message/rfc822``
    (``list_wrapped``) or named in Reply-To or, when replies go to the list, in Cc
@@ -23,7 +22,23 @@ place. :func:`resolve_sender` looks in that place and reports where it looked
 5. No usable From: the **Sender** header (the mailbox that transmitted it, RFC 5322 3.6.2), then
    the first **Reply-To** (where an answer would go, so the contact to answer), else none.
 
-Layer 4 (an intake helper): pure, never raises on any message.
+**Trust rules.** A claim inside the message (a list's header, a quoted block) replaces the From
+only when what makes the claim is proven, by the :class:`SenderTrust` intake builds from the
+authentication result and the channel's configuration; each decision names its proof in the
+resolution's ``reasons``:
+
+- A list's word for the poster (rules 1 and 2) is taken only from a trusted list: an aligned,
+  passing DKIM signature of the list's domain or a trusted ARC seal that saw it pass
+  (``sender.list_trusted``); for one of the channel's own mailboxes (the team's Google Group),
+  any proof of the team's own (below) will do. Otherwise the list is the sender
+  (``sender.list_not_trusted``).
+- Mail counts as the team's (rule 3, and :attr:`SenderResolution.team_member`, which makes an
+  agent's reply by mail the agent's) only when the team address is proven: aligned SPF, DKIM or
+  a trusted ARC seal for its domain, or the channel's configured forwarding path
+  (``sender.team_authenticated``). Otherwise the From stays the sender and is not the team's
+  (``sender.team_unauthenticated``).
+
+Layer 3 (the mail toolkit): pure, never raises on any message.
 """
 
 from __future__ import annotations
@@ -36,18 +51,24 @@ import attrs
 
 from inboxcore.domain.addresses import EmailAddress, parse_address_list
 from inboxcore.domain.errors import InvalidEmailAddress
+from inboxcore.domain.outcomes import Reason
+from inboxcore.mail.evidence import Evidence, EvidenceMethod, proof_for
 from inboxcore.mail.forwards import ForwardedMessage, parse_forwarded
 from inboxcore.mail.parsing import ParsedMessage
 
 __all__ = [
     "SenderResolution",
     "SenderSource",
+    "SenderTrust",
     "resolve_sender",
 ]
 
 _MAX_FORWARD_DEPTH = 5
 _VIA = re.compile(r"^(?P<name>.*?)\s+via\s+(?P<list>\S.*)$", re.IGNORECASE)
 _MAILTO = re.compile(r"<\s*mailto:([^>?\s]+)", re.IGNORECASE)
+# A list's own signature, or a trusted forwarder's seal over it. SPF is left out: relayed by the
+# team's own mailbox, any message passes SPF for the mailbox's domain, whoever wrote it.
+_SIGNED = frozenset({EvidenceMethod.DKIM, EvidenceMethod.ARC})
 
 
 class SenderSource(enum.Enum):
@@ -62,6 +83,40 @@ class SenderSource(enum.Enum):
     SENDER_HEADER = "sender_header"
     REPLY_TO_HEADER = "reply_to_header"
     NONE = "none"
+
+
+def _key_set(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(_key(v) for v in values)
+
+
+@attrs.frozen(kw_only=True)
+class SenderTrust:
+    """What may vouch for who a message is from: proof from authentication and the channel's
+    configuration, never a header. The default vouches for nobody, as offline."""
+
+    evidence: tuple[Evidence, ...] = ()
+    """The domains the message provably comes from
+    (:attr:`~inboxcore.auth.authentication.AuthenticationResult.evidence`)."""
+    mailboxes: frozenset[str] = attrs.field(default=frozenset(), converter=_key_set)
+    """Address keys of the channel's own mailboxes and lists (the mailbox that forwards to the
+    channel, the team's Google Group): lists whose word is taken on any proof of the team's own."""
+    forwarding_path: str | None = None
+    """How the message is known to have come through the channel's configured forwarding path
+    (the SPF-authenticated envelope sender is a channel mailbox; an operator vouches for a mailbox
+    export), or None. It stands in for proof of a team address, and only of one."""
+
+    def team_proof(self, address: EmailAddress) -> str | None:
+        """What proves that mail from ``address`` of the team is the team's, or None."""
+        proof = proof_for(self.evidence, address.domain)
+        return proof.describe() if proof is not None else self.forwarding_path
+
+    def list_proof(self, address: EmailAddress) -> str | None:
+        """What proves that the list at ``address`` sent the message, or None: its signature or
+        a trusted seal; for one of the channel's own lists, any proof of the team's own."""
+        if _keys(address) & self.mailboxes:
+            return self.team_proof(address)
+        proof = proof_for(self.evidence, address.domain, _SIGNED)
+        return proof.describe() if proof is not None else None
 
 
 @attrs.frozen(kw_only=True)
@@ -80,6 +135,12 @@ class SenderResolution:
     header_from: EmailAddress | None = None
     explanation: str
     forwarded: ForwardedMessage | None = None
+    team_member: EmailAddress | None = None
+    """The team address (an agent, a channel mailbox) in From that the message is proven to come
+    from, None otherwise. Only then is it the team's: an agent's reply by mail is the agent's."""
+    reasons: tuple[Reason, ...] = ()
+    """The trust decisions taken (``sender.list_trusted``, ``sender.team_unauthenticated``...),
+    each naming its proof or what was missing; empty when the From was simply the sender."""
 
 
 def _key(text: str) -> str:
@@ -278,35 +339,115 @@ def _team_forward(
     )
 
 
+def _from_kept(header_from: EmailAddress, code: str, why: str) -> SenderResolution:
+    """The From stays the sender because a claim in the message was not proven."""
+    return SenderResolution(
+        sender=header_from,
+        source=SenderSource.HEADER_FROM,
+        header_from=header_from,
+        explanation=why,
+        reasons=(Reason(code=code, message=why),),
+    )
+
+
+def _unproven_team(address: EmailAddress) -> str:
+    return (
+        f"no aligned SPF or DKIM pass or trusted ARC seal for {address.domain}, and not the "
+        "channel's forwarding path"
+    )
+
+
+def _from_list(
+    parsed: ParsedMessage,
+    header_from: EmailAddress,
+    channel_address: EmailAddress,
+    trust: SenderTrust,
+) -> SenderResolution | None:
+    """A list's rewritten post: the poster it names when the list is trusted, else the list
+    itself; None when the From is no list naming a poster."""
+    is_list = _from_is_list(parsed, header_from)
+    found = _google_groups(parsed, header_from, is_list)
+    if found is None and is_list:
+        # The poster may be an agent: only the list and the channel are never the sender.
+        exclude = _keys(header_from) | _list_keys(parsed) | _keys(channel_address)
+        found = _list_wrapped(parsed, header_from) or _list_munged(parsed, header_from, exclude)
+    if found is None or found.sender is None:
+        return None
+    proof = trust.list_proof(header_from)
+    if proof is not None:
+        reason = Reason(
+            code="sender.list_trusted",
+            message=f"The list {header_from.address} is proven by {proof}, so its word for the "
+            f"original sender {found.sender.address} is taken.",
+        )
+        return attrs.evolve(
+            found,
+            explanation=f"{found.explanation} The list is proven by {proof}.",
+            reasons=(reason,),
+        )
+    if _keys(header_from) & trust.mailboxes:
+        missing = _unproven_team(header_from)
+        what = f"The channel's own list {header_from.address}"
+    else:
+        missing = f"no aligned DKIM signature or trusted ARC seal of {header_from.domain}"
+        what = f"The list {header_from.address}"
+    why = (
+        f"{what} names {found.sender.address} as the original sender, but nothing proves the "
+        f"list sent it ({missing}), so the list stays the sender."
+    )
+    return _from_kept(header_from, "sender.list_not_trusted", why)
+
+
+def _from_team(
+    parsed: ParsedMessage, header_from: EmailAddress, ours: set[str], trust: SenderTrust
+) -> SenderResolution:
+    """Mail whose From is the team's: unwrapped as a manual forward when the team address is
+    proven, else the From stays the sender and does not count as the team's."""
+    proof = trust.team_proof(header_from)
+    if proof is None:
+        why = (
+            f"The From {header_from.address} names the team, but nothing proves the team sent it "
+            f"({_unproven_team(header_from)}), so it stays the sender, nothing quoted or "
+            "attached replaces it, and it does not count as the team's."
+        )
+        return _from_kept(header_from, "sender.team_unauthenticated", why)
+    found = _team_forward(parsed, header_from, ours)
+    reason = Reason(
+        code="sender.team_authenticated",
+        message=f"{header_from.address} of the team is proven by {proof}.",
+    )
+    return attrs.evolve(
+        found,
+        explanation=f"{found.explanation} {header_from.address} is proven by {proof}.",
+        team_member=header_from,
+        reasons=(reason,),
+    )
+
+
 def resolve_sender(
     parsed: ParsedMessage,
     *,
     team_addresses: Collection[str],
     channel_address: EmailAddress,
+    trust: SenderTrust,
 ) -> SenderResolution:
     """The original sender of ``parsed`` (see the module documentation for the rules).
 
     ``team_addresses`` are the address keys of the team's agents and of the mailbox(es) that
     forward to the channel; ``channel_address`` is the channel's forwarding address, which also
-    counts as the team's own.
+    counts as the team's own. ``trust`` is what proves who sent it: ``SenderTrust()`` (offline)
+    proves nobody, so neither lists nor the team are believed.
     """
-    ours = {_key(a) for a in team_addresses} | _keys(channel_address)
+    ours = {_key(a) for a in team_addresses} | set(trust.mailboxes) | _keys(channel_address)
     authors = parsed.from_
     header_from = authors[0] if authors else None
 
     if header_from is not None:
-        is_list = _from_is_list(parsed, header_from)
-        found = _google_groups(parsed, header_from, is_list)
+        found = _from_list(parsed, header_from, channel_address, trust)
         if found is not None:
             return found
-        if is_list:
-            # The poster may be an agent: only the list and the channel are never the sender.
-            exclude = _keys(header_from) | _list_keys(parsed) | _keys(channel_address)
-            found = _list_wrapped(parsed, header_from) or _list_munged(parsed, header_from, exclude)
-            if found is not None:
-                return found
         if _keys(header_from) & ours:
-            return _team_forward(parsed, header_from, ours)
+            return _from_team(parsed, header_from, ours, trust)
         # An outside sender is never replaced by a name found in the body, so the body is not
         # even read here: intake stays headers-only for the common case of a customer's mail.
         return SenderResolution(

@@ -479,7 +479,7 @@ def test_ingest_summary_table_lists_dispositions_and_reasons(
     assert "duplicate 1" in lines
     assert "duplicate 1 duplicate" in lines
     assert "quarantined 1" in lines
-    assert "quarantined 1 no_sender" in lines
+    assert "quarantined 1 not_mail" in lines
 
 
 def test_mail_for_another_address_is_rejected_as_unknown_recipient(

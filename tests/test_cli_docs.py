@@ -23,7 +23,7 @@ def _options(parser: argparse.ArgumentParser) -> list[str]:
         option
         for action in parser._actions
         for option in action.option_strings
-        if option.startswith("--") and option != "--help"
+        if option.startswith("--") and option != "--help" and action.help != argparse.SUPPRESS
     ]
 
 

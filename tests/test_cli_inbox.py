@@ -139,12 +139,13 @@ def test_envelope_sender_prefers_the_topmost_return_path() -> None:
 
 
 def test_envelope_sender_null_and_fallbacks() -> None:
-    """<> is the null sender; without Return-Path the mbox From line counts; else unknown."""
+    """<> is the null sender; without Return-Path the mbox From line's address counts; the
+    separator's MAILER-DAEMON is no sender at all (never the null sender); else unknown."""
     assert envelope_sender(b"Return-Path: <>\n\nbody") == ""
     assert envelope_sender(b"Subject: x\n\nReturn-Path: <a@b.example>\n", "a@mbox.example") == (
         "a@mbox.example"
     )
-    assert envelope_sender(b"Subject: x\n\n", "MAILER-DAEMON") == ""
+    assert envelope_sender(b"Subject: x\n\n", "MAILER-DAEMON") is None
     assert envelope_sender(b"Subject: x\n\n") is None
 
 

@@ -450,3 +450,24 @@ def test_channel_for_recipients_is_the_one_lookup() -> None:
     assert found == channel
     assert channel_for_recipients(ports.storage, ["nobody@acme.example"]) is None
     assert channel_for_recipients(ports.storage, []) is None
+
+
+@pytest.mark.parametrize(
+    "raw", [b"", b"this is not an email at all\r\n", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"]
+)
+def test_data_with_no_header_fields_is_held_as_not_mail(raw: bytes) -> None:
+    """An empty file, prose or an image is kept with a reason saying it is not an email."""
+    ports, _ = _setup()
+    result = ingest(raw, _envelope(), ports=ports)
+    assert result.disposition is Disposition.QUARANTINED
+    assert result.reason_codes == ("not_mail",)
+    assert result.raw_id is not None
+
+
+def test_a_header_block_without_a_sender_is_still_no_sender() -> None:
+    """Headers but no From, Sender or Reply-To: the message is mail without a contact."""
+    ports, _ = _setup()
+    result = ingest(
+        b"Subject: hello\r\nTo: support@acme.example\r\n\r\nbody\r\n", _envelope(), ports=ports
+    )
+    assert result.reason_codes == ("no_sender",)

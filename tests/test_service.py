@@ -20,6 +20,7 @@ from inboxcore.domain.events import (
     DeliveryFailed,
     ForwardingConfirmationReceived,
     MessageAppended,
+    MessageDiscarded,
     MessageQuarantined,
     MessageRejected,
     OwnerNotified,
@@ -650,6 +651,29 @@ def test_team_releases_a_message_the_checks_held_back() -> None:
     assert len(w.storage.records(Conversation)) == 1
     assert service.quarantined() == ()
     assert service.release(held.raw_id).disposition is Disposition.DUPLICATE
+
+
+def test_a_person_discards_a_held_message_on_record() -> None:
+    """Discard takes a held message off the list, logs why, tells the host, keeps the raw bytes;
+    a message not held cannot be discarded."""
+    w = world()
+    held = w.service.receive(b"this is not an email at all\r\n", envelope())
+    assert held.disposition is Disposition.QUARANTINED
+    assert held.reason_codes == ("not_mail",)
+    assert held.raw_id is not None
+    entry = w.service.discard(held.raw_id, note="a stray file")
+    assert (entry.disposition, entry.reason_codes) == ("discarded", ("discarded",))
+    assert w.service.quarantined() == ()
+    assert [e.disposition for e in w.storage.intake_records()] == ["quarantined", "discarded"]
+    (event,) = w.events.of_type(MessageDiscarded)
+    assert (event.raw_id, event.note, event.account_id) == (held.raw_id, "a stray file", ACME)
+    assert w.raw_store.contains(held.raw_id)
+    with pytest.raises(NotFoundError):
+        w.service.discard(held.raw_id)
+    accepted = w.service.receive(mail(), envelope())
+    assert accepted.raw_id is not None
+    with pytest.raises(NotFoundError):
+        w.service.discard(accepted.raw_id)
 
 
 def test_commit_applied_but_unacknowledged_is_confirmed_and_accepted() -> None:

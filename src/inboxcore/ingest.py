@@ -580,6 +580,16 @@ def _decide(
         return verdict(Disposition.QUARANTINED, _KEPT, *auth.reasons)
     if auth.verdict is AuthVerdict.QUARANTINE:
         return verdict(Disposition.QUARANTINED, _KEPT, *auth.reasons)
+    if sender.sender is None and not any(True for _ in parsed.header_names()):
+        return verdict(
+            Disposition.QUARANTINED,
+            _KEPT,
+            Reason(
+                code="not_mail",
+                message="The data has no header fields at all: it is not an email (an empty "
+                "file, a document or an image?). It is kept; a person can discard it.",
+            ),
+        )
     if sender.sender is None and classification.kind is MessageKind.MESSAGE:
         return verdict(
             Disposition.QUARANTINED,

@@ -55,6 +55,7 @@ from inboxcore.domain.events import (
     DomainEvent,
     ForwardingConfirmationReceived,
     MessageAppended,
+    MessageDiscarded,
     MessageQuarantined,
     MessageRejected,
     OwnerNotified,
@@ -62,6 +63,8 @@ from inboxcore.domain.events import (
     TicketStatusChanged,
 )
 from inboxcore.domain.ids import (
+    AccountId,
+    ChannelId,
     ContactId,
     ConversationId,
     MessageId,
@@ -85,6 +88,7 @@ from inboxcore.domain.model import (
     StoredRawMessage,
     Ticket,
     default_dedup_key,
+    held,
 )
 from inboxcore.domain.outcomes import Disposition, Reason, SmtpReply
 from inboxcore.ingest import (
@@ -414,6 +418,47 @@ class InboxService:
         """Messages held back and not accepted since, oldest first."""
         with self.storage.unit_of_work() as uow:
             return uow.intake_log.quarantined()
+
+    def discard(self, raw_id: RawMessageId, *, note: str = "") -> IntakeRecord:
+        """Take a held message out of quarantine because a person decided it is not wanted (spam
+        that got through, a file that was never mail). Never silent: the intake log gets a
+        ``discarded`` line with the reason, the host a :class:`MessageDiscarded` event, and the
+        raw message stays stored. Raises :class:`~inboxcore.domain.errors.NotFoundError` when
+        ``raw_id`` is not held."""
+        now = self.clock.now()
+        with self.storage.unit_of_work() as uow:
+            holding = held(uow.intake_log.for_raw_message(raw_id))
+            if holding is None:
+                raise NotFoundError(f"raw message {raw_id} is not held back")
+            entry = attrs.evolve(
+                holding,
+                disposition=Disposition.DISCARDED.value,
+                reason_codes=("discarded",),
+                at=now,
+                message_id=None,
+            )
+            uow.intake_log.record(entry)
+            uow.commit()
+        log.info("discarded held message %s%s", raw_id, f" ({note})" if note else "")
+        channel = holding.channel_id
+        account = self._account_of(channel)
+        self._emit(
+            [
+                MessageDiscarded(
+                    at=now, raw_id=raw_id, note=note, account_id=account, channel_id=channel
+                )
+            ]
+        )
+        return entry
+
+    def _account_of(self, channel_id: ChannelId | None) -> AccountId | None:
+        if channel_id is None:
+            return None
+        try:
+            with self.storage.unit_of_work() as uow:
+                return uow.channels.get(channel_id).account_id
+        except (NotFoundError, PortError):
+            return None
 
     # --- the recovery sweep ----------------------------------------------------------------
 

@@ -580,6 +580,24 @@ def _storage(path: Path) -> SqlStorage:
     return storage
 
 
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _require_sqlite_file(where: Path) -> None:
+    """Refuse a file that is not an SQLite database before the database library sees it (its
+    error would name its own internals and a web page, not the file the user gave)."""
+    try:
+        with where.open("rb") as handle:
+            magic = handle.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        raise StorageError(f"cannot read {where}: {exc.strerror}") from exc
+    if magic != _SQLITE_MAGIC:
+        raise StorageError(
+            f"{where} is not an inbox: it is not an SQLite database "
+            "(give --db the file `inboxcore init` created)"
+        )
+
+
 def open_inbox(path: str | os.PathLike[str], *, dns: DnsResolver | None = None) -> Inbox:
     """Open the inbox ``inboxcore init`` created at ``path``.
 
@@ -593,6 +611,7 @@ def open_inbox(path: str | os.PathLike[str], *, dns: DnsResolver | None = None) 
     where = Path(path)
     if not where.is_file():
         raise NotFoundError(f"no inbox at {where}: create one with `inboxcore init`")
+    _require_sqlite_file(where)
     try:
         storage = _storage(where)
     except sa.exc.SQLAlchemyError as exc:
@@ -634,7 +653,7 @@ def _check_domain(value: str, field: str, problems: list[Problem]) -> str | None
     try:
         return normalize_domain(value)
     except (InvalidEmailAddress, InvalidValueError, ValueError) as exc:
-        problems.append(Problem(code="config.invalid", message=f"{field}: {exc}", field=field))
+        problems.append(Problem(code="config.invalid", message=str(exc), field=field))
         return None
 
 
@@ -642,7 +661,7 @@ def _parse_address(value: str, field: str, problems: list[Problem]) -> EmailAddr
     try:
         return EmailAddress.parse(value)
     except InvalidEmailAddress as exc:
-        problems.append(Problem(code="config.invalid", message=f"{field}: {exc}", field=field))
+        problems.append(Problem(code="config.invalid", message=str(exc), field=field))
         return None
 
 

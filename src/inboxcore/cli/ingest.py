@@ -15,8 +15,10 @@ are not taken for messages.
 **The envelope.** Stored mail has lost its SMTP envelope, so it is rebuilt: the recipient is
 ``--recipient`` or, when the inbox has one channel, that channel's forwarding address (with
 several, the ``Delivered-To``/``X-Original-To`` headers choose); the sender is the topmost
-``Return-Path`` (what the last server recorded; ``<>`` for bounces), else the mbox ``From ``
-line. The client IP is unknown, so SPF has nothing to check (DKIM, ARC and DMARC still run).
+``Return-Path`` (what the last server recorded; ``<>`` for bounces), else the address on the
+mbox ``From `` line (``From MAILER-DAEMON``, what Python's ``mailbox`` writes by default, is no
+sender, never a bounce). The client IP is unknown, so SPF has nothing to check (DKIM, ARC and
+DMARC still run).
 
 **The team's mail.** A team member's forward is unwrapped, and an agent's reply by mail is the
 agent's, only when the team address is proven (DKIM, or a trusted ARC seal; offline nothing is).
@@ -47,6 +49,7 @@ import attrs
 from inboxcore.adapters.dns_static import StaticResolver
 from inboxcore.app.service import Delivery
 from inboxcore.cli.inbox import DEFAULT_DB, Inbox, open_inbox
+from inboxcore.cli.options import email_address
 from inboxcore.domain.errors import InboxcoreError, InvalidEmailAddress, InvalidValueError
 from inboxcore.domain.events import TicketCreated
 from inboxcore.domain.model import Envelope
@@ -193,14 +196,19 @@ def collect_sources(paths: Iterable[Path]) -> Sources:
 
 def envelope_sender(raw: bytes, from_line: str | None = None) -> str | None:
     """The SMTP sender a stored message came with: the topmost Return-Path (``""`` for ``<>``),
-    else the mbox ``From `` line (``MAILER-DAEMON`` there is the null sender), else unknown."""
+    else the address of the mbox ``From `` line, else unknown (None).
+
+    The separator line is not evidence of a bounce: Python's ``mailbox`` and many tools write
+    ``From MAILER-DAEMON`` on every message they store, so that name (or anything that is not an
+    address) gives no sender; the headers decide whether a message is a bounce.
+    """
     match = _HEADER_END.search(raw)
     head = raw[: match.start() + 1] if match else raw
     found = _RETURN_PATH.search(head)
     if found:
         return found.group(1).strip().decode("utf-8", "replace")
-    if from_line:
-        return "" if from_line.upper() == "MAILER-DAEMON" else from_line
+    if from_line and "@" in from_line:
+        return from_line
     return None
 
 
@@ -302,6 +310,12 @@ class IngestSummary:
             out.write("\n  by reason\n")
             for item in self.as_dict()["reasons"]:
                 out.write(f"  {item['disposition']:<12} {item['count']:>6}  {item['code']}\n")
+        held = self.dispositions.get("quarantined", 0)
+        if held:
+            out.write(
+                f"\n{held} held back for review: `inboxcore quarantine` lists them and why; "
+                "`inboxcore release ID` lets one in, `inboxcore discard ID` drops it\n"
+            )
         deferred = self.dispositions.get("deferred", 0)
         if deferred:
             out.write(
@@ -338,6 +352,7 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--recipient",
+        type=email_address,
         metavar="ADDR",
         help="the envelope recipient (default: the forwarding address of the only channel)",
     )
@@ -454,6 +469,12 @@ def run_ingest(
             nonlocal status
             if args.json:
                 out.write(json.dumps(_message_json(source, delivery), ensure_ascii=False) + "\n")
+            if "not_mail" in delivery.reason_codes and delivery.raw_id:
+                short = delivery.raw_id[:12]
+                err.write(
+                    f"inboxcore ingest: {source.label} is not an email; held as {short} "
+                    f"(`inboxcore discard {short}` drops it)\n"
+                )
             if delivery.disposition is Disposition.DEFERRED:  # nothing recorded: say so
                 status = 1
                 reasons = "; ".join(r.message for r in delivery.reasons)

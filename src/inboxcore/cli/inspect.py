@@ -27,6 +27,7 @@ import attrs
 from inboxcore.adapters.dns_static import StaticResolver
 from inboxcore.auth.authentication import AuthenticationConfig
 from inboxcore.cli.ingest import MAILBOX_EXPORT
+from inboxcore.cli.options import count, email_address, ip_address, mail_from
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import InvalidEmailAddress, InvalidValueError
 from inboxcore.domain.ids import AccountId, ChannelId
@@ -43,7 +44,11 @@ _FALLBACK_RECIPIENT = "inspect@inbox.invalid"
 
 def add_inspect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", type=Path, help="message files (.eml)")
-    parser.add_argument("--recipient", help="the channel's forwarding address (default: first To)")
+    parser.add_argument(
+        "--recipient",
+        type=email_address,
+        help="the channel's forwarding address (default: first To)",
+    )
     parser.add_argument(
         "--team-address",
         action="append",
@@ -51,10 +56,12 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ADDR",
         help="an agent's or the forwarding mailbox's address (repeatable)",
     )
-    parser.add_argument("--mail-from", help="the envelope sender (MAIL FROM); '' for null")
-    parser.add_argument("--client-ip", help="the connecting client's IP address")
+    parser.add_argument(
+        "--mail-from", type=mail_from, help="the envelope sender (MAIL FROM); '' for null"
+    )
+    parser.add_argument("--client-ip", type=ip_address, help="the connecting client's IP address")
     parser.add_argument("--helo", help="the client's HELO/EHLO name")
-    parser.add_argument("--max-size", type=int, metavar="BYTES", help="the size limit")
+    parser.add_argument("--max-size", type=count, metavar="BYTES", help="the size limit")
     dns = parser.add_mutually_exclusive_group()
     dns.add_argument("--dns-zone", type=Path, metavar="FILE", help="answer DNS from a JSON zone")
     dns.add_argument("--dns", choices=["system"], help="use the system resolver (the default)")

@@ -14,9 +14,10 @@ usage error (bad flags, a bad configuration), 130 when interrupted.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -32,9 +33,12 @@ from inboxcore.cli.inbox import (
 )
 from inboxcore.cli.ingest import add_ingest_arguments, run_ingest
 from inboxcore.cli.inspect import add_inspect_arguments, run_inspect
+from inboxcore.cli.options import ClosedPipeTolerant, count, missing_extra
 from inboxcore.cli.quarantine import (
+    add_discard_arguments,
     add_quarantine_arguments,
     add_release_arguments,
+    run_discard,
     run_quarantine,
     run_release,
 )
@@ -48,7 +52,12 @@ from inboxcore.cli.views import (
     run_show,
     run_tickets,
 )
-from inboxcore.domain.errors import ConfigurationError, InboxcoreError, InvalidEmailAddress
+from inboxcore.domain.errors import (
+    ConfigurationError,
+    InboxcoreError,
+    InvalidEmailAddress,
+    Problem,
+)
 from inboxcore.domain.model import DmarcFailureAction, RoutingMode
 
 __all__ = ["add_init_arguments", "build_parser", "main", "run_init", "spec_from_args"]
@@ -73,13 +82,6 @@ _SPEC_FLAGS = (
     "dmarc_failure_action",
     "message_id_domain",
 )
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def add_init_arguments(parser: argparse.ArgumentParser) -> None:
@@ -123,7 +125,7 @@ def add_init_arguments(parser: argparse.ArgumentParser) -> None:
         help="where a conversation goes when routing finds nobody (default: unassigned)",
     )
     parser.add_argument(
-        "--max-open-per-agent", type=_positive, metavar="N", help="skip agents with N open"
+        "--max-open-per-agent", type=count, metavar="N", help="skip agents with N open"
     )
     parser.add_argument(
         "--tickets",
@@ -140,7 +142,7 @@ def add_init_arguments(parser: argparse.ArgumentParser) -> None:
         help="an ARC sealer trusted to vouch for forwarded mail (repeatable)",
     )
     parser.add_argument(
-        "--max-size", type=_positive, metavar="BYTES", help="the size limit (default: 30 MB)"
+        "--max-size", type=count, metavar="BYTES", help="the size limit (default: 30 MB)"
     )
     parser.add_argument(
         "--dmarc-failure-action",
@@ -157,8 +159,12 @@ def add_init_arguments(parser: argparse.ArgumentParser) -> None:
 def spec_from_args(args: argparse.Namespace) -> InboxSpec:
     """The inbox the flags describe; ConfigurationError/InvalidEmailAddress for bad values."""
     agents = []
-    for text in args.agent or ():
-        name, email = parse_agent(text)
+    for i, text in enumerate(args.agent or ()):
+        try:
+            name, email = parse_agent(text)
+        except InvalidEmailAddress as exc:
+            problem = Problem(code="config.invalid", message=str(exc), field=f"agents[{i}]")
+            raise ConfigurationError([problem]) from exc
         agents.append(AgentSpec(name=name, email=email))
     channels = []
     if args.channel_address is not None:
@@ -190,10 +196,35 @@ def spec_from_args(args: argparse.Namespace) -> InboxSpec:
     )
 
 
-def _write_problems(err: TextIO, command: str, error: ConfigurationError) -> None:
+# Where a problem with an inbox described by flags lies, named by its flag (a TOML file's
+# problems keep the file's own field names).
+_FLAG_OF_FIELD = (
+    (re.compile(r"^channels\[\d+\]\.address$"), "--channel-address"),
+    (re.compile(r"^channels\[\d+\]\.name$"), "--channel-name"),
+    (re.compile(r"^channels\[\d+\]\.(company_name|from_name)"), "--company-name"),
+    (re.compile(r"^channels\[\d+\]\.team_addresses"), "--team-address"),
+    (re.compile(r"^channels\[\d+\]\.routing\.users"), "--route-to"),
+    (re.compile(r"^channels\[\d+\]\.routing"), "--routing"),
+    (re.compile(r"^channels\[\d+\]\.trusted_forwarders"), "--trusted-forwarder"),
+    (re.compile(r"^channels\[\d+\]\.max_message_size"), "--max-size"),
+    (re.compile(r"^channels$"), "--channel-address"),
+    (re.compile(r"^agents"), "--agent"),
+    (re.compile(r"^account"), "--account"),
+    (re.compile(r"^message_id_domain"), "--message-id-domain"),
+)
+
+
+def _flag_of(field: str) -> str:
+    return next((flag for rule, flag in _FLAG_OF_FIELD if rule.search(field)), field)
+
+
+def _write_problems(
+    err: TextIO, command: str, error: ConfigurationError, *, flags: bool = False
+) -> None:
     err.write(f"inboxcore {command}: the inbox was not created:\n")
     for problem in error.problems:
-        where = f"{problem.field}: " if problem.field else ""
+        field = _flag_of(problem.field) if flags and problem.field else problem.field
+        where = f"{field}: " if field else ""
         err.write(f"  - {where}{problem.message} ({problem.code})\n")
 
 
@@ -220,7 +251,7 @@ def run_init(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
         else:
             spec = spec_from_args(args)
     except ConfigurationError as exc:
-        _write_problems(err, "init", exc)
+        _write_problems(err, "init", exc, flags=args.config is None)
         return 2
     except InvalidEmailAddress as exc:
         err.write(f"inboxcore init: {exc}\n")
@@ -228,7 +259,7 @@ def run_init(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     try:
         inbox = create_inbox(args.db, spec)
     except ConfigurationError as exc:
-        _write_problems(err, "init", exc)
+        _write_problems(err, "init", exc, flags=args.config is None)
         return 1 if any(p.code == "inbox.exists" for p in exc.problems) else 2
     except InboxcoreError as exc:
         err.write(f"inboxcore init: {exc}\n")
@@ -316,6 +347,14 @@ def build_parser() -> argparse.ArgumentParser:
         "reasons stay on record beside 'released'.",
     )
     add_release_arguments(release)
+    discard = commands.add_parser(
+        "discard",
+        help="drop a held message you do not want, on record",
+        description="Take a held message out of the quarantine list because it is not wanted "
+        "(spam that got through, a file that was never mail). The decision is logged; the raw "
+        "message stays stored.",
+    )
+    add_discard_arguments(discard)
     recover = commands.add_parser(
         "recover",
         help="run the messages stored but never recorded",
@@ -340,41 +379,51 @@ def build_parser() -> argparse.ArgumentParser:
     from inboxcore.cli.demo import add_demo_arguments
 
     add_demo_arguments(demo)
+    for command in commands.choices.values():
+        # --db is the inbox of every command; it may also follow the command's name.
+        command.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from inboxcore.cli.demo import run_demo
+
+    return run_demo(args)
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "init": run_init,
+    "ingest": run_ingest,
+    "conversations": run_conversations,
+    "tickets": run_tickets,
+    "show": run_show,
+    "quarantine": run_quarantine,
+    "release": run_release,
+    "discard": run_discard,
+    "recover": run_recover,
+    "inspect": lambda args: run_inspect(args, sys.stdout, sys.stderr),
+    "serve": lambda args: run_serve(args, sys.stderr),
+    "demo": _run_demo,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = build_parser().parse_args(argv)
+    missing = missing_extra(args.command)
+    if missing is not None:
+        sys.stderr.write(missing + "\n")
+        return 2
+    original = sys.stdout
+    sys.stdout = guarded = ClosedPipeTolerant(original)
     try:
-        if args.command == "init":
-            return run_init(args)
-        if args.command == "ingest":
-            return run_ingest(args)
-        if args.command == "conversations":
-            return run_conversations(args)
-        if args.command == "tickets":
-            return run_tickets(args)
-        if args.command == "show":
-            return run_show(args)
-        if args.command == "quarantine":
-            return run_quarantine(args)
-        if args.command == "release":
-            return run_release(args)
-        if args.command == "recover":
-            return run_recover(args)
-        if args.command == "inspect":
-            return run_inspect(args, sys.stdout, sys.stderr)
-        if args.command == "serve":
-            return run_serve(args, sys.stderr)
-        if args.command == "demo":
-            from inboxcore.cli.demo import run_demo
-
-            return run_demo(args)
+        return _COMMANDS[args.command](args)
     except KeyboardInterrupt:
         sys.stderr.write("inboxcore: interrupted\n")
         return 130
-    return 2  # pragma: no cover - argparse rejects unknown commands first
+    finally:
+        guarded.flush()
+        sys.stdout = original
 
 
 if __name__ == "__main__":  # pragma: no cover

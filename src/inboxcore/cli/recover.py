@@ -15,12 +15,12 @@ import argparse
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TextIO
 
 from inboxcore.app.service import DEFAULT_RECOVERY_GRACE, RecoveredMessage, Recovery
 from inboxcore.cli.inbox import DEFAULT_DB, open_inbox
+from inboxcore.cli.options import at_least
 from inboxcore.domain.errors import InboxcoreError
 
 __all__ = ["add_recover_arguments", "recovery_json", "run_recover"]
@@ -29,21 +29,11 @@ _DEFAULT_DAYS = 7
 _DEFAULT_LIMIT = 100
 
 
-def _at_least(lowest: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
-        if value < lowest:
-            raise argparse.ArgumentTypeError(f"must be at least {lowest}")
-        return value
-
-    return parse
-
-
 def add_recover_arguments(parser: argparse.ArgumentParser) -> None:
     grace = int(DEFAULT_RECOVERY_GRACE.total_seconds() // 60)
     parser.add_argument(
         "--older-than",
-        type=_at_least(0),
+        type=at_least(0),
         default=grace,
         metavar="MINUTES",
         help=f"leave messages received in the last MINUTES to the intake handling them "
@@ -52,7 +42,7 @@ def add_recover_arguments(parser: argparse.ArgumentParser) -> None:
     window = parser.add_mutually_exclusive_group()
     window.add_argument(
         "--days",
-        type=_at_least(1),
+        type=at_least(1),
         default=_DEFAULT_DAYS,
         metavar="N",
         help=f"look at messages received in the last N days (default: {_DEFAULT_DAYS})",
@@ -62,7 +52,7 @@ def add_recover_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--limit",
-        type=_at_least(1),
+        type=at_least(1),
         default=_DEFAULT_LIMIT,
         metavar="N",
         help=f"run at most N messages (default: {_DEFAULT_LIMIT}); run again for the rest",

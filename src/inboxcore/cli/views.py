@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, TextIO
 
 from inboxcore.cli.inbox import DEFAULT_DB, Inbox, open_inbox
+from inboxcore.cli.options import count
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import InboxcoreError, NotFoundError
 from inboxcore.domain.ids import UserId
@@ -366,13 +367,6 @@ def write_detail(out: TextIO, data: dict[str, Any]) -> None:
 # --- the commands ----------------------------------------------------------------------------
 
 
-def _limit(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
 def add_conversations_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--status", choices=[s.value for s in ConversationStatus])
     parser.add_argument(
@@ -381,13 +375,13 @@ def add_conversations_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--assignee", metavar="EMAIL", help="an agent's conversations ('none': unassigned)"
     )
-    parser.add_argument("--limit", type=_limit, metavar="N", help="at most N conversations")
+    parser.add_argument("--limit", type=count, metavar="N", help="at most N conversations")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
 
 
 def add_tickets_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--status", choices=[s.value for s in TicketStatus])
-    parser.add_argument("--limit", type=_limit, metavar="N", help="at most N tickets")
+    parser.add_argument("--limit", type=count, metavar="N", help="at most N tickets")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
 
 

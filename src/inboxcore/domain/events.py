@@ -31,6 +31,7 @@ __all__ = [
     "DomainEvent",
     "ForwardingConfirmationReceived",
     "MessageAppended",
+    "MessageDiscarded",
     "MessageQuarantined",
     "MessageRejected",
     "OwnerNotified",
@@ -151,6 +152,17 @@ class MessageQuarantined:
 
 
 @attrs.frozen(kw_only=True)
+class MessageDiscarded:
+    """A person dropped a held message (:meth:`InboxService.discard`)."""
+
+    at: datetime = attrs.field(validator=utc)
+    raw_id: RawMessageId
+    note: str = ""
+    account_id: AccountId | None = None
+    channel_id: ChannelId | None = None
+
+
+@attrs.frozen(kw_only=True)
 class MessageRejected:
     at: datetime = attrs.field(validator=utc)
     reasons: tuple[str, ...]
@@ -177,6 +189,7 @@ DomainEvent = (
     | DeliveryFailed
     | ForwardingConfirmationReceived
     | MessageAppended
+    | MessageDiscarded
     | MessageQuarantined
     | MessageRejected
     | OwnerNotified

@@ -72,6 +72,7 @@ __all__ = [
     "User",
     "default_dedup_key",
     "from_name_key",
+    "held",
     "utc",
 ]
 
@@ -493,6 +494,25 @@ class IntakeRecord:
     at: datetime = attrs.field(validator=utc)
     channel_id: ChannelId | None = None
     message_id: MessageId | None = None
+
+
+_CLOSING = frozenset({"accepted", "duplicate", "discarded"})
+
+
+def held(history: Iterable[IntakeRecord]) -> IntakeRecord | None:
+    """The quarantine record that still holds a raw message back, given its intake log lines
+    in order: the first quarantine not followed by an acceptance, a duplicate or a discard.
+
+    The order matters: a unit that committed but whose answer was lost logs ``accepted`` and
+    then ``quarantined``, and that message stays held until a re-run recovers it.
+    """
+    holding: IntakeRecord | None = None
+    for entry in history:
+        if entry.disposition in _CLOSING:
+            holding = None
+        elif entry.disposition == "quarantined" and holding is None:
+            holding = entry
+    return holding
 
 
 @attrs.frozen(kw_only=True)

@@ -30,6 +30,9 @@ class Disposition(enum.Enum):
     """Refused; the sender is told by the SMTP reply."""
     DEFERRED = "deferred"
     """Refused for now with a temporary reply; the sender will retry."""
+    DISCARDED = "discarded"
+    """Taken out of quarantine by a person who decided it is not wanted; never an intake verdict,
+    only a line of the intake log. The raw message stays stored."""
 
 
 @attrs.frozen(kw_only=True)

@@ -591,6 +591,29 @@ class StorageContract:
         with storage.unit_of_work() as uow:
             assert uow.intake_log.quarantined() == ()
 
+    def test_a_discard_ends_the_hold_until_the_next_quarantine(self) -> None:
+        """A person's discard takes a message out of the list; held again only by a later
+        quarantine (the same mail delivered anew)."""
+        storage = self._seeded()
+        env = Envelope(received_at=T0, rcpt_to=("support-1@acct1.inbox.test",))
+
+        def entry(disposition: str, seconds: int) -> IntakeRecord:
+            return IntakeRecord(
+                raw_id=RawMessageId("r7"),
+                envelope=env,
+                disposition=disposition,
+                at=T0 + timedelta(seconds=seconds),
+                channel_id=ChannelId("chan-1"),
+            )
+
+        self._commit(storage, lambda u: u.intake_log.record(entry("quarantined", 0)))
+        self._commit(storage, lambda u: u.intake_log.record(entry("discarded", 1)))
+        with storage.unit_of_work() as uow:
+            assert uow.intake_log.quarantined() == ()
+        self._commit(storage, lambda u: u.intake_log.record(entry("quarantined", 2)))
+        with storage.unit_of_work() as uow:
+            assert [e.at for e in uow.intake_log.quarantined()] == [T0 + timedelta(seconds=2)]
+
 
 # --- raw-message stores ---------------------------------------------------------------------------
 

@@ -57,6 +57,7 @@ from inboxcore.domain.model import (
     RotationState,
     StoredRawMessage,
     Ticket,
+    held,
 )
 
 __all__ = ["InMemoryRawStore", "InMemoryStorage", "InMemoryUnitOfWork"]
@@ -544,18 +545,17 @@ class _IntakeLog(_Repo):
         self._uow.log(entry)
 
     def quarantined(self, channel_id: ChannelId | None = None) -> tuple[IntakeRecord, ...]:
-        # Held: quarantined, and not accepted (or found duplicate) *since*. The order matters: a
-        # unit that committed but whose answer was lost logs "accepted" and then "quarantined",
-        # and that message must stay listed until a re-run recovers it.
-        held: dict[RawMessageId, IntakeRecord] = {}
-        for entry in self._uow.logged():
-            if entry.disposition in ("accepted", "duplicate"):
-                held.pop(entry.raw_id, None)
-            elif entry.disposition == "quarantined" and (
-                channel_id is None or entry.channel_id == channel_id
-            ):
-                held.setdefault(entry.raw_id, entry)
-        return tuple(held.values())
+        logged = self._uow.logged()
+        histories: dict[RawMessageId, list[IntakeRecord]] = {}
+        for entry in logged:
+            histories.setdefault(entry.raw_id, []).append(entry)
+        holding = {id(h) for h in map(held, histories.values()) if h is not None}
+        # Oldest first, in log order, as a database orders by its sequence.
+        return tuple(
+            e
+            for e in logged
+            if id(e) in holding and (channel_id is None or e.channel_id == channel_id)
+        )
 
     def for_raw_message(self, raw_id: RawMessageId) -> tuple[IntakeRecord, ...]:
         return tuple(e for e in self._uow.logged() if e.raw_id == raw_id)

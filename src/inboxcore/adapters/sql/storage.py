@@ -757,14 +757,15 @@ class _IntakeLog(_Repo):
     def quarantined(self, channel_id: ChannelId | None = None) -> tuple[IntakeRecord, ...]:
         log = t.INTAKE_LOG
         later = log.alias("released")
-        # A raw message accepted (or found duplicate) after it was quarantined is no longer held;
+        # A raw message accepted, found duplicate or discarded after it was quarantined is no
+        # longer held;
         # one accepted *before* it (a commit whose answer was lost) still is.
         released = (
             sa.select(later.c.seq)
             .where(
                 later.c.raw_id == log.c.raw_id,
                 later.c.seq > log.c.seq,
-                later.c.disposition.in_(("accepted", "duplicate")),
+                later.c.disposition.in_(("accepted", "duplicate", "discarded")),
             )
             .exists()
         )

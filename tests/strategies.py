@@ -176,6 +176,7 @@ messages = _builds(
     sent_at=st.none() | utc_datetimes,
     references=st.lists(texts, max_size=3).map(tuple),
     delivery_status=st.sampled_from(DeliveryStatus),
+    sender_evidence=st.none() | texts,
 )
 tickets = _builds(
     Ticket,

@@ -212,8 +212,9 @@ def test_unreadable_file_exits_1_and_bad_usage_exits_2(tmp_path: Path) -> None:
     assert "cannot read" in err
     path = tmp_path / "m.eml"
     path.write_bytes(CUSTOMER)
-    code, _, err = _run("--offline", "--recipient", "not an address", str(path))
-    assert code == 2
+    with pytest.raises(SystemExit) as info:
+        _run("--offline", "--recipient", "not an address", str(path))
+    assert info.value.code == 2
     with pytest.raises(SystemExit) as info:
         main(["inspect"])
     assert info.value.code == 2

@@ -52,13 +52,15 @@ from inboxcore.policies.outbound import (
     compose_verification,
     excerpt,
     reply_references,
+    reply_return_path,
     reply_subject,
 )
-from inboxcore.policies.threads import read_conversation_token
+from inboxcore.policies.threads import BOUNCE_TAG_HEADER, read_bounce_tag, read_conversation_token
 
 NOW = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 ACME = AccountId("acme")
 CID = ConversationId("conv-1")
+OUT = MessageId("msg-out-1")
 CONFIG = OutboundConfig(
     hosting=HostedDomainConfig(hosted_domain="inbox.example.net"),
     threading=ThreadingConfig(
@@ -117,6 +119,7 @@ def inbound(n: int, **kw: Any) -> Message:
         "forwarder": EmailAddress.parse("support@acme.example"),
         "to": (EmailAddress.parse("support@acme.example"),),
         "subject": "Invoice 1042 is wrong",
+        "sender_evidence": "DKIM of customer.example",
     }
     base.update(kw)
     return Message(**base)
@@ -138,7 +141,9 @@ def context(**kw: Any) -> ReplyContext:
 
 def compose(ctx: ReplyContext | None = None, **draft: Any) -> EmailMessage:
     draft.setdefault("text", "Hello Ada,\n\nwe fixed it.")
-    mail = compose_reply(ctx or context(), ReplyDraft(**draft), CONFIG, now=NOW, unique="abc123")
+    mail = compose_reply(
+        ctx or context(), ReplyDraft(**draft), CONFIG, now=NOW, unique="abc123", message_id=OUT
+    )
     return parse(mail.mail.data)
 
 
@@ -150,7 +155,9 @@ def parse(data: bytes) -> EmailMessage:
 
 def test_reply_headers_thread_and_carry_the_token() -> None:
     """From, To, Reply-To, Subject, In-Reply-To, References, Message-ID and the loop header."""
-    composed = compose_reply(context(), ReplyDraft(text="Hi"), CONFIG, now=NOW, unique="abc123")
+    composed = compose_reply(
+        context(), ReplyDraft(text="Hi"), CONFIG, now=NOW, unique="abc123", message_id=OUT
+    )
     m = parse(composed.mail.data)
     assert str(m["From"]) == "Zoë from Acme Support <zoe@acme.inbox.example.net>"
     assert str(m["To"]) == "Ada Lovelace <ada@customer.example>"
@@ -167,8 +174,34 @@ def test_reply_headers_thread_and_carry_the_token() -> None:
     assert reply_to.untagged.address == "support-7f3k@acme.inbox.example.net"
     assert reply_to.tag is not None
     assert read_conversation_token(reply_to.tag, signer, NOW) == CID
-    assert composed.mail.mail_from == "support-7f3k@acme.inbox.example.net"
     assert composed.mail.rcpt_to == ("ada@customer.example",)
+
+
+def test_reply_is_sent_from_its_signed_bounce_address() -> None:
+    """The envelope sender is the forwarding address tagged with a tag naming the outbound
+    record; the same tag is in the header that quoted originals carry back."""
+    composed = compose_reply(
+        context(), ReplyDraft(text="Hi"), CONFIG, now=NOW, unique="abc123", message_id=OUT
+    )
+    return_path = EmailAddress.parse(composed.mail.mail_from)
+    assert return_path.untagged.address == "support-7f3k@acme.inbox.example.net"
+    assert return_path.tag is not None
+    assert read_bounce_tag(return_path.tag, CONFIG.bounce_signer) == OUT
+    assert parse(composed.mail.data)[BOUNCE_TAG_HEADER] == return_path.tag
+    assert reply_return_path(CHANNEL, OUT, CONFIG) == composed.mail.mail_from
+    other = reply_return_path(CHANNEL, MessageId("msg-out-2"), CONFIG)
+    assert other != composed.mail.mail_from
+
+
+def test_a_host_may_keep_its_providers_return_path() -> None:
+    """With a fixed Return-Path configured, replies use it; the header still carries the tag."""
+    config = attrs.evolve(CONFIG, return_path="bounces@provider.example")
+    composed = compose_reply(
+        context(), ReplyDraft(text="Hi"), config, now=NOW, unique="abc123", message_id=OUT
+    )
+    assert composed.mail.mail_from == "bounces@provider.example"
+    tag = parse(composed.mail.data)[BOUNCE_TAG_HEADER]
+    assert read_bounce_tag(str(tag), CONFIG.bounce_signer) == OUT
 
 
 def test_verified_custom_from_address_is_used() -> None:
@@ -274,7 +307,12 @@ def test_cc_is_kept_without_us_the_team_or_the_contact() -> None:
         ),
     )
     composed = compose_reply(
-        context(messages=(last,)), ReplyDraft(text="x"), CONFIG, now=NOW, unique="u1"
+        context(messages=(last,)),
+        ReplyDraft(text="x"),
+        CONFIG,
+        now=NOW,
+        unique="u1",
+        message_id=OUT,
     )
     assert [a.address for a in composed.cc] == ["bob@customer.example", "carol@customer.example"]
     assert (
@@ -286,7 +324,12 @@ def test_cc_is_kept_without_us_the_team_or_the_contact() -> None:
         "carol@customer.example",
     )
     edited = compose_reply(
-        context(messages=(last,)), ReplyDraft(text="x", cc=()), CONFIG, now=NOW, unique="u1"
+        context(messages=(last,)),
+        ReplyDraft(text="x", cc=()),
+        CONFIG,
+        now=NOW,
+        unique="u1",
+        message_id=OUT,
     )
     assert edited.cc == ()
     assert "Cc" not in parse(edited.mail.data)
@@ -302,9 +345,54 @@ def test_owners_mail_in_the_thread_does_not_set_the_cc() -> None:
         cc=(EmailAddress.parse("boss@acme.example"),),
     )
     composed = compose_reply(
-        context(messages=(customer, agent_mail)), ReplyDraft(text="x"), CONFIG, now=NOW, unique="u"
+        context(messages=(customer, agent_mail)),
+        ReplyDraft(text="x"),
+        CONFIG,
+        now=NOW,
+        unique="u",
+        message_id=OUT,
     )
     assert [a.address for a in composed.cc] == ["carol@customer.example"]
+
+
+BOARD = EmailAddress.parse("board@attacker.example")
+CAROL = EmailAddress.parse("carol@customer.example")
+
+
+def reply_cc_of(*messages: Message) -> list[str]:
+    composed = compose_reply(
+        context(messages=messages),
+        ReplyDraft(text="x"),
+        CONFIG,
+        now=NOW,
+        unique="u",
+        message_id=OUT,
+    )
+    return [a.address for a in composed.cc]
+
+
+def test_a_message_nothing_proves_the_contact_wrote_adds_no_cc() -> None:
+    """A post "as" the contact (a list, a forged From) with Cc: board@attacker.example joins
+    the thread, but the next reply copies only whom the contact's proven message copied."""
+    proven = inbound(1, cc=(CAROL,))
+    forged = inbound(2, cc=(BOARD,), sender_evidence=None)
+    assert reply_cc_of(proven, forged) == ["carol@customer.example"]
+    assert reply_cc_of(forged) == []
+
+
+def test_the_contacts_own_proven_reply_all_sets_the_cc() -> None:
+    """The contact's later proven message, copying someone new, is the one that counts."""
+    earlier = inbound(1, cc=(CAROL,))
+    later = inbound(2, cc=(EmailAddress.parse("dave@partner.example"),))
+    assert reply_cc_of(earlier, later) == ["dave@partner.example"]
+
+
+def test_a_proven_message_from_someone_else_adds_no_cc() -> None:
+    """Proof that a colleague of the contact wrote a message is not proof of the contact."""
+    colleague = inbound(
+        1, sender=EmailAddress.parse("ben@customer.example"), cc=(BOARD,), to=(CAROL,)
+    )
+    assert reply_cc_of(colleague) == []
 
 
 INJECTIONS = ["Hi\r\nBcc: eve@evil.example", "Hi\nBcc: eve@evil.example", "Hi\rX: y"]
@@ -339,7 +427,7 @@ def test_header_injection_is_refused_from_every_source(bad: str) -> None:
     ]
     for ctx, draft in cases:
         with pytest.raises(HeaderInjectionError):
-            compose_reply(ctx, draft, CONFIG, now=NOW, unique="u")
+            compose_reply(ctx, draft, CONFIG, now=NOW, unique="u", message_id=OUT)
 
 
 def test_notification_refuses_header_injection() -> None:
@@ -372,12 +460,19 @@ def test_oversize_attachments_and_messages_are_refused() -> None:
     )
     with pytest.raises(MessageTooLarge) as caught:
         compose_reply(
-            context(), ReplyDraft(text="x", attachments=files), small, now=NOW, unique="u"
+            context(),
+            ReplyDraft(text="x", attachments=files),
+            small,
+            now=NOW,
+            unique="u",
+            message_id=OUT,
         )
     assert (caught.value.what, caught.value.size, caught.value.limit) == ("attachments", 1200, 1000)
     tight = attrs.evolve(CONFIG, max_message_bytes=2000)
     with pytest.raises(MessageTooLarge) as message_caught:
-        compose_reply(context(), ReplyDraft(text="x" * 5000), tight, now=NOW, unique="u")
+        compose_reply(
+            context(), ReplyDraft(text="x" * 5000), tight, now=NOW, unique="u", message_id=OUT
+        )
     assert message_caught.value.what == "message"
     assert str(message_caught.value).startswith("the message of ")
     assert "exceeds the limit of 2000 bytes" in str(message_caught.value)
@@ -421,6 +516,7 @@ def test_non_ascii_everywhere_is_encoded_and_reads_back() -> None:
         CONFIG,
         now=NOW,
         unique="u",
+        message_id=OUT,
     )
     assert composed.mail.data.isascii()
     m = parse(composed.mail.data)
@@ -436,7 +532,7 @@ def test_internationalized_local_part_uses_smtputf8() -> None:
     """An EAI contact address is written as UTF-8 (the transport then needs SMTPUTF8)."""
     contact = attrs.evolve(CONTACT, email=EmailAddress.parse("jürgen@bücher.example"))
     composed = compose_reply(
-        context(contact=contact), ReplyDraft(text="x"), CONFIG, now=NOW, unique="u"
+        context(contact=contact), ReplyDraft(text="x"), CONFIG, now=NOW, unique="u", message_id=OUT
     )
     assert "jürgen@xn--bcher-kva.example".encode() in composed.mail.data
     assert composed.mail.rcpt_to == ("jürgen@xn--bcher-kva.example",)
@@ -506,7 +602,9 @@ def test_composing_never_fails_except_by_refusing_line_breaks(
         messages=(inbound(1, subject=subject),),
     )
     try:
-        composed = compose_reply(ctx, ReplyDraft(text=body), CONFIG, now=NOW, unique="u")
+        composed = compose_reply(
+            ctx, ReplyDraft(text=body), CONFIG, now=NOW, unique="u", message_id=OUT
+        )
     except HeaderInjectionError:
         assert any(c in "\r\n" for c in subject + name)
         return

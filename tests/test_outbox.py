@@ -50,7 +50,8 @@ from inboxcore.domain.model import (
     User,
 )
 from inboxcore.domain.outcomes import Disposition
-from inboxcore.policies.outbound import OutboundAttachment, OutboundConfig
+from inboxcore.policies.outbound import OutboundAttachment, OutboundConfig, reply_return_path
+from inboxcore.policies.threads import BOUNCE_TAG_HEADER
 from inboxcore.testing import (
     FakeClock,
     FakeDirectory,
@@ -227,6 +228,40 @@ def test_answer_that_lost_its_headers_threads_by_the_reply_to_token() -> None:
     assert delivery.thread.matched_by.value == "token"
 
 
+def bounce_of(sent: bytes, *, status: str = "5.1.1") -> bytes:
+    """What the customer's mail server sends back: a DSN quoting our reply's headers."""
+    headers = sent.split(b"\r\n\r\n", 1)[0].decode()
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.customer.example>\r\n"
+        "To: whoever@example.net\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        f"Message-ID: <dsn-{status}@mx.customer.example>\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
+        "--b\r\nContent-Type: text/plain\r\n\r\nThe mailbox is unknown.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
+        f"Final-Recipient: rfc822; ada@customer.example\r\nAction: failed\r\nStatus: {status}\r\n"
+        f"\r\n--b\r\nContent-Type: text/rfc822-headers\r\n\r\n{headers}\r\n\r\n--b--\r\n"
+    ).encode()
+
+
+def test_a_real_bounce_of_our_reply_comes_back_to_its_return_path_and_fails_it() -> None:
+    """The reply goes out from its signed bounce address; the DSN sent there marks it failed
+    in its conversation. The same DSN without our headers, to the plain address, changes
+    nothing."""
+    w = world()
+    cid = start(w)
+    outcome = w.outbox.send_reply(cid, ZOE.id, text="Hello Ada")
+    (sent,) = w.transport.sent
+    assert EmailAddress.parse(sent.mail_from).tag is not None
+    forged = bounce_of(b"Message-ID: <" + outcome.rfc_message_id.encode() + b">")
+    spoof = w.service.receive(forged, forwarded(mail_from=""))
+    assert spoof.conversation_id != cid
+    assert w.events.of_type(DeliveryFailed) == []
+    real = w.service.receive(bounce_of(sent.data, status="5.2.1"), forwarded(rcpt=sent.mail_from))
+    assert real.conversation_id == cid
+    (failed,) = w.events.of_type(DeliveryFailed)
+    assert (failed.message_id, failed.status) == (outcome.message_id, "5.2.1")
+
+
 def test_reply_is_recorded_and_moves_the_ticket() -> None:
     """The outbound message is stored SENT with the raw bytes; the ticket waits on the contact."""
     w = world()
@@ -287,6 +322,10 @@ def test_temporary_refusal_stays_queued_and_a_retry_sends_the_same_message() -> 
     (sent,) = w.transport.sent
     assert parse(sent.data)["Message-ID"] == f"<{outcome.rfc_message_id}>"
     assert sent.rcpt_to == ("ada@customer.example",)
+    # The same signed bounce address as the first attempt: a late report of either proves it.
+    channel = w.storage.records(Channel)[0]
+    assert sent.mail_from == reply_return_path(channel, outcome.message_id, w.outbox.config)
+    assert parse(sent.data)[BOUNCE_TAG_HEADER] == EmailAddress.parse(sent.mail_from).tag
     with pytest.raises(InvalidTransition):
         w.outbox.retry(outcome.message_id)
     assert w.events.of_type(DeliveryFailed) == []

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import InvalidValueError
+from inboxcore.domain.ids import AccountId, ChannelId, ConversationId, MessageId
+from inboxcore.domain.model import Direction, Message, MessageKind
 from inboxcore.domain.serialization import converter
 from tests.strategies import ALL_VALUES, ids, utc_datetimes
 
@@ -41,6 +44,25 @@ def test_bad_serialized_address_is_a_typed_error() -> None:
         converter.structure({"address": "no-at-sign"}, EmailAddress)
     with pytest.raises(InvalidValueError):
         converter.structure(42, EmailAddress)
+
+
+def test_a_message_stored_before_sender_evidence_reads_as_unproven() -> None:
+    """Records written before ``Message.sender_evidence`` existed (the SQL store keeps messages as
+    JSON documents, so no migration adds it) load with None: unproven, never proven."""
+    message = Message(
+        id=MessageId("m1"),
+        account_id=AccountId("a"),
+        channel_id=ChannelId("c"),
+        conversation_id=ConversationId("cv"),
+        direction=Direction.INBOUND,
+        kind=MessageKind.MESSAGE,
+        fingerprint="fp",
+        received_at=datetime(2026, 5, 4, tzinfo=UTC),
+        sender_evidence="DKIM of customer.example",
+    )
+    data = converter.unstructure(message)
+    del data["sender_evidence"]
+    assert converter.structure(data, Message) == attrs.evolve(message, sender_evidence=None)
 
 
 def _event_strategies() -> dict[type[Any], st.SearchStrategy[Any]]:

@@ -10,7 +10,9 @@ from typing import Any, Protocol, TypeVar
 import attrs
 import pytest
 
+from inboxcore.app.outbox import Outbox
 from inboxcore.app.service import Delivery, InboxConfig, InboxService
+from inboxcore.channels import HostedDomainConfig
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import InvalidValueError, NotFoundError
 from inboxcore.domain.events import (
@@ -58,6 +60,15 @@ from inboxcore.domain.model import (
     User,
 )
 from inboxcore.domain.outcomes import Disposition
+from inboxcore.policies.outbound import OutboundConfig
+from inboxcore.policies.threads import (
+    BOUNCE_TAG_HEADER,
+    ThreadAction,
+    bounce_address,
+    bounce_signer,
+    make_bounce_tag,
+    make_conversation_token,
+)
 from inboxcore.ports import Storage
 from inboxcore.testing import (
     FakeClock,
@@ -68,8 +79,10 @@ from inboxcore.testing import (
     InMemoryRawStore,
     InMemoryStorage,
     RecordingEventSink,
+    RecordingTransport,
     SequentialIds,
 )
+from tests.test_dkim_verify import rsa_key, sign
 
 T0 = datetime(2026, 5, 4, 8, 0, tzinfo=UTC)
 ADDRESS = "support-7f3k@acme.inbox.example.net"
@@ -475,9 +488,13 @@ def test_deactivated_assignee_is_rerouted_on_reply() -> None:
     assert conversation.assignee_id not in (None, gone)
 
 
-def test_bounce_of_our_outbound_message_marks_it_failed() -> None:
-    """A DSN naming one of our sent Message-IDs marks that message failed and reports it."""
-    w = world()
+OUR_REPLY = "tok.reply1@acme.inbox.example.net"
+BOUNCES = bounce_signer((b"conversation-key-0123456789",))
+
+
+def with_our_reply(w: World) -> Conversation:
+    """The customer's conversation, with our reply ``out-1`` in it (sent, Message-ID
+    :data:`OUR_REPLY`)."""
     w.service.receive(mail(), envelope())
     (conversation,) = w.storage.records(Conversation)
     with w.storage.unit_of_work() as uow:
@@ -491,28 +508,218 @@ def test_bounce_of_our_outbound_message_marks_it_failed() -> None:
                 kind=MessageKind.MESSAGE,
                 fingerprint="o",
                 received_at=T0,
-                rfc_message_id="reply1@acme.inbox.example.net",
+                sent_at=T0,
+                rfc_message_id=OUR_REPLY,
                 delivery_status=DeliveryStatus.SENT,
             )
         )
         uow.commit()
-    dsn = (
-        b"From: Mail Delivery System <MAILER-DAEMON@mx.customer.example>\r\nTo: support@acme.example\r\n"
-        b"Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <b2@mx.customer.example>\r\n"
-        b"Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b\r\n"
-        b"Content-Type: text/plain\r\n\r\nUnknown user.\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\n"
-        b"Reporting-MTA: dns; mx.customer.example\r\n\r\nFinal-Recipient: rfc822; ada@customer.example\r\nAction: failed\r\n"
-        b"Status: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 no such user\r\n\r\n--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
-        b"From: Acme Support <support@acme.example>\r\nMessage-ID: <reply1@acme.inbox.example.net>\r\nSubject: Re: Invoice\r\n\r\n--b--\r\n"
-    )
-    delivery = w.service.receive(dsn, envelope(mail_from=""))
-    assert delivery.conversation_id == conversation.id
-    (failed,) = w.events.of_type(DeliveryFailed)
-    assert failed.message_id == "out-1"
-    assert failed.status == "5.1.1"
+    w.clock.advance(timedelta(hours=2))
+    return conversation
+
+
+def our_bounce_address(message_id: str = "out-1") -> str:
+    tag = make_bounce_tag(MessageId(message_id), BOUNCES)
+    return bounce_address(EmailAddress.parse(ADDRESS), tag).address
+
+
+def dsn(
+    *, status: str = "5.1.1", action: str = "failed", quoted_extra: str = "", n: int = 0
+) -> bytes:
+    """A mail server's delivery failure report about :data:`OUR_REPLY`, quoting its headers."""
+    return (
+        "From: Mail Delivery System <MAILER-DAEMON@mx.customer.example>\r\n"
+        "To: support@acme.example\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        f"Message-ID: <b{n}-{status}@mx.customer.example>\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n--b\r\n"
+        "Content-Type: text/plain\r\n\r\nUnknown user.\r\n--b\r\n"
+        "Content-Type: message/delivery-status\r\n\r\n"
+        "Reporting-MTA: dns; mx.customer.example\r\n\r\n"
+        f"Final-Recipient: rfc822; ada@customer.example\r\nAction: {action}\r\n"
+        f"Status: {status}\r\nDiagnostic-Code: smtp; 550 {status} no such user\r\n\r\n--b\r\n"
+        "Content-Type: text/rfc822-headers\r\n\r\n"
+        f"From: Acme Support <support@acme.example>\r\nMessage-ID: <{OUR_REPLY}>\r\n"
+        f"{quoted_extra}Subject: Re: Invoice\r\n\r\n--b--\r\n"
+    ).encode()
+
+
+def delivery_status_of_our_reply(w: World) -> DeliveryStatus:
     with w.storage.unit_of_work() as uow:
-        assert uow.messages.get(MessageId("out-1")).delivery_status is DeliveryStatus.FAILED
+        return uow.messages.get(MessageId("out-1")).delivery_status
+
+
+def test_a_report_naming_our_message_id_proves_nothing() -> None:
+    """A forged DSN from the null sender naming our reply's Message-ID, sent to the channel's
+    address or to a bounce address with a forged tag: a notice; the reply stays sent."""
+    w = world()
+    conversation = with_our_reply(w)
+    forged_tag = EmailAddress.parse(ADDRESS).with_tag("a" * 34).address
+    for n, rcpt in enumerate((ADDRESS, forged_tag)):
+        delivery = w.service.receive(dsn(n=n), envelope(mail_from="", rcpt_to=(rcpt,)))
+        assert delivery.disposition is Disposition.ACCEPTED
+        assert delivery.conversation_id != conversation.id
+        assert delivery.thread is not None
+        assert delivery.thread.action is ThreadAction.NEW
+    assert w.events.of_type(DeliveryFailed) == []
+    assert delivery_status_of_our_reply(w) is DeliveryStatus.SENT
+    notices = [c for c in w.storage.records(Conversation) if c.id != conversation.id]
+    assert all(c.kind is ConversationKind.NOTICE for c in notices)
+    assert all(c.linked_conversation_id is None for c in notices)
+    (unchanged,) = [c for c in w.storage.records(Conversation) if c.id == conversation.id]
+    assert unchanged == conversation
+
+
+def test_bounce_to_our_signed_bounce_address_marks_the_reply_failed() -> None:
+    """The same report sent to the bounce address of our reply joins its conversation and
+    marks it failed, with the event."""
+    w = world()
+    conversation = with_our_reply(w)
+    delivery = w.service.receive(
+        dsn(), envelope(mail_from="", rcpt_to=(our_bounce_address().upper(),))
+    )
+    assert delivery.conversation_id == conversation.id
+    assert delivery.thread is not None
+    assert (delivery.thread.reason, delivery.thread.matched_by.value) == (
+        "automatic",
+        "bounce_address",
+    )
+    (failed,) = w.events.of_type(DeliveryFailed)
+    assert (failed.message_id, failed.status) == ("out-1", "5.1.1")
+    assert delivery_status_of_our_reply(w) is DeliveryStatus.FAILED
     assert len(w.storage.records(Ticket)) == 1
+
+
+def test_a_report_quoting_our_signed_headers_marks_the_reply_failed() -> None:
+    """A report that reached the channel's plain address (a host keeping its provider's
+    Return-Path) proves our reply by the bounce tag in the headers it quotes."""
+    w = world()
+    conversation = with_our_reply(w)
+    tag = make_bounce_tag(MessageId("out-1"), BOUNCES)
+    quoted = f"{BOUNCE_TAG_HEADER}: {tag}\r\n"
+    delivery = w.service.receive(dsn(quoted_extra=quoted), envelope(mail_from=""))
+    assert delivery.conversation_id == conversation.id
+    assert delivery.thread is not None
+    assert delivery.thread.matched_by.value == "quoted_original"
+    assert delivery_status_of_our_reply(w) is DeliveryStatus.FAILED
+
+
+def test_a_delay_report_joins_without_failing_the_reply() -> None:
+    """A proven "still trying" report is shown in the conversation; the reply is not failed."""
+    w = world()
+    conversation = with_our_reply(w)
+    delivery = w.service.receive(
+        dsn(status="4.4.7", action="delayed"),
+        envelope(mail_from="", rcpt_to=(our_bounce_address(),)),
+    )
+    assert delivery.conversation_id == conversation.id
+    assert w.events.of_type(DeliveryFailed) == []
+    assert delivery_status_of_our_reply(w) is DeliveryStatus.SENT
+
+
+def auto_reply(*, sender: str, extra: str = "", message_id: str = "<ooo1@x.example>") -> bytes:
+    return mail(
+        sender=sender,
+        subject="Automatic reply: Invoice 1042 is wrong",
+        message_id=message_id,
+        extra=f"Auto-Submitted: auto-replied\r\n{extra}",
+        body="I am out of the office until Monday.",
+    )
+
+
+def test_an_outsiders_auto_reply_naming_our_reply_is_a_notice() -> None:
+    """Auto-Submitted with In-Reply-To our Message-ID, or sent to our tagged Reply-To address,
+    from a stranger: a notice of its own; the customer's conversation is untouched."""
+    w = world()
+    conversation = with_our_reply(w)
+    token = make_conversation_token(conversation.id, w.service.signer, w.clock.now())
+    reply_to = EmailAddress.parse(ADDRESS).with_tag(token).address
+    for n, (extra, rcpt) in enumerate(
+        [(f"In-Reply-To: <{OUR_REPLY}>\r\n", ADDRESS), ("", reply_to)]
+    ):
+        raw = auto_reply(sender="Eve <eve@evil.example>", extra=extra, message_id=f"<e{n}@x>")
+        delivery = w.service.receive(raw, envelope(rcpt_to=(rcpt,)))
+        assert delivery.disposition is Disposition.ACCEPTED
+        assert delivery.conversation_id != conversation.id
+        assert delivery.thread is not None
+        assert delivery.thread.reason == "automatic_unproven"
+    (unchanged,) = [c for c in w.storage.records(Conversation) if c.id == conversation.id]
+    assert unchanged == conversation
+    with w.storage.unit_of_work() as uow:
+        assert len(uow.messages.for_conversation(conversation.id)) == 2
+
+
+def test_a_vacation_reply_to_our_return_path_joins_the_conversation() -> None:
+    """The same auto-reply sent to our reply's signed bounce address (where RFC 3834 responders
+    answer), with or without In-Reply-To, joins the customer's conversation as is."""
+    w = world()
+    conversation = with_our_reply(w)
+    for n, extra in enumerate([f"In-Reply-To: <{OUR_REPLY}>\r\n", ""]):
+        raw = auto_reply(sender="Bob <bob@customer.example>", extra=extra, message_id=f"<v{n}@x>")
+        delivery = w.service.receive(raw, envelope(mail_from="", rcpt_to=(our_bounce_address(),)))
+        assert delivery.conversation_id == conversation.id
+        assert delivery.thread is not None
+        assert delivery.thread.reason == "automatic"
+    (ticket,) = w.storage.records(Ticket)
+    assert ticket.status.value == "new"
+    assert w.events.of_type(DeliveryFailed) == []
+
+
+def test_reply_all_copies_only_whom_the_proven_contact_copied() -> None:
+    """The contact's DKIM-signed reply-all keeps its Cc on the agent's reply; a list post "as"
+    the contact (In-Reply-To, Cc: board@attacker.example), signed only by the attacker's domain,
+    joins the thread but copies nobody on the next reply."""
+    w = world()
+    key = rsa_key().record
+    dns = InMemoryDns(
+        {
+            "s2026._domainkey.customer.example": {"TXT": [key]},
+            "s2026._domainkey.attacker.example": {"TXT": [key]},
+        }
+    )
+    service = InboxService(
+        storage=w.storage,
+        raw_store=w.raw_store,
+        clock=w.clock,
+        ids=w.service.ids,
+        directory=w.directory,
+        events=w.events,
+        config=w.service.config,
+        dns=dns,
+    )
+    customer = mail(extra="Cc: Carol <carol@customer.example>\r\n")
+    first = service.receive(sign(customer, domain="customer.example"), envelope())
+    w.clock.advance(timedelta(hours=1))
+    post = mail(
+        message_id="<p1@lists.attacker.example>",
+        subject="Re: Invoice 1042 is wrong",
+        extra="In-Reply-To: <m1@customer.example>\r\nCc: board@attacker.example\r\n"
+        "List-Id: <talk.lists.attacker.example>\r\n",
+        body="Please copy our board on your answer.",
+    )
+    joined = service.receive(sign(post, domain="attacker.example"), envelope())
+    assert joined.conversation_id == first.conversation_id
+    assert [m.sender_evidence for m in w.storage.records(Message)] == [
+        "DKIM of customer.example",
+        None,
+    ]
+    transport = RecordingTransport()
+    outbox = Outbox(
+        storage=w.storage,
+        raw_store=w.raw_store,
+        transport=transport,
+        clock=w.clock,
+        ids=w.service.ids,
+        directory=w.directory,
+        events=w.events,
+        config=OutboundConfig(
+            hosting=HostedDomainConfig(hosted_domain="inbox.example.net"),
+            threading=w.service.config.threading,
+        ),
+    )
+    assert first.conversation_id is not None
+    outbox.send_reply(first.conversation_id, UserId("u1"), text="Corrected: 10 seats.")
+    (sent,) = transport.sent
+    assert sent.rcpt_to == ("ada@customer.example", "carol@customer.example")
 
 
 def test_tickets_switched_off() -> None:

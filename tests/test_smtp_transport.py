@@ -146,6 +146,17 @@ def test_delivers_over_starttls_with_auth(server: tuple[Recorder, int, ssl.SSLCo
     assert handler.envelopes[0].content.replace(b"\r\n", b"\n") == MESSAGE.replace(b"\r\n", b"\n")
 
 
+def test_the_signed_bounce_address_is_the_envelope_sender(
+    server: tuple[Recorder, int, ssl.SSLContext],
+) -> None:
+    """A reply's Return-Path, plus-tag and all, reaches the server as MAIL FROM unchanged."""
+    handler, port, context = server
+    bounce = "support-7f3kq2m9xv4ab+abwxgzznn52xiljrvup3xcoshueqwxyz@acme.inbox.example.net"
+    mail = OutboundMail(mail_from=bounce, rcpt_to=("b@customer.example",), data=MESSAGE)
+    assert _transport(port, context).send(mail).status is SendStatus.ACCEPTED
+    assert handler.envelopes[0].mail_from == bounce
+
+
 def test_wrong_password_is_a_permanent_refusal(
     server: tuple[Recorder, int, ssl.SSLContext],
 ) -> None:

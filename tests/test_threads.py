@@ -5,41 +5,62 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from inboxcore.auth.authentication import (
+    AuthenticationResult,
+    AuthVerdict,
+    Evidence,
+    EvidenceMethod,
+)
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import InvalidValueError
-from inboxcore.domain.ids import AccountId, ChannelId, ContactId, ConversationId
+from inboxcore.domain.ids import AccountId, ChannelId, ContactId, ConversationId, MessageId
 from inboxcore.domain.model import (
     Conversation,
     ConversationKind,
     ConversationSettings,
     ConversationStatus,
+    Direction,
+    Message,
     MessageKind,
 )
 from inboxcore.domain.tokens import Signer
+from inboxcore.mail.parsing import parse_message
+from inboxcore.mail.sender import SenderResolution, SenderSource
 from inboxcore.policies.threads import (
+    BOUNCE_TAG_HEADER,
+    BOUNCE_WINDOW,
     FREE_MAIL_DOMAINS,
     MAX_REFERENCES,
+    BounceProof,
     MatchedBy,
     ThreadAction,
     ThreadContext,
     ThreadDecision,
+    bounce_address,
+    bounce_proofs,
+    bounce_signer,
     conversation_signer,
     decide_thread,
     find_token_conversation_id,
     is_free_mail_domain,
     is_reply_subject,
+    make_bounce_tag,
     make_conversation_token,
     organization_domain,
     outbound_message_id,
+    proof_holds,
+    read_bounce_tag,
     read_conversation_token,
     referenced_message_ids,
     reply_to_address,
     same_organization,
     sender_may_join,
+    sender_proof,
     strip_subject_prefixes,
     subject_key,
     token_from_address,
@@ -233,17 +254,21 @@ def test_uuid_tokens_fit_a_plus_tag() -> None:
     assert token_from_address(EmailAddress.parse(address.address.upper()), SIGNER, NOW) == cid
 
 
-@settings(max_examples=80)
-@given(conversation_ids, st.data())
-def test_tampered_tokens_are_refused(cid: ConversationId, data: st.DataObject) -> None:
-    """Changing any one character, or cutting the token, gives None, never another id."""
-    token = make_conversation_token(cid, SIGNER, NOW)
+def tampered(token: str, data: st.DataObject) -> tuple[str, str]:
+    """``token`` with one base32 character changed, and cut short at that character."""
     i = data.draw(st.integers(0, len(token) - 1))
     other = data.draw(
         st.sampled_from("abcdefghijklmnopqrstuvwxyz234567").filter(lambda c: c != token[i])
     )
-    assert read_conversation_token(token[:i] + other + token[i + 1 :], SIGNER, NOW) is None
-    assert read_conversation_token(token[:i], SIGNER, NOW) is None
+    return token[:i] + other + token[i + 1 :], token[:i]
+
+
+@settings(max_examples=80)
+@given(conversation_ids, st.data())
+def test_tampered_tokens_are_refused(cid: ConversationId, data: st.DataObject) -> None:
+    """Changing any one character, or cutting the token, gives None, never another id."""
+    for bad in tampered(make_conversation_token(cid, SIGNER, NOW), data):
+        assert read_conversation_token(bad, SIGNER, NOW) is None
 
 
 def test_tokens_verify_across_key_rotation_and_not_across_purposes() -> None:
@@ -327,6 +352,211 @@ def test_referenced_message_ids_most_recent_first_and_capped() -> None:
     assert ids[:3] == ("m99@x.example", "m98@x.example", "m97@x.example")
     assert "m67@x.example" not in ids
     assert referenced_message_ids((" <a@b> ", ""), ("<a@b>", "<>", "bad id")) == ("a@b",)
+
+
+# --- bounce tags -----------------------------------------------------------------------------
+
+BOUNCES = bounce_signer([b"an-old-key-of-32-bytes-length!!!", b"the-current-key-of-32-bytes-long"])
+CHANNEL_ADDRESS = EmailAddress.parse("support-7f3kq2m9xv4ab@acme.inbox.example.net")
+message_ids = conversation_ids.map(MessageId)
+
+
+@settings(max_examples=80)
+@given(message_ids)
+def test_bounce_tags_name_their_message_in_any_case(mid: MessageId) -> None:
+    """A tag reads back to the outbound message it names, also lowercased or upper-cased by a
+    mail system, and is the same at every attempt (it carries no time)."""
+    tag = make_bounce_tag(mid, BOUNCES)
+    assert set(tag) <= set("abcdefghijklmnopqrstuvwxyz234567")
+    assert tag == make_bounce_tag(mid, BOUNCES)
+    assert read_bounce_tag(tag, BOUNCES) == mid
+    assert read_bounce_tag(tag.upper(), BOUNCES) == mid
+
+
+@settings(max_examples=80)
+@given(message_ids, st.data())
+def test_tampered_bounce_tags_are_refused(mid: MessageId, data: st.DataObject) -> None:
+    """Changing any one character, or cutting the tag, gives None, never another message."""
+    for bad in tampered(make_bounce_tag(mid, BOUNCES), data):
+        assert read_bounce_tag(bad, BOUNCES) is None
+
+
+def test_bounce_tags_and_conversation_tokens_never_pass_for_each_other() -> None:
+    """Same keys, other salts: a tag is no token and a token no tag; other keys verify nothing;
+    a signer of another purpose is a bug."""
+    mid = MessageId("msg-k3v9q2m7xd")
+    tag = make_bounce_tag(mid, BOUNCES)
+    assert read_conversation_token(tag, SIGNER, NOW) is None
+    token = make_conversation_token(ConversationId("msg-k3v9q2m7xd"), SIGNER, NOW)
+    assert read_bounce_tag(token, BOUNCES) is None
+    old = bounce_signer([b"an-old-key-of-32-bytes-length!!!"])
+    assert read_bounce_tag(make_bounce_tag(mid, old), BOUNCES) == mid
+    stranger = bounce_signer([b"somebody-elses-key-32-bytes-long"])
+    assert read_bounce_tag(make_bounce_tag(mid, stranger), BOUNCES) is None
+    with pytest.raises(InvalidValueError):
+        make_bounce_tag(mid, SIGNER)
+    with pytest.raises(InvalidValueError):
+        read_bounce_tag(tag, SIGNER)
+    with pytest.raises(InvalidValueError):
+        make_bounce_tag(MessageId(""), BOUNCES)
+
+
+@settings(max_examples=150)
+@given(st.text(max_size=300))
+def test_reading_a_garbage_bounce_tag_never_raises(text: str) -> None:
+    """Whatever an address or header holds, reading a tag gives None rather than an exception."""
+    assert read_bounce_tag(text, BOUNCES) is None
+
+
+@pytest.mark.parametrize(
+    "mid",
+    ["msg-k3v9q2m7xd", str(uuid.UUID(int=2**127 + 99)), "message-123456"],
+)
+def test_bounce_addresses_fit_beside_a_generated_forwarding_address(mid: str) -> None:
+    """With the default ids (and UUIDs) the signed bounce address of a generated forwarding
+    address stays within 64 octets of local part; longer ones fall back to the plain address."""
+    tag = make_bounce_tag(MessageId(mid), BOUNCES)
+    address = bounce_address(CHANNEL_ADDRESS, tag)
+    assert address.tag == tag
+    assert len(address.local) <= 64
+    long_id = MessageId("x" * 40)
+    plain = bounce_address(CHANNEL_ADDRESS, make_bounce_tag(long_id, BOUNCES))
+    assert plain == CHANNEL_ADDRESS
+
+
+def test_forwarding_local_parts_of_up_to_29_characters_get_a_tagged_bounce_address() -> None:
+    """As docs/outbound.md says: with a default RandomIds id, 29 characters fit, 30 do not."""
+    tag = make_bounce_tag(MessageId("msg-k3v9q2m7xd"), BOUNCES)
+    fits = EmailAddress.parse(f"{'s' * 29}@acme.inbox.example.net")
+    too_long = EmailAddress.parse(f"{'s' * 30}@acme.inbox.example.net")
+    assert bounce_address(fits, tag).tag == tag
+    assert bounce_address(too_long, tag) == too_long
+
+
+def dsn(*, to: str, quoted: str = "", tag_header: str | None = None) -> bytes:
+    """A delivery failure report to ``to``, carrying the original's headers when ``quoted``."""
+    original = ""
+    if quoted:
+        original = (
+            "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+            f"From: Acme <support@acme.example>\r\nMessage-ID: <{quoted}>\r\n"
+            + (f"{BOUNCE_TAG_HEADER}: {tag_header}\r\n" if tag_header else "")
+            + "Subject: Re: Invoice\r\n\r\n"
+        )
+    return (
+        f"From: MAILER-DAEMON@mx.globex.example\r\nTo: {to}\r\nSubject: Undelivered\r\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n"
+        "--b\r\nContent-Type: text/plain\r\n\r\nNo such user.\r\n"
+        "--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
+        "Final-Recipient: rfc822; jane.roe@globex.example\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        f"{original}--b--\r\n"
+    ).encode()
+
+
+def outbound(mid: str = "msg-out-1", *, sent_ago: timedelta = timedelta(hours=1)) -> Message:
+    return Message(
+        id=MessageId(mid),
+        account_id=ACCOUNT,
+        channel_id=CHANNEL,
+        conversation_id=ConversationId("conv-1"),
+        direction=Direction.OUTBOUND,
+        kind=MessageKind.MESSAGE,
+        fingerprint="fp",
+        received_at=NOW - sent_ago,
+        sent_at=NOW - sent_ago,
+        rfc_message_id="tok.abc@inbox.example",
+    )
+
+
+def test_a_report_to_the_signed_bounce_address_proves_its_message() -> None:
+    """The tag in the address the report was sent to names our message; the record agrees."""
+    tag = make_bounce_tag(MessageId("msg-out-1"), BOUNCES)
+    to = bounce_address(CHANNEL_ADDRESS, tag)
+    (proof,) = bounce_proofs(
+        recipients=[to], parsed=parse_message(dsn(to=to.address)), signer=BOUNCES
+    )
+    assert proof == BounceProof(
+        message_id=MessageId("msg-out-1"), matched_by=MatchedBy.BOUNCE_ADDRESS
+    )
+    assert proof_holds(proof, outbound(), channel_id=CHANNEL, now=NOW)
+
+
+def test_a_report_naming_our_message_id_alone_proves_nothing() -> None:
+    """Sent to the plain address, quoting our Message-ID without the tag, or with a forged one:
+    no proof at all."""
+    for raw in (
+        dsn(to=CHANNEL_ADDRESS.address, quoted="tok.abc@inbox.example"),
+        dsn(to=CHANNEL_ADDRESS.address, quoted="tok.abc@inbox.example", tag_header="a" * 34),
+    ):
+        found = bounce_proofs(
+            recipients=[CHANNEL_ADDRESS], parsed=parse_message(raw), signer=BOUNCES
+        )
+        assert found == ()
+    forged = CHANNEL_ADDRESS.with_tag("a" * 34)
+    assert bounce_proofs(recipients=[forged], parsed=None, signer=BOUNCES) == ()
+
+
+def test_a_report_quoting_our_tagged_headers_proves_the_quoted_message() -> None:
+    """Our original's headers in the report, tag and Message-ID: proof even when the report went
+    elsewhere first; a tag quoted under another Message-ID does not hold."""
+    tag = make_bounce_tag(MessageId("msg-out-1"), BOUNCES)
+    raw = dsn(to="bounces@provider.example", quoted="tok.abc@inbox.example", tag_header=tag)
+    (proof,) = bounce_proofs(recipients=[], parsed=parse_message(raw), signer=BOUNCES)
+    assert proof.matched_by is MatchedBy.QUOTED_ORIGINAL
+    assert proof.quoted_message_id == "tok.abc@inbox.example"
+    assert proof_holds(proof, outbound(), channel_id=CHANNEL, now=NOW)
+    moved = dsn(to="bounces@provider.example", quoted="other@inbox.example", tag_header=tag)
+    (elsewhere,) = bounce_proofs(recipients=[], parsed=parse_message(moved), signer=BOUNCES)
+    assert not proof_holds(elsewhere, outbound(), channel_id=CHANNEL, now=NOW)
+
+
+def test_a_proof_holds_only_for_our_recent_outbound_message_in_this_channel() -> None:
+    """Inbound records, other channels and messages older than the window do not count."""
+    proof = BounceProof(message_id=MessageId("msg-out-1"), matched_by=MatchedBy.BOUNCE_ADDRESS)
+    assert proof_holds(proof, outbound(sent_ago=BOUNCE_WINDOW), channel_id=CHANNEL, now=NOW)
+    old = outbound(sent_ago=BOUNCE_WINDOW + timedelta(minutes=1))
+    assert not proof_holds(proof, old, channel_id=CHANNEL, now=NOW)
+    inbound_record = attrs.evolve(outbound(), direction=Direction.INBOUND)
+    assert not proof_holds(proof, inbound_record, channel_id=CHANNEL, now=NOW)
+    assert not proof_holds(proof, outbound(), channel_id=ChannelId("ch-other"), now=NOW)
+    assert not proof_holds(proof, outbound("msg-out-2"), channel_id=CHANNEL, now=NOW)
+
+
+# --- who the sender is proven to be ------------------------------------------------------------
+
+
+def authenticated(*proofs: Evidence) -> AuthenticationResult:
+    return AuthenticationResult(verdict=AuthVerdict.DELIVER, evidence=proofs)
+
+
+def resolved(address: str, source: SenderSource = SenderSource.HEADER_FROM) -> SenderResolution:
+    return SenderResolution(sender=EmailAddress.parse(address), source=source, explanation="")
+
+
+def test_sender_proof_is_a_signature_or_trusted_seal_of_the_senders_domain() -> None:
+    """DKIM of the sender's organization, or a trusted ARC seal that saw it pass, proves the
+    sender; SPF alone (it judges whoever relays), another domain, or nothing, does not."""
+    dkim = Evidence(domain="mail.globex.example", method=EvidenceMethod.DKIM)
+    arc = Evidence(domain="globex.example", method=EvidenceMethod.ARC, via="google.com")
+    spf = Evidence(domain="globex.example", method=EvidenceMethod.SPF)
+    jane = resolved("jane.roe@globex.example")
+    assert sender_proof(authenticated(dkim), jane) == "DKIM of mail.globex.example"
+    assert sender_proof(authenticated(spf, arc), jane) == arc.describe()
+    assert sender_proof(authenticated(spf), jane) is None
+    assert sender_proof(authenticated(dkim), resolved("eve@evil.example")) is None
+    assert sender_proof(authenticated(), jane) is None
+    assert sender_proof(None, jane) is None
+
+
+def test_a_sender_read_from_a_quoted_message_is_never_proven() -> None:
+    """The forward's own signature is the forwarder's: it proves nothing of the quoted author."""
+    dkim = Evidence(domain="globex.example", method=EvidenceMethod.DKIM)
+    for source in (SenderSource.MANUAL_FORWARD_BODY, SenderSource.FORWARD_ATTACHMENT):
+        assert (
+            sender_proof(authenticated(dkim), resolved("jane.roe@globex.example", source)) is None
+        )
+    nobody = SenderResolution(sender=None, source=SenderSource.NONE, explanation="")
+    assert sender_proof(authenticated(dkim), nobody) is None
 
 
 # --- the decision ---------------------------------------------------------------------------
@@ -478,15 +708,95 @@ def test_reply_after_the_reopen_window_opens_a_linked_conversation() -> None:
     assert decision.linked_conversation_id == "conv-1"
 
 
+DAEMON = EmailAddress.parse("MAILER-DAEMON@mx.provider.example")
+
+
 @pytest.mark.parametrize("kind", [MessageKind.AUTO_REPLY, MessageKind.BOUNCE])
-def test_automatic_mail_joins_without_reopening_or_hijack_checks(kind: MessageKind) -> None:
-    """An out-of-office or a bounce from a mail server joins, even a closed conversation, as is."""
+@pytest.mark.parametrize("proof", [MatchedBy.BOUNCE_ADDRESS, MatchedBy.QUOTED_ORIGINAL])
+def test_proven_automatic_mail_joins_without_reopening(kind: MessageKind, proof: MatchedBy) -> None:
+    """A bounce or out-of-office proven to answer our message joins, even a closed one, as is."""
     closed = conv(
         status=ConversationStatus.CLOSED, closed_ago=timedelta(days=90), last_ago=timedelta(days=90)
     )
-    daemon = EmailAddress.parse("MAILER-DAEMON@mx.provider.example")
-    decision = decide(by_reference(closed, kind=kind, sender=daemon, contact_id=None))
+    ctx = context(
+        closed,
+        kind=kind,
+        sender=DAEMON,
+        contact_id=None,
+        proven_conversation_id=closed.id,
+        proven_by=proof,
+    )
+    decision = decide(ctx)
     assert (decision.action, decision.reason) == (ThreadAction.JOIN, "automatic")
+    assert (decision.conversation_id, decision.matched_by) == (closed.id, proof)
+
+
+@pytest.mark.parametrize("kind", [MessageKind.AUTO_REPLY, MessageKind.BOUNCE])
+def test_automatic_mail_naming_our_message_id_without_proof_is_a_notice(kind: MessageKind) -> None:
+    """In-Reply-To our Message-ID proves nothing: the out-of-office of an outsider, a forged
+    report from the null sender, open a notice of their own, linked to nothing."""
+    open_conv = conv()
+    for sender, contact in ((DAEMON, None), (EmailAddress.parse("eve@evil.example"), None)):
+        decision = decide(by_reference(open_conv, kind=kind, sender=sender, contact_id=contact))
+        assert (decision.action, decision.reason) == (ThreadAction.NEW, "automatic_unproven")
+        assert decision.matched_by is MatchedBy.REFERENCES
+        assert decision.linked_conversation_id is None
+
+
+def test_automatic_mail_to_the_tagged_reply_to_without_proof_is_a_notice() -> None:
+    """A conversation token in the address (our Reply-To) is a claim too, for automatic mail."""
+    ctx = context(
+        conv(),
+        kind=MessageKind.AUTO_REPLY,
+        sender=EmailAddress.parse("eve@evil.example"),
+        contact_id=ContactId("contact-eve"),
+        token_conversation_id=ConversationId("conv-1"),
+    )
+    decision = decide(ctx)
+    assert (decision.action, decision.reason, decision.matched_by) == (
+        ThreadAction.NEW,
+        "automatic_unproven",
+        MatchedBy.TOKEN,
+    )
+
+
+def test_the_contacts_own_proven_out_of_office_joins() -> None:
+    """The contact's auto-reply, DKIM-proven, joins by its headers; unproven, the same one is
+    a notice, as is a proven one from anyone else."""
+    ctx = by_reference(
+        conv(), kind=MessageKind.AUTO_REPLY, sender_evidence="DKIM of globex.example"
+    )
+    decision = decide(ctx)
+    assert (decision.action, decision.reason) == (ThreadAction.JOIN, "automatic")
+    assert "DKIM of globex.example" in decision.explanation
+    unproven = by_reference(conv(), kind=MessageKind.AUTO_REPLY)
+    assert decide(unproven).reason == "automatic_unproven"
+    colleague = by_reference(
+        conv(),
+        kind=MessageKind.AUTO_REPLY,
+        sender=EmailAddress.parse("ben@globex.example"),
+        contact_id=ContactId("contact-ben"),
+        sender_evidence="DKIM of globex.example",
+    )
+    assert decide(colleague).reason == "automatic_unproven"
+
+
+def test_a_proof_must_name_a_conversation_of_this_channel() -> None:
+    """A proven conversation of another channel is ignored; the proof and its kind go together."""
+    elsewhere = conv(channel=ChannelId("ch-other"))
+    ctx = context(
+        elsewhere,
+        kind=MessageKind.BOUNCE,
+        sender=DAEMON,
+        contact_id=None,
+        proven_conversation_id=elsewhere.id,
+        proven_by=MatchedBy.BOUNCE_ADDRESS,
+    )
+    assert decide(ctx).action is ThreadAction.NEW
+    with pytest.raises(ValueError):
+        context(conv(), proven_conversation_id=ConversationId("conv-1"))
+    with pytest.raises(ValueError):
+        context(conv(), proven_by=MatchedBy.BOUNCE_ADDRESS)
 
 
 def test_forwarding_confirmation_always_gets_its_own_conversation() -> None:
@@ -543,19 +853,36 @@ def contexts(draw: st.DrawFn) -> ThreadContext:
         known_message_ids={r: draw(st.sampled_from(ids)) for r in ("a@x", "b@x")},
         token_conversation_id=draw(st.none() | st.sampled_from(ids)),
         same_contact=pool,
+        sender_evidence=draw(st.sampled_from([None, "DKIM of globex.example"])),
+        **draw(
+            st.sampled_from([{}])
+            | st.builds(
+                lambda cid, by: {"proven_conversation_id": cid, "proven_by": by},
+                st.sampled_from(ids),
+                st.sampled_from([MatchedBy.BOUNCE_ADDRESS, MatchedBy.QUOTED_ORIGINAL]),
+            )
+        ),
     )
 
 
 @settings(max_examples=200)
 @given(contexts())
 def test_threading_is_total_and_never_crosses_channels(ctx: ThreadContext) -> None:
-    """Any context gives one decision; joined or linked conversations exist in this channel."""
+    """Any context gives one decision; joined or linked conversations exist in this channel;
+    automatic mail joins only the conversation it proved, or its proven contact's."""
     decision = decide(ctx)
     target = decision.conversation_id or decision.linked_conversation_id
     if target is None:
-        assert decision.matched_by is MatchedBy.NONE
+        assert (decision.matched_by is MatchedBy.NONE) != (decision.reason == "automatic_unproven")
     else:
         assert ctx.conversations[target].channel_id == CHANNEL
+    automatic = ctx.kind in (MessageKind.AUTO_REPLY, MessageKind.BOUNCE, MessageKind.LOOP)
+    if automatic and decision.action is ThreadAction.JOIN:
+        joined = ctx.conversations[target]  # type: ignore[index]
+        proven = target == ctx.proven_conversation_id
+        assert proven or (ctx.sender_evidence is not None and ctx.contact_id == joined.contact_id)
+    if automatic:
+        assert decision.linked_conversation_id is None
     if decision.action is ThreadAction.REOPEN:
         assert ctx.conversations[target].status is ConversationStatus.CLOSED  # type: ignore[index]
         assert ctx.kind not in (MessageKind.AUTO_REPLY, MessageKind.BOUNCE, MessageKind.LOOP)

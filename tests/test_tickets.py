@@ -392,9 +392,10 @@ class TicketsAndConversations(RuleBasedStateMachine):
         self.tickets[cid] = apply_ticket_step(self.tickets[cid], step, self.now)
 
     def _incoming(
-        self, cid: ConversationId, kind: MessageKind, sender: EmailAddress
-    ) -> tuple[ThreadAction, ConversationId]:
-        """Deliver a reply quoting our last message in ``cid``; return where it went."""
+        self, cid: ConversationId, kind: MessageKind, sender: EmailAddress, *, proven: bool = False
+    ) -> tuple[ThreadAction, ConversationId | None]:
+        """Deliver a reply quoting our last message in ``cid`` (automatic mail: ``proven`` to
+        answer it); return where it went, None for a notice of its own."""
         mid = next(m for m, c in reversed(self.message_ids.items()) if c == cid)
         ctx = ThreadContext(
             channel_id=CHANNEL,
@@ -406,10 +407,14 @@ class TicketsAndConversations(RuleBasedStateMachine):
             known_message_ids={mid: cid},
             conversations=self.conversations.values(),
             contact_addresses={CONTACT: JANE},
+            proven_conversation_id=cid if proven else None,
+            proven_by=MatchedBy.BOUNCE_ADDRESS if proven else MatchedBy.NONE,
         )
         decision = decide_thread(ctx, now=self.now, settings=SETTINGS)
         step = ticket_step_for_message(kind, Direction.INBOUND)
         assert step is not None
+        if decision.reason == "automatic_unproven":
+            return decision.action, None  # a notice: no conversation, no ticket of the model
         if decision.action is ThreadAction.NEW:
             assert decision.matched_by is MatchedBy.REFERENCES
             return decision.action, self._open(linked=decision.linked_conversation_id)
@@ -435,6 +440,7 @@ class TicketsAndConversations(RuleBasedStateMachine):
     def inbound_reply(self, cid: ConversationId) -> None:
         was_closed = self.conversations[cid].status is ConversationStatus.CLOSED
         action, where = self._incoming(cid, MessageKind.MESSAGE, JANE)
+        assert where is not None
         assert self.tickets[where].status in (TicketStatus.NEW, TicketStatus.WAITING_ON_US)
         assert self.conversations[where].status is ConversationStatus.OPEN
         if not was_closed:
@@ -447,17 +453,21 @@ class TicketsAndConversations(RuleBasedStateMachine):
         before = dict(self.tickets)
         action, where = self._incoming(cid, MessageKind.MESSAGE, STRANGER)
         assert action is ThreadAction.NEW
+        assert where is not None
         assert where != cid
         assert self.conversations[where].linked_conversation_id == cid
         assert all(self.tickets[c] == t for c, t in before.items())
 
     @rule(
-        cid=conversations_bundle, kind=st.sampled_from([MessageKind.AUTO_REPLY, MessageKind.BOUNCE])
+        cid=conversations_bundle,
+        kind=st.sampled_from([MessageKind.AUTO_REPLY, MessageKind.BOUNCE]),
+        proven=st.booleans(),
     )
-    def automatic_reply(self, cid: ConversationId, kind: MessageKind) -> None:
+    def automatic_reply(self, cid: ConversationId, kind: MessageKind, proven: bool) -> None:
         statuses = {c: (v.status, self.tickets[c].status) for c, v in self.conversations.items()}
-        action, where = self._incoming(cid, kind, STRANGER)
-        assert (action, where) == (ThreadAction.JOIN, cid)
+        action, where = self._incoming(cid, kind, STRANGER, proven=proven)
+        expected = (ThreadAction.JOIN, cid) if proven else (ThreadAction.NEW, None)
+        assert (action, where) == expected
         assert {
             c: (v.status, self.tickets[c].status) for c, v in self.conversations.items()
         } == statuses

@@ -68,6 +68,7 @@ from inboxcore.policies.outbound import (
     ReplyDraft,
     compose_owner_notification,
     compose_reply,
+    reply_return_path,
 )
 from inboxcore.ports import (
     Clock,
@@ -207,12 +208,19 @@ class Outbox:
                     u.email.key for u in self.directory.users(conversation.account_id)
                 ),
             )
+            # The record's id is chosen first: the reply's signed bounce address names it.
+            message_id = MessageId(self.ids.new_id("message"))
             composed = compose_reply(
-                context, draft, self.config, now=now, unique=self.ids.token_bytes(8).hex()
+                context,
+                draft,
+                self.config,
+                now=now,
+                unique=self.ids.token_bytes(8).hex(),
+                message_id=message_id,
             )
             # The bytes are durable before any record points at them.
             raw_id = self.raw_store.put(composed.mail.data)
-            message = self._outbound_record(composed, context, raw_id=raw_id)
+            message = self._outbound_record(composed, context, raw_id=raw_id, message_id=message_id)
             uow.messages.add(message)
             participants = {composed.to[0].key, *(a.key for a in composed.cc)}
             uow.conversations.update(
@@ -278,7 +286,7 @@ class Outbox:
             raise InvalidTransition("channel", channel.state.value, "retry")
         data = self.raw_store.get(message.raw_id)
         mail = OutboundMail(
-            mail_from=channel.forwarding_address.untagged.address,
+            mail_from=reply_return_path(channel, message.id, self.config),
             rcpt_to=tuple(dict.fromkeys(a.address for a in (*message.to, *message.cc))),
             data=data,
             rfc_message_id=message.rfc_message_id,
@@ -286,11 +294,16 @@ class Outbox:
         return self._deliver(message, mail, account)
 
     def _outbound_record(
-        self, composed: ComposedMail, context: ReplyContext, *, raw_id: RawMessageId
+        self,
+        composed: ComposedMail,
+        context: ReplyContext,
+        *,
+        raw_id: RawMessageId,
+        message_id: MessageId,
     ) -> Message:
         now = self.clock.now()
         return Message(
-            id=MessageId(self.ids.new_id("message")),
+            id=message_id,
             account_id=context.conversation.account_id,
             channel_id=context.channel.id,
             conversation_id=context.conversation.id,

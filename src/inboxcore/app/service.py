@@ -109,10 +109,14 @@ from inboxcore.policies.threads import (
     ThreadAction,
     ThreadContext,
     ThreadDecision,
+    bounce_proofs,
+    bounce_signer,
     conversation_signer,
     decide_thread,
     find_token_conversation_id,
+    proof_holds,
     referenced_message_ids,
+    sender_proof,
 )
 from inboxcore.ports import (
     Clock,
@@ -176,6 +180,26 @@ _KIND_OF_CONVERSATION = {
 
 def _keys(values: Sequence[bytes | str]) -> tuple[bytes, ...]:
     return tuple(v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in values)
+
+
+_DELIVERY_HEADERS = ("Delivered-To", "X-Original-To")
+_MAX_ADDRESSED = 20
+
+
+def _addressed_to(result: IntakeResult) -> list[EmailAddress]:
+    """The addresses a message was sent to, tags kept (where our tokens and bounce tags are):
+    the envelope recipients, the delivery headers, To and Cc, a few dozen at most. Unusable
+    ones are skipped."""
+    assert result.parsed is not None
+    parsed = result.parsed
+    delivered = (v for h in _DELIVERY_HEADERS for v in parsed.headers(h)[:_MAX_ADDRESSED])
+    found: list[EmailAddress] = []
+    for value in (*result.envelope.rcpt_to[:_MAX_ADDRESSED], *delivered):
+        try:
+            found.append(EmailAddress.parse(value))
+        except ValueError:
+            continue
+    return [*found, *parsed.to, *parsed.cc][: 3 * _MAX_ADDRESSED]
 
 
 def _conversation_subject(result: IntakeResult) -> str:
@@ -347,6 +371,7 @@ class InboxService:
                 ]
             )
         self.signer = conversation_signer(config.conversation_keys)
+        self.bounce_signer = bounce_signer(config.conversation_keys)
         self._intake_config = config.intake_config()
         self._ports = IntakePorts(
             storage=storage,
@@ -917,22 +942,15 @@ class InboxService:
             else:
                 contact = uow.contacts.by_email(channel.account_id, sender.key)
 
-            bounced = self._bounced_outbound(uow, channel, result, now, applied)
-            if bounced is not None:
-                conversation = uow.conversations.get(bounced.conversation_id)
-                decision = ThreadDecision(
-                    conversation_id=conversation.id,
-                    action=ThreadAction.JOIN,
-                    reason="automatic",
-                    matched_by=MatchedBy.REFERENCES,
-                    explanation="A delivery failure report for a message we sent.",
-                )
-            else:
-                decision = decide_thread(
-                    self._thread_context(uow, channel, result, contact, sender, now),
-                    now=now,
-                    settings=channel.conversations,
-                )
+            evidence = sender_proof(result.authentication, result.sender)
+            proof = self._automatic_proof(uow, channel, result, now)
+            if proof is not None:
+                self._bounced_outbound(uow, channel, result, proof[0], now, applied)
+            decision = decide_thread(
+                self._thread_context(uow, channel, result, contact, sender, now, proof, evidence),
+                now=now,
+                settings=channel.conversations,
+            )
             applied.thread = decision
 
             if decision.action is ThreadAction.NEW:
@@ -970,6 +988,7 @@ class InboxService:
                 references=parsed.references[-32:],
                 author_id=author,
                 message_id_reused=dedup_key != default_dedup_key(parsed.message_id, fingerprint),
+                sender_evidence=evidence,
             )
             uow.messages.add(message)
             applied.message_id = message.id
@@ -1036,44 +1055,64 @@ class InboxService:
         user = self.directory.user_by_email(channel.account_id, sender.key)
         return user.id if user else None
 
+    def _automatic_proof(
+        self, uow: UnitOfWork, channel: Channel, result: IntakeResult, now: datetime
+    ) -> tuple[Message, MatchedBy] | None:
+        """The outbound message a bounce or auto-reply proves to answer (a valid bounce tag in an
+        address it was sent to, or in the headers of our original it quotes), and how; None for
+        other mail, and for claims (a Message-ID it names, a Reply-To token) that prove nothing.
+        """
+        assert result.classification is not None
+        if result.classification.kind not in (MessageKind.AUTO_REPLY, MessageKind.BOUNCE):
+            return None
+        proofs = bounce_proofs(
+            recipients=_addressed_to(result), parsed=result.parsed, signer=self.bounce_signer
+        )
+        for proof in proofs:
+            try:
+                message = uow.messages.get(proof.message_id)
+            except NotFoundError:
+                continue
+            if proof_holds(proof, message, channel_id=channel.id, now=now):
+                return message, proof.matched_by
+        return None
+
     def _bounced_outbound(
         self,
         uow: UnitOfWork,
         channel: Channel,
         result: IntakeResult,
+        message: Message,
         now: datetime,
         applied: _Applied,
-    ) -> Message | None:
-        """A bounce for one of our outbound messages marks it failed (delivery feedback)."""
+    ) -> None:
+        """A bounce proven to be about our outbound ``message`` marks it failed (delivery
+        feedback); a delay report (the server still tries) leaves it as it is."""
         classification = result.classification
-        if classification is None or classification.bounce is None:
-            return None
-        original = classification.bounce.original_message_id
-        if not original:
-            return None
-        for message in uow.messages.by_rfc_message_ids(channel.id, [original.strip("<>")]):
-            if message.direction is not Direction.OUTBOUND:
-                continue
-            status = classification.bounce.status or "5.0.0"
-            uow.messages.update(
-                attrs.evolve(
-                    message,
-                    delivery_status=DeliveryStatus.FAILED,
-                    delivery_detail=f"{status} {classification.bounce.diagnostic or ''}".strip(),
-                )
+        assert classification is not None
+        bounce = classification.bounce
+        if classification.kind is not MessageKind.BOUNCE or bounce is None:
+            return
+        if bounce.permanent is False:
+            return
+        status = bounce.status or "5.0.0"
+        uow.messages.update(
+            attrs.evolve(
+                message,
+                delivery_status=DeliveryStatus.FAILED,
+                delivery_detail=f"{status} {bounce.diagnostic or ''}".strip(),
             )
-            applied.events.append(
-                DeliveryFailed(
-                    at=now,
-                    account_id=channel.account_id,
-                    channel_id=channel.id,
-                    message_id=message.id,
-                    status=status,
-                    detail=classification.bounce.diagnostic,
-                )
+        )
+        applied.events.append(
+            DeliveryFailed(
+                at=now,
+                account_id=channel.account_id,
+                channel_id=channel.id,
+                message_id=message.id,
+                status=status,
+                detail=bounce.diagnostic,
             )
-            return message
-        return None
+        )
 
     def _thread_context(
         self,
@@ -1083,6 +1122,8 @@ class InboxService:
         contact: Contact | None,
         sender: EmailAddress,
         now: datetime,
+        proof: tuple[Message, MatchedBy] | None,
+        evidence: str | None,
     ) -> ThreadContext:
         parsed = result.parsed
         assert parsed is not None
@@ -1093,14 +1134,8 @@ class InboxService:
             for m in uow.messages.by_rfc_message_ids(channel.id, ids)
             if m.rfc_message_id
         }
-        recipients: list[EmailAddress] = [*parsed.to, *parsed.cc]
-        for rcpt in result.envelope.rcpt_to:
-            try:
-                recipients.append(EmailAddress.parse(rcpt))
-            except ValueError:
-                continue
         token_id = find_token_conversation_id(
-            recipients=recipients,
+            recipients=_addressed_to(result),
             in_reply_to=parsed.in_reply_to,
             references=parsed.references,
             signer=self.signer,
@@ -1114,7 +1149,8 @@ class InboxService:
             else ()
         )
         conversations: dict[ConversationId, Conversation] = {c.id: c for c in same_contact}
-        for cid in [*known.values(), *([token_id] if token_id else [])]:
+        proven_id = proof[0].conversation_id if proof is not None else None
+        for cid in [*known.values(), *(c for c in (token_id, proven_id) if c)]:
             if cid not in conversations:
                 try:
                     conversations[cid] = uow.conversations.get(cid)
@@ -1151,6 +1187,9 @@ class InboxService:
             same_contact=same_contact,
             contact_addresses=contact_addresses,
             insiders=frozenset(insiders),
+            proven_conversation_id=proven_id,
+            proven_by=proof[1] if proof is not None else MatchedBy.NONE,
+            sender_evidence=evidence,
         )
 
     def _snapshot(

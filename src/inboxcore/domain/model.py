@@ -400,6 +400,12 @@ class Message:
     message_id_reused: bool = False
     """The Message-ID was already held by a *different* message of the channel (see
     :func:`inboxcore.ingest.find_duplicate`): deduplicate by Message-ID and content together."""
+    sender_evidence: str | None = None
+    """For inbound mail, what proved at intake that :attr:`sender` wrote it: a DKIM signature
+    or a trusted ARC seal aligned with the sender's domain (``DKIM of customer.example``; see
+    :func:`inboxcore.policies.threads.sender_proof`). None when nothing did (offline, SPF alone,
+    no signature, a sender read from a quoted message): then the message may not set the Cc of
+    a reply, nor bind automatic mail to a conversation."""
 
     @property
     def dedup_key(self) -> str:

@@ -9,13 +9,21 @@ Message-ID are arguments). The use cases that store, sign and send are in
   connected sending domain, else the agent's default hosted address:
   :func:`~inboxcore.channels.resolve_from_address`);
 * goes **to** the conversation's contact, the original author and never the mailbox that
-  forwarded their mail, with **Cc** kept as the customer's last message had it (its To and Cc,
-  less the contact, the team's agents and every address of ours: see :func:`reply_cc`);
+  forwarded their mail, with **Cc** kept as the contact's last *proven* message had it (its To
+  and Cc, less the contact, the team's agents and every address of ours: see :func:`reply_cc`);
+  a message nothing proves the contact wrote (a forged From, a list post "as" the contact)
+  never adds anyone to a reply;
 * threads on every side: ``Subject`` with one ``Re:`` (:func:`reply_subject`), ``In-Reply-To``
   and ``References`` by RFC 5322 section 3.6.4 (:func:`reply_references`), a ``Message-ID`` on our
   domain carrying the signed conversation token, and a ``Reply-To`` of the channel's forwarding
   address tagged with the same token, so that an answer whose headers were lost still finds its
   conversation;
+* is sent with a **signed bounce address** as its envelope sender (Return-Path): the channel's
+  forwarding address tagged with a signature over the outbound record's id
+  (:func:`reply_return_path`; the same tag goes in the header
+  :data:`~inboxcore.policies.threads.BOUNCE_TAG_HEADER`), so that a bounce or an out-of-office
+  about it proves which message it answers, where a Message-ID in a report proves nothing. A
+  host whose provider sets its own Return-Path configures :attr:`OutboundConfig.return_path`;
 * carries the team signature rendered for the sending agent, text and HTML alternatives, the
   attachments (RFC 2231 file names), RFC 2047 display names, and our loop header
   (:data:`~inboxcore.mail.classify.LOOP_HEADER`, valued with the channel id), so that our own mail
@@ -74,6 +82,7 @@ from inboxcore.domain.errors import (
     MessageTooLarge,
     Problem,
 )
+from inboxcore.domain.ids import MessageId
 from inboxcore.domain.model import (
     DEFAULT_MAX_MESSAGE_SIZE,
     Account,
@@ -91,7 +100,11 @@ from inboxcore.domain.tokens import Signer
 from inboxcore.mail.classify import LOOP_HEADER
 from inboxcore.policies.signature import SignatureValues, render_signature
 from inboxcore.policies.threads import (
+    BOUNCE_TAG_HEADER,
+    bounce_address,
+    bounce_signer,
     conversation_signer,
+    make_bounce_tag,
     make_conversation_token,
     outbound_message_id,
     reply_to_address,
@@ -118,6 +131,7 @@ __all__ = [
     "reply_cc",
     "reply_parent",
     "reply_references",
+    "reply_return_path",
     "reply_subject",
 ]
 
@@ -185,6 +199,11 @@ class ThreadingConfig:
         """The conversation-token signer over :attr:`conversation_keys`."""
         return conversation_signer(self.conversation_keys)
 
+    @property
+    def bounce_signer(self) -> Signer:
+        """The bounce-tag signer over the same keys (a salt of its own)."""
+        return bounce_signer(self.conversation_keys)
+
 
 @attrs.frozen(kw_only=True)
 class OutboundConfig:
@@ -205,6 +224,12 @@ class OutboundConfig:
     )
     """The From of owner notifications; ``notifications@<message_id_domain>`` when None."""
     conversation_url_template: str | None = None
+    return_path: EmailAddress | None = attrs.field(default=None, converter=_optional_address)
+    """The envelope sender (Return-Path) of replies, for a host whose mail provider insists on
+    its own bounce address; None (the default) sends each reply with its signed bounce address
+    (:func:`reply_return_path`). With a fixed one, bounces and out-of-office replies go to the
+    provider: they reach a conversation only when they come back quoting our original's
+    headers, and the provider's own bounce reports must tell the host about failed replies."""
     max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_SIZE
     product_name: str = "the inbox"
@@ -243,6 +268,11 @@ class OutboundConfig:
     def signer(self) -> Signer:
         """The conversation-token signer (from :attr:`threading`)."""
         return self.threading.signer
+
+    @property
+    def bounce_signer(self) -> Signer:
+        """The bounce-tag signer (from :attr:`threading`)."""
+        return self.threading.bounce_signer
 
     def notification_from(self, channel: Channel) -> EmailAddress:
         """The From of an owner notification for ``channel``."""
@@ -350,6 +380,17 @@ def reply_parent(messages: Sequence[Message]) -> Message | None:
     return None
 
 
+def reply_return_path(channel: Channel, message_id: MessageId, config: OutboundConfig) -> str:
+    """The envelope sender of the reply recorded as ``message_id``: the channel's forwarding
+    address tagged with the message's bounce tag
+    (:func:`~inboxcore.policies.threads.bounce_address`), or the host's fixed
+    :attr:`OutboundConfig.return_path`. The same at every attempt to send."""
+    if config.return_path is not None:
+        return config.return_path.address
+    tag = make_bounce_tag(message_id, config.bounce_signer)
+    return bounce_address(channel.forwarding_address, tag).address
+
+
 def reply_references(parent: Message | None) -> tuple[str, ...]:
     """References for a reply to ``parent`` (RFC 5322 section 3.6.4): the parent's References
     (or, without them, its In-Reply-To) followed by the parent's Message-ID.
@@ -389,17 +430,36 @@ def _is_ours(address: EmailAddress, own: set[str], own_domains: set[str]) -> boo
     return any(domain == d or domain.endswith("." + d) for d in own_domains)
 
 
+def _proven_contact_messages(context: ReplyContext) -> list[Message]:
+    """The contact's own messages, as intake proved them (a DKIM signature or trusted ARC seal of
+    the contact's domain, :attr:`~inboxcore.domain.model.Message.sender_evidence`)."""
+    contact = context.contact.email.untagged.key
+    return [
+        m
+        for m in _customer_messages(context.messages)
+        if m.sender_evidence is not None
+        and m.sender is not None
+        and m.sender.untagged.key == contact
+    ]
+
+
 def reply_cc(
     context: ReplyContext, config: OutboundConfig, sender: EmailAddress
 ) -> tuple[EmailAddress, ...]:
-    """The Cc of a reply: everyone the customer's last message went to or copied, except the
-    contact, the team's agents, and addresses of ours (the channel's forwarding address and
+    """The Cc of a reply: everyone the contact's last proven message went to or copied, except
+    the contact, the team's agents, and addresses of ours (the channel's forwarding address and
     mailboxes, the from-address, anything on the account's receiving domain or our Message-ID
-    domain). Order kept, duplicates dropped."""
-    customer = _customer_messages(context.messages)
-    if not customer:
+    domain). Order kept, duplicates dropped.
+
+    Only a message intake proved the conversation's contact wrote counts: anyone can write "as"
+    the contact into a thread (a forged From, a list post naming the contact, a reply quoting
+    our Message-ID), and whoever they put on Cc would get the team's next answer. Without any
+    proven message (offline intake, a contact whose domain signs nothing) there is no Cc; the
+    agent can still set one (:attr:`ReplyDraft.cc`)."""
+    proven = _proven_contact_messages(context)
+    if not proven:
         return ()
-    last = customer[-1]
+    last = proven[-1]
     own = _own_keys(context, config, sender)
     own_domains = {
         config.hosting.receiving_domain(context.account),
@@ -512,6 +572,7 @@ def _build(
     references: Sequence[str] = (),
     automatic: bool = False,
     loop_id: str,
+    bounce_tag: str | None = None,
     text: str,
     body_html: str,
     attachments: Sequence[OutboundAttachment] = (),
@@ -523,7 +584,8 @@ def _build(
 
     ``references`` are Message-IDs without brackets; the last is the In-Reply-To.
     ``automatic`` marks mail no person wrote (RFC 3834 ``Auto-Submitted`` and
-    ``X-Auto-Response-Suppress``), so that auto-responders stay quiet.
+    ``X-Auto-Response-Suppress``), so that auto-responders stay quiet. ``bounce_tag`` goes in
+    :data:`~inboxcore.policies.threads.BOUNCE_TAG_HEADER`, for reports that quote our headers.
     """
     message = EmailMessage(policy=_policy([sender, *to, *cc, *([reply_to] if reply_to else [])]))
     _set_addresses(message, "From", [sender])
@@ -542,6 +604,8 @@ def _build(
         _set(message, "Auto-Submitted", "auto-generated")
         _set(message, "X-Auto-Response-Suppress", "All")
     _set(message, LOOP_HEADER, loop_id)
+    if bounce_tag is not None:
+        _set(message, BOUNCE_TAG_HEADER, bounce_tag)
     message.set_content(text + "\n", cte=_cte(text))
     document = _html_document(body_html)
     message.add_alternative(document, subtype="html", cte=_cte(document))
@@ -565,11 +629,14 @@ def compose_reply(
     *,
     now: datetime,
     unique: str,
+    message_id: MessageId,
 ) -> ComposedMail:
     """The agent's reply as a message ready to sign and send.
 
     ``unique`` (letters, digits, ``-``; from the IdSource) makes the Message-ID unique within
-    the conversation. Raises :class:`~inboxcore.domain.errors.HeaderInjectionError`,
+    the conversation; ``message_id`` is the id its outbound record will have, which its bounce
+    tag names (:func:`reply_return_path`). Raises
+    :class:`~inboxcore.domain.errors.HeaderInjectionError`,
     :class:`~inboxcore.domain.errors.MessageTooLarge`, or
     :class:`~inboxcore.domain.errors.InvalidValueError`
     (a bad media type or ``unique``).
@@ -629,10 +696,11 @@ def compose_reply(
         rfc_message_id=rfc_message_id,
         references=references,
         loop_id=channel.id,
+        bounce_tag=make_bounce_tag(message_id, config.bounce_signer),
         text=text,
         body_html=body_html,
         attachments=draft.attachments,
-        mail_from=channel.forwarding_address.untagged.address,
+        mail_from=reply_return_path(channel, message_id, config),
         max_bytes=config.max_message_bytes,
     )
     return ComposedMail(

@@ -29,10 +29,22 @@ Anyone else gets a new conversation linked to the old one (reason ``hijack_prote
 **Closed conversations.** A reply reopens a closed conversation within ``reopen_window`` of its
 closing; later it opens a new conversation linked to the old one (``reopen_window_passed``).
 
-**Automatic mail.** Auto-replies, bounces and loops join a matched conversation whoever sent them
-(a bounce comes from a mail server that never took part), but never reopen it; they never route
-or ticket either, so they cannot take a conversation over. Unmatched, they get a new conversation
-(the service makes it a notice). A forwarding confirmation always gets its own conversation.
+**Automatic mail.** Auto-replies and bounces come from mail servers and responders that never
+took part, so hijack protection cannot judge them, and a header, a token or a subject is a claim
+anyone who saw the thread can make (a list post quoting our Message-ID, a forged report from the
+null sender). They join a conversation only on **proof** (see ``docs/routing-and-tickets.md``):
+
+- they answer one of our outbound messages (:func:`bounce_proofs`, :func:`proof_holds`): sent to
+  its **signed bounce address** (the Return-Path of our mail is the channel's address tagged
+  with :func:`make_bounce_tag`, a signature over the message's record id), or quoting its
+  headers with the same tag (:data:`BOUNCE_TAG_HEADER`), within :data:`BOUNCE_WINDOW`; or
+- their sender is proven to be the conversation's contact (:func:`sender_proof`: an aligned
+  DKIM signature or a trusted ARC seal), as the contact's own out-of-office is.
+
+Joined, they never reopen, route or ticket. Unproven, they get a conversation of their own (the
+service makes it a notice), reason ``automatic_unproven``, linked to nothing: a notice changes
+no conversation, no delivery status and no ticket. A forwarding confirmation always gets its own
+conversation.
 """
 
 from __future__ import annotations
@@ -40,28 +52,39 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import itertools
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
 import attrs
 
+from inboxcore.auth.authentication import AuthenticationResult, EvidenceMethod
 from inboxcore.domain.addresses import EmailAddress, normalize_domain
 from inboxcore.domain.errors import InvalidEmailAddress, InvalidValueError, TokenError
-from inboxcore.domain.ids import ChannelId, ContactId, ConversationId
+from inboxcore.domain.ids import ChannelId, ContactId, ConversationId, MessageId
 from inboxcore.domain.model import (
     Conversation,
     ConversationKind,
     ConversationSettings,
     ConversationStatus,
+    Direction,
+    Message,
     MessageKind,
 )
 from inboxcore.domain.tokens import Signer
+from inboxcore.mail.parsing import ParsedMessage
+from inboxcore.mail.sender import SenderResolution, SenderSource
 from inboxcore.mail.suffixes import registrable_domain
 
 __all__ = [
+    "BOUNCE_TAG_DIGEST_SIZE",
+    "BOUNCE_TAG_HEADER",
+    "BOUNCE_TAG_SALT",
+    "BOUNCE_WINDOW",
+    "BounceProof",
     "CONVERSATION_TOKEN_DIGEST_SIZE",
     "CONVERSATION_TOKEN_SALT",
     "FREE_MAIL_DOMAINS",
@@ -70,19 +93,27 @@ __all__ = [
     "ThreadAction",
     "ThreadContext",
     "ThreadDecision",
+    "bounce_address",
+    "bounce_proofs",
+    "bounce_signer",
     "conversation_signer",
     "decide_thread",
     "find_token_conversation_id",
     "is_free_mail_domain",
     "is_reply_subject",
+    "make_bounce_tag",
     "make_conversation_token",
     "organization_domain",
     "outbound_message_id",
+    "proof_holds",
+    "quoted_originals",
+    "read_bounce_tag",
     "read_conversation_token",
     "referenced_message_ids",
     "reply_to_address",
     "same_organization",
     "sender_may_join",
+    "sender_proof",
     "strip_subject_prefixes",
     "subject_key",
     "token_from_address",
@@ -295,11 +326,13 @@ def conversation_signer(secret_keys: Sequence[bytes | str]) -> Signer:
     )
 
 
-def _check_signer(signer: Signer) -> None:
-    if signer.salt != CONVERSATION_TOKEN_SALT or signer.digest_size > 16:
+def _check_signer(signer: Signer, salt: str = CONVERSATION_TOKEN_SALT) -> None:
+    """Refuse a signer of another purpose: its tokens would never verify where they are read."""
+    if signer.salt != salt or signer.digest_size > 16:
+        maker = "bounce_signer" if salt == BOUNCE_TAG_SALT else "conversation_signer"
         raise InvalidValueError(
-            "conversation tokens need a Signer with salt 'conversation' and a digest of at most "
-            "16 bytes: use conversation_signer()"
+            f"these tokens need a Signer with salt {salt!r} and a digest of at most 16 bytes: "
+            f"use {maker}()"
         )
 
 
@@ -318,6 +351,10 @@ def _b32decode(text: str) -> bytes | None:
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _encode_id(conversation_id: str) -> tuple[int, bytes]:
@@ -363,8 +400,7 @@ def make_conversation_token(conversation_id: ConversationId, signer: Signer, now
         raise InvalidValueError("a conversation token needs a conversation id")
     kind, id_bytes = _encode_id(conversation_id)
     parts = signer.sign(bytes([kind]) + id_bytes, now).split(".")
-    issued = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
-    signature = base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))
+    issued, signature = _unb64(parts[1]), _unb64(parts[2])
     return _b32encode(bytes([kind << 4 | len(issued)]) + id_bytes + issued + signature)
 
 
@@ -378,14 +414,20 @@ def _verify(token: str, signer: Signer, now: datetime) -> ConversationId | None:
         return None
     id_bytes = blob[1 : -(issued_len + size)]
     issued = blob[-(issued_len + size) : -size]
-    signature = blob[-size:]
-    rebuilt = f"{_b64(bytes([kind]) + id_bytes)}.{_b64(issued)}.{_b64(signature)}"
+    decoded = _verified_id(signer, kind, id_bytes, _b64(issued), blob[-size:], now)
+    return ConversationId(decoded) if decoded else None
+
+
+def _verified_id(
+    signer: Signer, kind: int, id_bytes: bytes, issued: str, signature: bytes, now: datetime
+) -> str | None:
+    """The id a token's parts carry, when the signer verifies them as its own; else None."""
+    rebuilt = f"{_b64(bytes([kind]) + id_bytes)}.{issued}.{_b64(signature)}"
     try:
         signer.unsign(rebuilt, now)
     except (TokenError, ValueError, OverflowError, OSError):
         return None
-    decoded = _decode_id(kind, id_bytes)
-    return ConversationId(decoded) if decoded else None
+    return _decode_id(kind, id_bytes)
 
 
 def read_conversation_token(text: str, signer: Signer, now: datetime) -> ConversationId | None:
@@ -474,6 +516,187 @@ def find_token_conversation_id(
     return None
 
 
+# --- bounce tags: proof that automatic mail answers a message we sent -------------------------
+
+BOUNCE_TAG_SALT = "bounce"
+BOUNCE_TAG_DIGEST_SIZE = 6
+"""48 bits of HMAC: short enough that the tag fits a Return-Path local part beside the channel's
+forwarding address, and beyond forging by mail: one guess costs one message, and the guesser
+never learns whether it was right (a wrong tag makes a notice, as no tag does)."""
+BOUNCE_TAG_HEADER = "X-Inboxcore-Bounce-Tag"
+"""The header of our outbound mail that carries its bounce tag, so that a report quoting the
+original's headers proves it had our message even when it was not sent to our bounce address."""
+BOUNCE_WINDOW = timedelta(days=14)
+"""How long after we sent a message a report about it is believed: mail servers give up on a
+message within about five days, and auto-responders answer at once. A tag that leaked (a
+recipient passed our message on with its headers) proves nothing after this."""
+
+# The tag carries no issue time, so that it stays short and is the same at every attempt to
+# send: its age is the age of the message it names, which the record knows. The Signer is
+# used with this fixed time, so that keys and salts work as for every other token.
+_TAGGED_AT = datetime(1970, 1, 1, tzinfo=UTC)
+_MAX_PROOFS = 8
+_MAX_QUOTED = 4
+_MAX_PARTS = 200
+_NO_TIME = _b64(b"\x00")
+
+
+def bounce_signer(secret_keys: Sequence[bytes | str]) -> Signer:
+    """The :class:`~inboxcore.domain.tokens.Signer` for bounce tags (salt ``bounce``,
+    :data:`BOUNCE_TAG_DIGEST_SIZE`-byte signatures), over the conversation keys: a tag does not
+    verify as a conversation token, nor a token as a tag."""
+    return attrs.evolve(
+        conversation_signer(secret_keys), salt=BOUNCE_TAG_SALT, digest_size=BOUNCE_TAG_DIGEST_SIZE
+    )
+
+
+def make_bounce_tag(message_id: MessageId, signer: Signer) -> str:
+    """The signed tag naming our outbound message ``message_id`` (its record's id), for the
+    plus-tag of its Return-Path (:func:`bounce_address`) and its :data:`BOUNCE_TAG_HEADER`.
+
+    Lowercase base32, as conversation tokens, so that it survives mail systems that lowercase
+    local parts: one byte (id encoding << 4, no issue time), the id and the signature. An id of
+    the default :class:`~inboxcore.adapters.system.RandomIds` gives 34 characters, a UUID 37.
+    The same message always gets the same tag. Raises
+    :class:`~inboxcore.domain.errors.InvalidValueError` for an empty id or a signer not made by
+    :func:`bounce_signer`.
+    """
+    _check_signer(signer, BOUNCE_TAG_SALT)
+    if not message_id:
+        raise InvalidValueError("a bounce tag needs a message id")
+    kind, id_bytes = _encode_id(message_id)
+    signature = _unb64(signer.sign(bytes([kind]) + id_bytes, _TAGGED_AT).split(".")[2])
+    return _b32encode(bytes([kind << 4]) + id_bytes + signature)
+
+
+def read_bounce_tag(text: str, signer: Signer) -> MessageId | None:
+    """The outbound message a bounce tag names, or None for anything that is not a valid tag
+    of ours (in any case). Never raises for what the outside world wrote."""
+    _check_signer(signer, BOUNCE_TAG_SALT)
+    if not isinstance(text, str) or len(text) > 200:
+        return None
+    blob = _b32decode(text.strip().lower())
+    size = signer.digest_size
+    if blob is None or len(blob) < 2 + size or blob[0] & 0x0F:
+        return None
+    kind, id_bytes, signature = blob[0] >> 4, blob[1:-size], blob[-size:]
+    decoded = _verified_id(signer, kind, id_bytes, _NO_TIME, signature, _TAGGED_AT)
+    return MessageId(decoded) if decoded else None
+
+
+def bounce_address(channel_address: EmailAddress, tag: str) -> EmailAddress:
+    """Our signed bounce address: the channel's forwarding address with ``tag`` as its plus-tag,
+    where reports about the message come back to the channel (intake ignores plus-tags when it
+    finds the channel). Beyond 64 octets of local part it is the untagged address, and reports
+    then prove nothing: see :func:`reply_to_address`."""
+    return reply_to_address(channel_address, tag)
+
+
+def quoted_originals(parsed: ParsedMessage) -> tuple[ParsedMessage, ...]:
+    """The messages a report carries (``message/rfc822``, or only their headers in
+    ``text/rfc822-headers``), at most four, from the first 200 parts."""
+    found: list[ParsedMessage] = []
+    for part in itertools.islice(parsed.root.walk(), _MAX_PARTS):
+        carried = part.message
+        if carried is not None:
+            found.append(carried)
+            if len(found) >= _MAX_QUOTED:
+                break
+    return tuple(found)
+
+
+@attrs.frozen(kw_only=True)
+class BounceProof:
+    """A valid bounce tag found in an automatic message: the claim that it answers our outbound
+    message ``message_id``, which holds once the record agrees (:func:`proof_holds`)."""
+
+    message_id: MessageId
+    matched_by: MatchedBy
+    """:attr:`MatchedBy.BOUNCE_ADDRESS` (it was sent to our signed bounce address) or
+    :attr:`MatchedBy.QUOTED_ORIGINAL` (it quotes our original's headers, tag included)."""
+    quoted_message_id: str | None = None
+    """For a quoted original, the Message-ID it quotes: it must be the message's own."""
+
+
+def bounce_proofs(
+    *, recipients: Iterable[EmailAddress], parsed: ParsedMessage | None, signer: Signer
+) -> tuple[BounceProof, ...]:
+    """Every valid bounce tag in an automatic message: in the plus-tag of an address it was
+    sent to (the envelope recipients, the delivery headers, To and Cc: the tag is the proof,
+    wherever it is), then in the :data:`BOUNCE_TAG_HEADER` of an original it quotes. A few at
+    most; never raises for what the message holds."""
+    proofs: dict[tuple[MessageId, MatchedBy, str | None], None] = {}
+    for address in itertools.islice(recipients, 50):
+        found = read_bounce_tag(address.tag, signer) if address.tag else None
+        if found is not None:
+            proofs.setdefault((found, MatchedBy.BOUNCE_ADDRESS, None))
+    for original in quoted_originals(parsed) if parsed is not None else ():
+        for value in original.headers(BOUNCE_TAG_HEADER)[:2]:
+            found = read_bounce_tag(value, signer)
+            if found is not None:
+                proofs.setdefault((found, MatchedBy.QUOTED_ORIGINAL, original.message_id))
+    return tuple(
+        BounceProof(message_id=m, matched_by=by, quoted_message_id=q)
+        for m, by, q in itertools.islice(proofs, _MAX_PROOFS)
+    )
+
+
+def proof_holds(
+    proof: BounceProof, message: Message, *, channel_id: ChannelId, now: datetime
+) -> bool:
+    """Whether ``message``, the record ``proof`` names, makes it hold: an outbound message of
+    this channel, sent less than :data:`BOUNCE_WINDOW` ago, and for a quoted original, the one
+    whose Message-ID it quotes."""
+    if message.id != proof.message_id or message.channel_id != channel_id:
+        return False
+    if message.direction is not Direction.OUTBOUND:
+        return False
+    sent = message.sent_at or message.received_at
+    if not timedelta(minutes=-5) <= now - sent <= BOUNCE_WINDOW:
+        return False
+    if proof.matched_by is MatchedBy.QUOTED_ORIGINAL:
+        quoted = (proof.quoted_message_id or "").strip().strip("<>").strip()
+        return bool(quoted) and quoted == message.rfc_message_id
+    return True
+
+
+# --- who the sender is proven to be -------------------------------------------------------------
+
+# Where the sender was read from a header of the message itself (or a list's vouched rewrite of
+# it), so that the message's own proof can be about them; a quoted or attached sender is not.
+_OWN_HEADER_SOURCES = frozenset(
+    {
+        SenderSource.HEADER_FROM,
+        SenderSource.GOOGLE_GROUPS,
+        SenderSource.LIST_MUNGED,
+        SenderSource.LIST_WRAPPED,
+    }
+)
+# SPF is left out: forwarded mail passes SPF for whoever relays it (the team's mailbox judges
+# the customer's domain by the forwarder's IP), so it proves no author.
+_SIGNED = frozenset({EvidenceMethod.DKIM, EvidenceMethod.ARC})
+
+
+def sender_proof(
+    authentication: AuthenticationResult | None, sender: SenderResolution | None
+) -> str | None:
+    """What proves that the sender intake resolved wrote the message: a DKIM signature or a
+    trusted ARC seal aligned with their domain (``DKIM of customer.example``), or None.
+
+    None offline, for SPF alone, and for a sender read from a quoted or attached message (the
+    message's own signature is the forwarder's, not theirs). Recorded on the message as
+    :attr:`~inboxcore.domain.model.Message.sender_evidence`; automatic mail and reply-all Cc
+    lists rest on it.
+    """
+    if authentication is None or sender is None or sender.sender is None:
+        return None
+    if sender.source not in _OWN_HEADER_SOURCES:
+        return None
+    signed = tuple(e for e in authentication.evidence if e.method in _SIGNED)
+    proof = attrs.evolve(authentication, evidence=signed).authenticates(sender.sender.domain)
+    return proof.describe() if proof is not None else None
+
+
 # --- the decision ---------------------------------------------------------------------------
 
 
@@ -508,7 +731,14 @@ class MatchedBy(enum.Enum):
     REFERENCES = "references"
     TOKEN = "token"
     SUBJECT = "subject"
+    BOUNCE_ADDRESS = "bounce_address"
+    """Automatic mail sent to the signed bounce address of one of our messages."""
+    QUOTED_ORIGINAL = "quoted_original"
+    """Automatic mail quoting the headers of one of our messages, its bounce tag included."""
     NONE = "none"
+
+
+_PROOFS = frozenset({MatchedBy.BOUNCE_ADDRESS, MatchedBy.QUOTED_ORIGINAL})
 
 
 def _map(value: Mapping[str, ConversationId]) -> Mapping[str, ConversationId]:
@@ -541,6 +771,13 @@ def _conversations(values: Iterable[Conversation]) -> tuple[Conversation, ...]:
     return tuple(values)
 
 
+def _proof_valid(
+    instance: ThreadContext, attribute: attrs.Attribute[MatchedBy], value: MatchedBy
+) -> None:
+    if (value in _PROOFS) != (instance.proven_conversation_id is not None):
+        raise ValueError("a proven conversation goes with the proof that found it, and only then")
+
+
 @attrs.frozen(kw_only=True)
 class ThreadContext:
     """Everything the threading decision needs, gathered by the service.
@@ -552,7 +789,10 @@ class ThreadContext:
     now - subject_match_window)``; ``conversations`` holds every conversation named by the
     previous two; ``contact_addresses`` the address of each of their contacts (for the
     organization rule); ``insiders`` the address keys of the account's agents and the channel's
-    own addresses.
+    own addresses. For automatic mail, ``proven_conversation_id`` is the conversation of the
+    outbound message a :class:`BounceProof` from :func:`bounce_proofs` names, when
+    :func:`proof_holds` for its record; ``sender_evidence`` is :func:`sender_proof` of the
+    intake result.
     """
 
     channel_id: ChannelId
@@ -574,6 +814,14 @@ class ThreadContext:
         factory=dict, converter=_contact_map
     )
     insiders: frozenset[str] = attrs.field(default=frozenset(), converter=_keys)
+    proven_conversation_id: ConversationId | None = None
+    """For automatic mail, the conversation of our outbound message it proved to answer (a
+    :class:`BounceProof` that holds); it must be in ``conversations``."""
+    proven_by: MatchedBy = attrs.field(default=MatchedBy.NONE, validator=_proof_valid)
+    """How: :attr:`MatchedBy.BOUNCE_ADDRESS` or :attr:`MatchedBy.QUOTED_ORIGINAL`."""
+    sender_evidence: str | None = None
+    """What proved at intake that ``sender`` wrote the message (:func:`sender_proof`), if
+    anything did."""
 
 
 def _decision_valid(
@@ -590,8 +838,9 @@ class ThreadDecision:
     ``conversation_id`` is the conversation to join or reopen (None for NEW);
     ``linked_conversation_id`` the older conversation a NEW one is linked to. ``reason`` is a
     stable code: ``reply``, ``automatic``, ``subject_match``, ``reopened``, ``new``,
-    ``hijack_protection``, ``reopen_window_passed``. ``matched_by`` says what found the
-    conversation (also for a NEW one split from it).
+    ``hijack_protection``, ``reopen_window_passed``, ``automatic_unproven``. ``matched_by``
+    says what found the conversation (also for a NEW one split from it, and for automatic mail
+    that only claimed it).
     """
 
     conversation_id: ConversationId | None = None
@@ -619,6 +868,15 @@ def _closed_since(conversation: Conversation) -> datetime:
     return conversation.closed_at or conversation.last_message_at
 
 
+_HOW = {
+    MatchedBy.REFERENCES: "its In-Reply-To/References headers",
+    MatchedBy.TOKEN: "the conversation token it was addressed with",
+    MatchedBy.SUBJECT: "its subject, from the same contact",
+    MatchedBy.BOUNCE_ADDRESS: "the signed bounce address of our message it was sent to",
+    MatchedBy.QUOTED_ORIGINAL: "the signed headers of our message it quotes",
+}
+
+
 def _to_matched(
     ctx: ThreadContext,
     conversation: Conversation,
@@ -626,14 +884,9 @@ def _to_matched(
     now: datetime,
     settings: ConversationSettings,
 ) -> ThreadDecision:
-    how = {
-        MatchedBy.REFERENCES: "its In-Reply-To/References headers",
-        MatchedBy.TOKEN: "the conversation token it was addressed with",
-        MatchedBy.SUBJECT: "its subject, from the same contact",
-    }[matched_by]
+    how = _HOW[matched_by]
     cid = conversation.id
-    automatic = ctx.kind in _AUTOMATIC
-    if matched_by is not MatchedBy.SUBJECT and not automatic:
+    if matched_by is not MatchedBy.SUBJECT:
         allowed = sender_may_join(
             conversation,
             sender=ctx.sender,
@@ -652,14 +905,6 @@ def _to_matched(
                     "nor from the contact's organization; opened a new, linked conversation."
                 ),
             )
-    if automatic:
-        return ThreadDecision(
-            action=ThreadAction.JOIN,
-            conversation_id=cid,
-            reason="automatic",
-            matched_by=matched_by,
-            explanation=f"Automatic mail joined its conversation by {how}, without reopening it.",
-        )
     if conversation.status is ConversationStatus.OPEN:
         return ThreadDecision(
             action=ThreadAction.JOIN,
@@ -684,6 +929,49 @@ def _to_matched(
         explanation=(
             f"Matched a conversation by {how}, closed longer ago than the reopen window; "
             "opened a new, linked conversation."
+        ),
+    )
+
+
+def _automatic_joins(
+    conversation: Conversation, matched_by: MatchedBy, proof: str
+) -> ThreadDecision:
+    return ThreadDecision(
+        action=ThreadAction.JOIN,
+        conversation_id=conversation.id,
+        reason="automatic",
+        matched_by=matched_by,
+        explanation=(
+            f"Automatic mail joined the conversation matched by {_HOW[matched_by]} ({proof}), "
+            "without reopening it."
+        ),
+    )
+
+
+def _automatic(ctx: ThreadContext, now: datetime, settings: ConversationSettings) -> ThreadDecision:
+    """Automatic mail joins a conversation only on proof: it answers our outbound message of
+    that conversation (its bounce tag), or its sender is proven to be the conversation's
+    contact. A header, a token or a subject is a claim anyone who saw the thread can make, and
+    automatic mail passes no hijack protection: unproven, it is a notice of its own."""
+    proven = _usable(ctx, ctx.proven_conversation_id)
+    if proven is not None:
+        return _automatic_joins(proven, ctx.proven_by, "proof that it answers our message")
+    found = _match(ctx, now, settings)
+    if found is None:
+        return _new(explanation="Automatic mail that matched no conversation: a notice.")
+    conversation, matched_by = found
+    if ctx.sender_evidence is not None and ctx.contact_id == conversation.contact_id:
+        return _automatic_joins(
+            conversation, matched_by, f"from the contact, proven by {ctx.sender_evidence}"
+        )
+    return ThreadDecision(
+        action=ThreadAction.NEW,
+        reason="automatic_unproven",
+        matched_by=matched_by,
+        explanation=(
+            f"Automatic mail named a conversation by {_HOW[matched_by]}, but neither answers "
+            "our message provably (no valid bounce tag) nor comes provably from its contact; "
+            "a notice that changes no conversation."
         ),
     )
 
@@ -718,6 +1006,23 @@ def _subject_match(
     return max(found, key=lambda c: (c.last_message_at, c.id), default=None)
 
 
+def _match(
+    ctx: ThreadContext, now: datetime, settings: ConversationSettings
+) -> tuple[Conversation, MatchedBy] | None:
+    """The conversation the message names, strongest evidence first: headers, token, subject."""
+    for message_id in referenced_message_ids(ctx.in_reply_to, ctx.references):
+        conversation = _usable(ctx, ctx.known_message_ids.get(message_id))
+        if conversation is not None:
+            return conversation, MatchedBy.REFERENCES
+    conversation = _usable(ctx, ctx.token_conversation_id)
+    if conversation is not None:
+        return conversation, MatchedBy.TOKEN
+    conversation = _subject_match(ctx, now, settings)
+    if conversation is not None:
+        return conversation, MatchedBy.SUBJECT
+    return None
+
+
 def decide_thread(
     ctx: ThreadContext, *, now: datetime, settings: ConversationSettings
 ) -> ThreadDecision:
@@ -728,14 +1033,9 @@ def decide_thread(
     """
     if ctx.kind is MessageKind.FORWARDING_CONFIRMATION:
         return _new(explanation="A forwarding confirmation always gets its own conversation.")
-    for message_id in referenced_message_ids(ctx.in_reply_to, ctx.references):
-        conversation = _usable(ctx, ctx.known_message_ids.get(message_id))
-        if conversation is not None:
-            return _to_matched(ctx, conversation, MatchedBy.REFERENCES, now, settings)
-    conversation = _usable(ctx, ctx.token_conversation_id)
-    if conversation is not None:
-        return _to_matched(ctx, conversation, MatchedBy.TOKEN, now, settings)
-    conversation = _subject_match(ctx, now, settings)
-    if conversation is not None:
-        return _to_matched(ctx, conversation, MatchedBy.SUBJECT, now, settings)
-    return _new()
+    if ctx.kind in _AUTOMATIC:
+        return _automatic(ctx, now, settings)
+    found = _match(ctx, now, settings)
+    if found is None:
+        return _new()
+    return _to_matched(ctx, *found, now, settings)

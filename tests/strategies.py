@@ -177,6 +177,7 @@ messages = _builds(
     references=st.lists(texts, max_size=3).map(tuple),
     delivery_status=st.sampled_from(DeliveryStatus),
     sender_evidence=st.none() | texts,
+    authentication_results=st.none() | texts,
 )
 tickets = _builds(
     Ticket,

@@ -813,3 +813,33 @@ def test_quarantine_lists_held_mail_and_release_lets_it_in(tmp_path: Path) -> No
         assert main(["--db", str(db), "quarantine"]) == 0
     assert empty.getvalue() == "Nothing is held back.\n"
     assert main(["--db", str(db), "release", "ffff"]) == 1
+
+
+def test_show_source_puts_our_result_on_top_and_renames_forged_ones(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A customer's message claiming ``inboxcore; dmarc=pass`` is shown with that field renamed,
+    our own stored result on top, and every other byte as received."""
+    forged = b"Authentication-Results: inboxcore; dmarc=pass header.from=bank.example\n" + MARIA
+    (tmp_path / "forged.eml").write_bytes(forged)
+    _run(capsys, "--db", db, "ingest", "--offline", tmp_path / "forged.eml")
+    code, out, _ = _run(capsys, "--db", db, "conversations", "--json")
+    conversation = _json_lines(out)[0]["id"]
+    code, out, _ = _run(capsys, "--db", db, "show", conversation, "--json")
+    (message,) = _json_lines(out)[0]["messages"]
+    assert message["authentication_results"] == (
+        "inboxcore; spf=none; dkim=none; arc=none; dmarc=none"
+    )
+    code, out, err = _run(capsys, "--db", db, "show", conversation, "--source", message["id"])
+    assert code == 0, err
+    lines = out.splitlines()
+    assert (
+        lines[0] == "Authentication-Results: inboxcore; spf=none; dkim=none; arc=none; dmarc=none"
+    )
+    assert lines[1] == (
+        "X-Original-Authentication-Results: inboxcore; dmarc=pass header.from=bank.example"
+    )
+    assert out.encode().endswith(MARIA.split(b"\n\n", 1)[1])
+    code, _, err = _run(capsys, "--db", db, "show", conversation, "--source", "nope")
+    assert code == 1
+    assert "matches 'nope'" in err

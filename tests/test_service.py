@@ -227,6 +227,9 @@ def test_forwarded_customer_email_becomes_contact_conversation_and_ticket() -> N
     (message,) = w.storage.records(Message)
     assert message.raw_id == raw_message_id(mail())
     assert message.rfc_message_id == "m1@customer.example"
+    assert message.authentication_results == (
+        "inboxcore; spf=none; dkim=none; arc=none; dmarc=none"
+    )  # offline: kept with the record all the same
     assert [type(e) for e in w.events.events] == [
         ConversationCreated,
         ConversationAssigned,
@@ -881,6 +884,17 @@ def test_a_person_discards_a_held_message_on_record() -> None:
     assert accepted.raw_id is not None
     with pytest.raises(NotFoundError):
         w.service.discard(accepted.raw_id)
+
+
+def test_the_message_record_keeps_what_authentication_found() -> None:
+    """With DNS, the record's Authentication-Results names the SPF proof intake saw."""
+    w = world(dns=True)
+    w.service.receive(mail(), envelope(client_ip=TEAM_IP))
+    (message,) = w.storage.records(Message)
+    assert message.authentication_results is not None
+    assert message.authentication_results.startswith(
+        "inboxcore; spf=pass smtp.mailfrom=acme.example; dkim=none; arc=none; dmarc="
+    )
 
 
 def test_commit_applied_but_unacknowledged_is_confirmed_and_accepted() -> None:

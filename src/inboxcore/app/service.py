@@ -989,6 +989,9 @@ class InboxService:
                 author_id=author,
                 message_id_reused=dedup_key != default_dedup_key(parsed.message_id, fingerprint),
                 sender_evidence=evidence,
+                authentication_results=(
+                    result.authentication.header if result.authentication is not None else None
+                ),
             )
             uow.messages.add(message)
             applied.message_id = message.id

@@ -32,6 +32,7 @@ from inboxcore.auth.arc import (
 from inboxcore.auth.bodyhash import BodyHashes
 from inboxcore.auth.dkim_verify import DkimSignatureResult, verify_dkim
 from inboxcore.auth.dmarc import DmarcResult, evaluate_dmarc, sampling_value
+from inboxcore.auth.results import results_header
 from inboxcore.auth.spf import SPF_RESULTS, SpfResult, SpfResultWord, check_spf
 from inboxcore.domain.errors import PortError
 from inboxcore.domain.ids import raw_message_id
@@ -115,40 +116,6 @@ class AuthenticationResult:
         is authenticated.
         """
         return proof_for(self.evidence, domain)
-
-
-def _header_value(
-    authserv_id: str,
-    spf: SpfResult | None,
-    dkim: Sequence[DkimSignatureResult],
-    arc: ArcResult | None,
-    dmarc: DmarcResult | None,
-) -> str:
-    """Our Authentication-Results value (RFC 8601), for storage and display."""
-    parts = [authserv_id]
-    if spf is None:
-        parts.append("spf=none")
-    else:
-        prop = "smtp.helo" if spf.identity == "helo" else "smtp.mailfrom"
-        parts.append(f"spf={spf.result} {prop}={spf.domain}")
-    if dkim:
-        parts.extend(
-            f"dkim={d.result} header.d={d.domain} header.s={d.selector}"
-            + (f" header.b={d.header_b}" if d.header_b else "")
-            for d in dkim
-        )
-    else:
-        parts.append("dkim=none")
-    if arc is None or arc.result == "none":
-        parts.append("arc=none")
-    else:
-        parts.append(f"arc={arc.result}")
-    if dmarc is None:
-        parts.append("dmarc=none")
-    else:
-        policy = f" policy.dmarc={dmarc.policy}" if dmarc.policy else ""
-        parts.append(f"dmarc={dmarc.result}{policy} header.from={dmarc.from_domain or ''}".rstrip())
-    return "; ".join(parts)
 
 
 def _upstream_spam_score(parsed: ParsedMessage) -> float | None:
@@ -330,7 +297,7 @@ def authenticate(
         result = AuthenticationResult(
             verdict=AuthVerdict.DELIVER,
             disposition_reason="offline",
-            header=_header_value(config.authserv_id, None, (), None, None),
+            header=results_header(config.authserv_id, None, (), None, None),
         )
     else:
         result = _check(raw, parsed, envelope, dns=dns, settings=settings, config=config, now=now)
@@ -385,7 +352,7 @@ def _check(
         arc=arc.result if arc else "none",
         dmarc=dmarc.result,
         dmarc_policy=dmarc.policy,
-        header=_header_value(config.authserv_id, spf, dkim, arc, dmarc),
+        header=results_header(config.authserv_id, spf, dkim, arc, dmarc),
         spf_detail=spf,
         arc_detail=arc,
         dmarc_detail=dmarc,

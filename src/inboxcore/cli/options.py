@@ -24,6 +24,7 @@ __all__ = [
     "ip_address",
     "mail_from",
     "missing_extra",
+    "write_bytes",
 ]
 
 COMMAND_EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -98,6 +99,19 @@ def mail_from(text: str) -> str:
     return email_address(text.strip().removeprefix("<").removesuffix(">"))
 
 
+def write_bytes(out: TextIO, data: bytes) -> None:
+    """Write ``data`` to ``out`` unchanged where it has bytes underneath (standard output),
+    else (a test's StringIO) as UTF-8 text."""
+    if isinstance(out, ClosedPipeTolerant):
+        out.write_bytes(data)
+    elif hasattr(out, "buffer"):
+        out.flush()
+        out.buffer.write(data)
+        out.buffer.flush()
+    else:
+        out.write(data.decode("utf-8", "replace"))
+
+
 class ClosedPipeTolerant(io.TextIOBase):
     """Standard output that a reader may close early (``inboxcore conversations | head -1``).
 
@@ -125,6 +139,17 @@ class ClosedPipeTolerant(io.TextIOBase):
                 self.inner.flush()
             except BrokenPipeError:
                 self._reader_left()
+
+    def write_bytes(self, data: bytes) -> None:
+        """Bytes as they are (a raw message), through the same closed-pipe rule."""
+        if self.closed_by_reader:
+            return
+        try:
+            self.inner.flush()
+            self.inner.buffer.write(data)
+            self.inner.buffer.flush()
+        except BrokenPipeError:
+            self._reader_left()
 
     def isatty(self) -> bool:
         return self.inner.isatty()

@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
+from inboxcore.auth.results import display_source
 from inboxcore.cli.inbox import DEFAULT_DB, Inbox, open_inbox
-from inboxcore.cli.options import count
+from inboxcore.cli.options import count, write_bytes
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import InboxcoreError, NotFoundError
 from inboxcore.domain.ids import UserId
@@ -40,6 +41,7 @@ __all__ = [
     "add_tickets_arguments",
     "conversation_rows",
     "find_conversation",
+    "message_source",
     "run_conversations",
     "run_show",
     "run_tickets",
@@ -143,6 +145,7 @@ def _message(message: Message) -> dict[str, Any]:
         "raw_id": message.raw_id,
         "author_id": message.author_id,
         "delivery_status": message.delivery_status.value,
+        "authentication_results": message.authentication_results,
     }
 
 
@@ -269,6 +272,21 @@ def show_conversation(inbox: Inbox, wanted: str) -> dict[str, Any]:
 # --- printing --------------------------------------------------------------------------------
 
 
+def message_source(inbox: Inbox, conversation: dict[str, Any], wanted: str) -> bytes:
+    """The raw message ``wanted`` (a message id of ``conversation``, or a unique start of one) as
+    a person should see it: :func:`~inboxcore.auth.results.display_source`."""
+    found = [m for m in conversation["messages"] if m["id"].startswith(wanted)]
+    if len(found) != 1 or not found[0]["raw_id"]:
+        what = "no" if not found else ("several" if len(found) > 1 else "no stored")
+        raise NotFoundError(f"{what} message of {conversation['id']} matches {wanted!r}")
+    authserv_id = inbox.service.config.intake.authentication.authserv_id
+    return display_source(
+        inbox.raw_store.get(found[0]["raw_id"]),
+        authserv_id=authserv_id,
+        ours=found[0]["authentication_results"],
+    )
+
+
 def _cut(text: str | None, width: int) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= width else text[: width - 1] + "…"
@@ -362,6 +380,8 @@ def write_detail(out: TextIO, data: dict[str, Any]) -> None:
             line += f" (forwarded by {m['forwarder']['email']})"
         out.write(line + "\n")
         out.write(f"      {m['id']}  {_cut(m['subject'], 60) or '(no subject)'}\n")
+        if m["authentication_results"]:
+            out.write(f"      {m['authentication_results']}\n")
 
 
 # --- the commands ----------------------------------------------------------------------------
@@ -388,6 +408,12 @@ def add_tickets_arguments(parser: argparse.ArgumentParser) -> None:
 def add_show_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("id", metavar="ID", help="a conversation or ticket id (or its start)")
     parser.add_argument("--json", action="store_true", help="one JSON object")
+    parser.add_argument(
+        "--source",
+        metavar="MESSAGE_ID",
+        help="print that message of the conversation as received, with our "
+        "Authentication-Results on top and forged ones renamed",
+    )
 
 
 def _json_lines(out: TextIO, rows: Sequence[dict[str, Any]]) -> None:
@@ -447,6 +473,9 @@ def run_show(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     try:
         with open_inbox(getattr(args, "db", DEFAULT_DB)) as inbox:
             data = show_conversation(inbox, args.id)
+            if args.source is not None:
+                write_bytes(out, message_source(inbox, data, args.source))
+                return 0
     except InboxcoreError as exc:
         err.write(f"inboxcore show: {exc}\n")
         return 1

@@ -406,6 +406,10 @@ class Message:
     :func:`inboxcore.policies.threads.sender_proof`). None when nothing did (offline, SPF alone,
     no signature, a sender read from a quoted message): then the message may not set the Cc of
     a reply, nor bind automatic mail to a conversation."""
+    authentication_results: str | None = None
+    """For inbound mail, our own Authentication-Results value as intake computed it (RFC 8601:
+    ``inboxcore; spf=pass ...; dkim=...; arc=...; dmarc=...``): why it was let in, kept with the
+    record. None for outbound mail and for records stored before it was kept."""
 
     @property
     def dedup_key(self) -> str:

@@ -1,0 +1,91 @@
+"""Our Authentication-Results field, written with authres, and the message as a host shows it."""
+
+from __future__ import annotations
+
+import authres
+import pytest
+
+from inboxcore.auth.arc import parse_authentication_results
+from inboxcore.auth.dkim_verify import DkimSignatureResult
+from inboxcore.auth.results import RENAMED_HEADER, display_source, results_header
+from inboxcore.auth.spf import SpfResult
+
+DKIM = DkimSignatureResult(
+    domain="customer.example",
+    selector="s2026",
+    algorithm="rsa-sha256",
+    result="pass",
+    code="dkim.pass",
+    reason="ok",
+    header_b="PqBP51+l",
+)
+
+
+def _spf(domain: str) -> SpfResult:
+    return SpfResult(result="pass", domain=domain, identity="mailfrom", ip="192.0.2.1")
+
+
+def test_our_field_reads_back_with_our_parser_and_with_authres() -> None:
+    """What we write is RFC 8601 that both parsers read to the same results."""
+    value = results_header("inboxcore", _spf("acme.example"), [DKIM], None, None)
+    assert value == (
+        "inboxcore; spf=pass smtp.mailfrom=acme.example; "
+        "dkim=pass header.d=customer.example header.s=s2026 header.b=PqBP51+l; "
+        "arc=none; dmarc=none"
+    )
+    ours = parse_authentication_results(value)
+    assert ours is not None
+    assert [(r.method, r.result) for r in ours.results] == [
+        ("spf", "pass"),
+        ("dkim", "pass"),
+        ("arc", "none"),
+        ("dmarc", "none"),
+    ]
+    theirs = authres.AuthenticationResultsHeader.parse_value(value)
+    assert theirs.authserv_id == "inboxcore"
+    assert [(r.method, r.result) for r in theirs.results] == [
+        ("spf", "pass"),
+        ("dkim", "pass"),
+        ("arc", "none"),
+        ("dmarc", "none"),
+    ]
+
+
+@pytest.mark.parametrize("domain", ["not an; address", 'quote"inside', "semi;colon"])
+def test_values_that_need_quoting_are_quoted(domain: str) -> None:
+    """A hostile envelope sender cannot add a result or break the field: it is quoted."""
+    value = results_header("inboxcore", _spf(domain), [], None, None)
+    parsed = parse_authentication_results(value)
+    assert parsed is not None
+    assert [r.method for r in parsed.results] == ["spf", "dkim", "arc", "dmarc"]
+    assert parsed.spf[0].get("smtp.mailfrom") == domain
+
+
+RAW = (
+    b"Authentication-Results: inboxcore;\r\n\tdkim=pass header.d=bank.example\r\n"
+    b"Authentication-Results: mx.edge.example; spf=pass smtp.mailfrom=x.example\r\n"
+    b"authentication-results: INBOXCORE; dmarc=pass header.from=bank.example\r\n"
+    b"From: Ann <ann@customer.example>\r\nSubject: hi\r\n\r\n"
+    b"Authentication-Results: inboxcore; in the body stays\r\n"
+)
+
+
+def test_forged_fields_claiming_our_id_are_renamed_and_ours_is_on_top() -> None:
+    """Every field claiming ``inboxcore`` (folded, any case) is renamed; an upstream MTA's field
+    and the body are untouched."""
+    shown = display_source(RAW, authserv_id="inboxcore", ours="inboxcore; dkim=none")
+    head, body = shown.split(b"\r\n\r\n", 1)
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"Authentication-Results: inboxcore; dkim=none"
+    assert lines[1] == f"{RENAMED_HEADER}: inboxcore;".encode()
+    assert lines[2] == b"\tdkim=pass header.d=bank.example"
+    assert lines[3] == b"Authentication-Results: mx.edge.example; spf=pass smtp.mailfrom=x.example"
+    assert lines[4].startswith(f"{RENAMED_HEADER}: INBOXCORE;".encode())
+    assert body == b"Authentication-Results: inboxcore; in the body stays\r\n"
+
+
+def test_a_message_without_our_result_is_only_cleaned() -> None:
+    """No stored result (an old record): nothing is added on top, forged fields still renamed."""
+    shown = display_source(RAW.replace(b"\r\n", b"\n"), authserv_id="inboxcore", ours=None)
+    assert shown.startswith(f"{RENAMED_HEADER}: inboxcore;".encode())
+    assert shown.count(b"\nAuthentication-Results: ") == 2  # upstream header and body line

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxcore.domain.addresses import EmailAddress
 from inboxcore.mail.forwards import (
     HEADER_LABELS,
     ForwardClient,
@@ -20,8 +19,6 @@ from inboxcore.mail.forwards import (
     strip_subject_prefixes,
     subject_kind,
 )
-from inboxcore.mail.parsing import parse_message
-from inboxcore.mail.sender import resolve_sender
 
 
 def _parse(text: str, subject: str | None = None) -> ForwardedMessage:
@@ -1529,21 +1526,3 @@ def test_an_attribution_without_quoted_lines_below_does_not_end_the_scan() -> No
     assert found.from_address is not None
     assert found.from_address.address == "dana.whitfield@customer.example"
     assert found.from_name == "Dana Whitfield"
-
-
-def test_an_agents_reply_keeps_the_agent_as_its_sender() -> None:
-    """End to end: an agent's quoted reply reaching the channel stays the agent's."""
-    raw = (
-        "From: Priya <priya@acme.example>\r\nTo: support@inbox.example\r\n"
-        "Subject: Fwd: Meeting\r\nMessage-ID: <r1@acme.example>\r\n"
-        "Content-Type: text/plain; charset=utf-8\r\n\r\n"
-        + _REPLIES["apple-mail"].replace("\n", "\r\n")
-    ).encode("utf-8")
-    resolution = resolve_sender(
-        parse_message(raw),
-        team_addresses={"priya@acme.example"},
-        channel_address=EmailAddress.parse("support@inbox.example"),
-    )
-    assert resolution.sender is not None
-    assert resolution.sender.address == "priya@acme.example"
-    assert resolution.forwarded is None

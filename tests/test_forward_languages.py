@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from inboxcore.domain.errors import ConfigurationError, InvalidValueError
@@ -127,3 +128,21 @@ def test_a_table_of_other_values_is_a_type_error() -> None:
     """Passing something that is not a ForwardLanguage is the host's mistake: an exception."""
     with pytest.raises(TypeError):
         parse_forwarded("text", None, languages=("en",))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "prefix", ["Fwd", "WG", "TR", "RV", "Enc", "I", "Doorst", "VS", "ДО", "转发", "転送"]
+)
+def test_the_localized_forward_prefixes_read_as_forwards(prefix: str) -> None:
+    """Every forward prefix Outlook and the others write (issue 16's list) says forward."""
+    assert subject_kind(f"{prefix}: Pedido 88") is SubjectKind.FORWARD
+    assert subject_kind(f"{prefix}：Pedido 88") is SubjectKind.FORWARD  # full-width colon
+    assert strip_subject_prefixes(f"{prefix}: Pedido 88") == "Pedido 88"
+
+
+@pytest.mark.parametrize("language", FORWARD_LANGUAGES, ids=lambda language: language.code)
+def test_rows_are_already_normal(language: ForwardLanguage) -> None:
+    """Rebuilding a shipped row from its own cells gives the same row (normalising is
+    idempotent), so the table in the source is exactly the table used."""
+    assert attrs.evolve(language) == language
+    assert ForwardLanguage(**attrs.asdict(language)) == language

@@ -259,16 +259,17 @@ def _rules(languages: Sequence[ForwardLanguage]) -> _Rules:
 
 _DEFAULT_RULES = _compile(FORWARD_LANGUAGES)
 
-HEADER_LABELS: Mapping[str, tuple[str, ...]] = {
-    field: tuple(
-        {
-            _fold(label): label
-            for language in reversed(FORWARD_LANGUAGES)
-            for label in reversed(_labels_of(language, field))
-        }.values()
-    )[::-1]
-    for field in _FIELDS
-}
+
+def _spellings(field: str) -> tuple[str, ...]:
+    """The field's labels in table order, each once (its first spelling: "Cc", not "CC")."""
+    seen: dict[str, str] = {}
+    for language in FORWARD_LANGUAGES:
+        for label in _labels_of(language, field):
+            seen.setdefault(_fold(label), label)
+    return tuple(seen.values())
+
+
+HEADER_LABELS: Mapping[str, tuple[str, ...]] = {field: _spellings(field) for field in _FIELDS}
 """Header labels of forwarded blocks, per field, in every language of :data:`FORWARD_LANGUAGES`."""
 
 

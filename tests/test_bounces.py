@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inboxcore.mail import bounces
-from inboxcore.mail.bounces import infer_status, read_delivery_report
+from inboxcore.mail.bounces import infer_status, read_delivery_report, reads_as_delivery_failure
 from inboxcore.mail.parsing import parse_message
 
 
@@ -121,6 +121,29 @@ def test_ordinary_mail_is_not_a_report() -> None:
     )
     assert read_delivery_report(parse_message(raw), "") is None
     assert read_delivery_report(parse_message(raw), "ana@example.org") is None
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "expected"),
+    [
+        ("Undeliverable: Your order", "Hi", True),
+        ("Mail delivery failed: returning message to sender", "Hi", True),
+        ("Hello", "Your message could not be delivered to bob@example.com.", True),
+        ("Re: Undeliverable mail?", "Did my last mail bounce?", False),
+        ("Exclusive offer: 80% off", "Click here for the best prices.", False),
+    ],
+)
+def test_reads_as_delivery_failure_looks_at_the_words(
+    subject: str, body: str, expected: bool
+) -> None:
+    """Failure wording in the subject (not a reply's) or the text reads as a delivery failure."""
+    raw = crlf(f"From: someone@example.org\nSubject: {subject}\n\n{body}\n")
+    assert reads_as_delivery_failure(parse_message(raw)) is expected
+
+
+def test_reads_as_delivery_failure_sees_a_report_structure() -> None:
+    """A standard DSN reads as a delivery failure whatever its words."""
+    assert reads_as_delivery_failure(parse_message(crlf(SENDMAIL_DSN)))
 
 
 def test_gmail_prose_bounce_without_code_infers_status() -> None:

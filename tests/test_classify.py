@@ -487,17 +487,48 @@ def test_forwarded_bounce_from_a_person_is_a_message() -> None:
     assert run(raw).kind is MessageKind.MESSAGE
 
 
-def test_null_sender_without_anything_else_is_treated_as_a_bounce() -> None:
-    """Mail from MAIL FROM:<> with no other signal is never answered: a bounce we cannot read."""
+def test_null_sender_alone_is_not_a_bounce() -> None:
+    """Mail from MAIL FROM:<> with no report and no failure wording (spam does this) is an
+    automated notice: never answered, never work, and not counted as a bounce."""
     result = run(message(PLAIN), "")
+    assert result.kind is MessageKind.AUTO_REPLY
+    assert result.reason == "auto_reply.null_sender"
+    assert result.bounce is None
+    assert not result.opens_ticket
+
+
+def test_null_sender_spam_is_not_a_bounce() -> None:
+    """A sales pitch sent from <> reads as nothing like a delivery report."""
+    spam = PLAIN.replace("Order 4471 arrived damaged", "Exclusive offer: 80% off watches")
+    result = run(message(spam, "Dear friend,\n\nClick here for the best prices.\n"), "")
+    assert result.reason == "auto_reply.null_sender"
+
+
+def test_null_sender_with_failure_wording_is_a_bounce_even_when_unreadable() -> None:
+    """The twin: from <> with a failure subject but no readable report, still a bounce."""
+    notice = PLAIN.replace("Order 4471 arrived damaged", "Undeliverable: your message")
+    result = run(message(notice, "Something went wrong.\n"), "")
     assert result.kind is MessageKind.BOUNCE
     assert result.reason == "bounce.null_sender"
+    body_only = run(message(PLAIN, "Your message could not be delivered to anyone.\n"), "")
+    assert body_only.reason == "bounce.null_sender"
+
+
+def test_null_sender_with_a_broken_report_structure_is_a_bounce() -> None:
+    """A multipart/report from <> whose parts cannot be read is a bounce we cannot read."""
+    report = PLAIN.replace(
+        "Content-Type: text/plain; charset=utf-8",
+        'Content-Type: multipart/report; report-type=delivery-status; boundary="b"',
+    )
+    result = run(message(report, "--b\nContent-Type: text/plain\n\nHello\n--b--\n"), "")
+    assert result.kind is MessageKind.BOUNCE
 
 
 def test_return_path_stands_in_for_an_unknown_envelope() -> None:
     """With no envelope, a Return-Path: <> header marks the null sender."""
     result = run(message("Return-Path: <>\n" + PLAIN), None)
-    assert result.reason == "bounce.null_sender"
+    assert result.reason == "auto_reply.null_sender"
+    assert run(message(PLAIN), None).reason == "message"
 
 
 ARF = """\

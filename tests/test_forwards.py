@@ -520,3 +520,1009 @@ def test_marker_soup_never_crashes(parts: list[str], subject: str | None) -> Non
     found = parse_forwarded("".join(parts), subject)
     if found is not None and found.from_address is not None:
         assert "@" in found.from_address.address
+
+
+# --- every language and client layout the helpdesk meets ----------------------------------------
+#
+# Written from each client's format: localized labels, dates as the client prints them, the
+# separator or attribution line it writes. Each case: (subject, body, address, name, subject of
+# the original).
+
+_CASES: dict[str, tuple[str | None, str, str, str, str]] = {
+    "ja-gmail": (
+        "Fwd: 請求書の再発行について",
+        "山田様の件、対応をお願いします。\n\n"
+        "---------- Forwarded message ---------\n"
+        "差出人: 山田 太郎 <taro.yamada@example.jp>\n"
+        "Date: 2024年3月12日(火) 9:14\n"
+        "Subject: 請求書の再発行について\n"
+        "To: <support@acme.co.jp>\n\n\n"
+        "お世話になっております。\n請求書の再発行をお願いできますでしょうか。\n",
+        "taro.yamada@example.jp",
+        "山田 太郎",
+        "請求書の再発行について",
+    ),
+    "ja-outlook": (
+        "FW: 請求書の再発行について",
+        "________________________________\n"
+        "差出人: 山田 太郎 <taro.yamada@example.jp>\n"
+        "送信日時: 2024年3月12日 9:14\n"
+        "宛先: support@acme.co.jp <support@acme.co.jp>\n"
+        "件名: 請求書の再発行について\n\n"
+        "お世話になっております。\n",
+        "taro.yamada@example.jp",
+        "山田 太郎",
+        "請求書の再発行について",
+    ),
+    "ja-apple-mail": (
+        "転送: 請求書の再発行について",
+        "> 転送されたメッセージ:\n>\n"
+        "> 差出人: 山田太郎 <taro.yamada@example.jp>\n"
+        "> 件名: 請求書の再発行について\n"
+        "> 日付: 2024年3月12日 9:14:08 JST\n"
+        "> 宛先: support@acme.co.jp\n>\n"
+        "> お世話になっております。\n",
+        "taro.yamada@example.jp",
+        "山田太郎",
+        "請求書の再発行について",
+    ),
+    "ja-hubspot": (
+        None,
+        "---------- メッセージを転送 ---------\n"
+        "送信元：山田 太郎 <taro.yamada@example.jp>\n"
+        "日付：2024年3月12日火曜日 9:14:08 +0900\n"
+        "件名：請求書の再発行について\n"
+        "送信先：support@acme.co.jp\n"
+        "CC：経理部 <keiri@example.jp>\n\n"
+        "お世話になっております。\n",
+        "taro.yamada@example.jp",
+        "山田 太郎",
+        "請求書の再発行について",
+    ),
+    "ja-thunderbird": (
+        "Fwd: 請求書の再発行について",
+        "-------- 転送メッセージ --------\n"
+        "件名: \t請求書の再発行について\n"
+        "日付: \tTue, 12 Mar 2024 09:14:08 +0900\n"
+        "差出人: \t山田 太郎 <taro.yamada@example.jp>\n"
+        "宛先: \tsupport@acme.co.jp\n\n\n\n"
+        "お世話になっております。\n",
+        "taro.yamada@example.jp",
+        "山田 太郎",
+        "請求書の再発行について",
+    ),
+    "zh-gmail": (
+        "Fwd: 发票金额有误",
+        "---------- Forwarded message ---------\n"
+        "发件人： 王伟 <wang.wei@example.cn>\n"
+        "Date: 2024年3月12日周二 09:14\n"
+        "Subject: 发票金额有误\n"
+        "To: <support@acme.cn>\n\n"
+        "您好，发票金额和订单不一致。\n",
+        "wang.wei@example.cn",
+        "王伟",
+        "发票金额有误",
+    ),
+    "zh-outlook": (
+        "转发: 发票金额有误",
+        "________________________________\n"
+        "发件人: 王伟 <wang.wei@example.cn>\n"
+        "发送时间: 2024年3月12日 9:14\n"
+        "收件人: support@acme.cn <support@acme.cn>\n"
+        "主题: 发票金额有误\n\n"
+        "您好，发票金额和订单不一致。\n",
+        "wang.wei@example.cn",
+        "王伟",
+        "发票金额有误",
+    ),
+    "zh-qq-mail": (
+        "转发：发票金额有误",
+        "请处理。\n\n"
+        "------------------ 原始邮件 ------------------\n"
+        '发件人: "王伟"<wang.wei@example.cn>;\n'
+        "发送时间: 2024年3月12日(星期二) 上午9:14\n"
+        '收件人: "support"<support@acme.cn>;\n'
+        "主题: 发票金额有误\n\n"
+        "您好，发票金额和订单不一致。\n",
+        "wang.wei@example.cn",
+        "王伟",
+        "发票金额有误",
+    ),
+    "zh-163": (
+        "Fwd:发票金额有误",
+        "-------- 转发邮件信息 --------\n"
+        '发件人："王伟" <wang.wei@163.example>\n'
+        "发送日期：2024-03-12 09:14:08\n"
+        "收件人：support@acme.cn\n"
+        "主题：发票金额有误\n\n"
+        "您好，发票金额和订单不一致。\n",
+        "wang.wei@163.example",
+        "王伟",
+        "发票金额有误",
+    ),
+    "zh-apple-mail": (
+        None,
+        "> 开始转发的邮件：\n>\n"
+        "> 发件人: 王伟 <wang.wei@example.cn>\n"
+        "> 主题: 发票金额有误\n"
+        "> 日期: 2024年3月12日 GMT+8 09:14:08\n"
+        "> 收件人: support@acme.cn\n>\n"
+        "> 您好，发票金额和订单不一致。\n",
+        "wang.wei@example.cn",
+        "王伟",
+        "发票金额有误",
+    ),
+    "zh-hant-outlook": (
+        "轉寄: 訂單尚未出貨",
+        "________________________________\n"
+        "寄件者: 陳怡君 <yijun.chen@example.com.tw>\n"
+        "寄件日期: 2024年3月12日 上午 09:14\n"
+        "收件者: support@acme.com.tw <support@acme.com.tw>\n"
+        "主旨: 訂單尚未出貨\n\n"
+        "您好，我的訂單還沒有出貨。\n",
+        "yijun.chen@example.com.tw",
+        "陳怡君",
+        "訂單尚未出貨",
+    ),
+    "ko-gmail": (
+        "Fwd: 배송 지연 문의",
+        "---------- Forwarded message ---------\n"
+        "보낸사람: 김민수 <minsu.kim@example.kr>\n"
+        "Date: 2024년 3월 12일 (화) 오전 9:14\n"
+        "Subject: 배송 지연 문의\n"
+        "To: <support@acme.co.kr>\n\n"
+        "안녕하세요, 주문한 상품이 아직 도착하지 않았습니다.\n",
+        "minsu.kim@example.kr",
+        "김민수",
+        "배송 지연 문의",
+    ),
+    "ko-outlook": (
+        "전달: 배송 지연 문의",
+        "________________________________\n"
+        "보낸 사람: 김민수 <minsu.kim@example.kr>\n"
+        "보낸 날짜: 2024년 3월 12일 화요일 오전 9:14\n"
+        "받는 사람: support@acme.co.kr <support@acme.co.kr>\n"
+        "제목: 배송 지연 문의\n\n"
+        "안녕하세요, 주문한 상품이 아직 도착하지 않았습니다.\n",
+        "minsu.kim@example.kr",
+        "김민수",
+        "배송 지연 문의",
+    ),
+    "ko-naver": (
+        "FW: 배송 지연 문의",
+        "-----Original Message-----\n"
+        'From: "김민수"<minsu.kim@naver.example>\n'
+        'To: "support"<support@acme.co.kr>;\n'
+        "Cc: \n"
+        "Sent: 2024-03-12 (화) 09:14:08 (GMT+09:00)\n"
+        "Subject: 배송 지연 문의\n\n"
+        "안녕하세요, 주문한 상품이 아직 도착하지 않았습니다.\n",
+        "minsu.kim@naver.example",
+        "김민수",
+        "배송 지연 문의",
+    ),
+    "ko-apple-mail": (
+        None,
+        "> 전달된 메일:\n>\n"
+        "> 보낸 사람: 김민수 <minsu.kim@example.kr>\n"
+        "> 제목: 배송 지연 문의\n"
+        "> 날짜: 2024년 3월 12일 오전 9:14:08 GMT+9\n"
+        "> 받는 사람: support@acme.co.kr\n>\n"
+        "> 안녕하세요, 주문한 상품이 아직 도착하지 않았습니다.\n",
+        "minsu.kim@example.kr",
+        "김민수",
+        "배송 지연 문의",
+    ),
+    "it-outlook-web": (
+        "I: Fattura errata",
+        "Potete rispondere voi?\n\n"
+        "________________________________\n"
+        "Da: Giulia Bianchi <giulia.bianchi@cliente.it>\n"
+        "Inviato: martedì 12 marzo 2024 09:14\n"
+        "A: assistenza@acme.it <assistenza@acme.it>\n"
+        "Oggetto: Fattura errata\n\n"
+        "Buongiorno, l'importo della fattura 118 è sbagliato.\n",
+        "giulia.bianchi@cliente.it",
+        "Giulia Bianchi",
+        "Fattura errata",
+    ),
+    "it-outlook-mac": (
+        "I: Fattura errata",
+        'Il giorno 12/03/24, 09:14, "Giulia Bianchi" <giulia.bianchi@cliente.it> ha scritto:\n\n'
+        "    Buongiorno, l'importo della fattura 118 è sbagliato.\n",
+        "giulia.bianchi@cliente.it",
+        "Giulia Bianchi",
+        "Fattura errata",
+    ),
+    "it-apple-mail": (
+        None,
+        "Inizio messaggio inoltrato:\n\n"
+        "Da: Giulia Bianchi <giulia.bianchi@cliente.it>\n"
+        "Oggetto: Fattura errata\n"
+        "Data: 12 marzo 2024 09:14:08 CET\n"
+        "A: assistenza@acme.it\n\n"
+        "Buongiorno, l'importo della fattura 118 è sbagliato.\n",
+        "giulia.bianchi@cliente.it",
+        "Giulia Bianchi",
+        "Fattura errata",
+    ),
+    "it-thunderbird": (
+        "Fwd: Fattura errata",
+        "-------- Messaggio Inoltrato --------\n"
+        "Oggetto: \tFattura errata\n"
+        "Data: \tTue, 12 Mar 2024 09:14:08 +0100\n"
+        "Mittente: \tGiulia Bianchi <giulia.bianchi@cliente.it>\n"
+        "A: \tassistenza@acme.it\n\n\n\n"
+        "Buongiorno, l'importo della fattura 118 è sbagliato.\n",
+        "giulia.bianchi@cliente.it",
+        "Giulia Bianchi",
+        "Fattura errata",
+    ),
+    "pt-br-outlook": (
+        "ENC: Boleto vencido",
+        "________________________________\n"
+        "De: João Pereira <joao.pereira@cliente.com.br>\n"
+        "Enviado: terça-feira, 12 de março de 2024 09:14\n"
+        "Para: suporte@acme.com.br <suporte@acme.com.br>\n"
+        "Assunto: Boleto vencido\n\n"
+        "Olá, meu boleto venceu ontem.\n",
+        "joao.pereira@cliente.com.br",
+        "João Pereira",
+        "Boleto vencido",
+    ),
+    "pt-br-outlook-2010": (
+        "ENC: Boleto vencido",
+        "Segue abaixo.\n\n"
+        "-----Mensagem original-----\n"
+        "De: João Pereira [mailto:joao.pereira@cliente.com.br] \n"
+        "Enviada em: terça-feira, 12 de março de 2024 09:14\n"
+        "Para: suporte@acme.com.br\n"
+        "Assunto: Boleto vencido\n\n"
+        "Olá, meu boleto venceu ontem.\n",
+        "joao.pereira@cliente.com.br",
+        "João Pereira",
+        "Boleto vencido",
+    ),
+    "pt-outlook-mac": (
+        "Enc: Boleto vencido",
+        '\ufeffEm 12/03/24, 09:14, "João Pereira" <joao.pereira@cliente.com.br> escreveu:\n\n'
+        "    Olá, meu boleto venceu ontem.\n",
+        "joao.pereira@cliente.com.br",
+        "João Pereira",
+        "Boleto vencido",
+    ),
+    "pt-apple-mail": (
+        None,
+        "Início da mensagem reencaminhada:\n\n"
+        "De: João Pereira <joao.pereira@cliente.pt>\n"
+        "Assunto: Boleto vencido\n"
+        "Data: 12 de março de 2024 às 09:14:08 WET\n"
+        "Para: suporte@acme.pt\n\n"
+        "Olá, meu boleto venceu ontem.\n",
+        "joao.pereira@cliente.pt",
+        "João Pereira",
+        "Boleto vencido",
+    ),
+    "pt-br-thunderbird": (
+        "Fwd: Boleto vencido",
+        "-------- Mensagem encaminhada --------\n"
+        "Assunto: \tBoleto vencido\n"
+        "Data: \tTue, 12 Mar 2024 09:14:08 -0300\n"
+        "De: \tJoão Pereira <joao.pereira@cliente.com.br>\n"
+        "Para: \tsuporte@acme.com.br\n\n\n\n"
+        "Olá, meu boleto venceu ontem.\n",
+        "joao.pereira@cliente.com.br",
+        "João Pereira",
+        "Boleto vencido",
+    ),
+    "pl-outlook": (
+        "PD: Reklamacja zamówienia 5521",
+        "________________________________\n"
+        "Od: Anna Nowak <anna.nowak@klient.pl>\n"
+        "Wysłane: wtorek, 12 marca 2024 09:14\n"
+        "Do: pomoc@acme.pl <pomoc@acme.pl>\n"
+        "DW: Piotr Wiśniewski <piotr.wisniewski@klient.pl>\n"
+        "Temat: Reklamacja zamówienia 5521\n\n"
+        "Dzień dobry, paczka dotarła uszkodzona.\n",
+        "anna.nowak@klient.pl",
+        "Anna Nowak",
+        "Reklamacja zamówienia 5521",
+    ),
+    "pl-hubspot": (
+        None,
+        "---------- Wiadomość przesłana dalej ---------\n"
+        "Od: Anna Nowak <anna.nowak@klient.pl>\n"
+        "Data: wtorek, 12 marca 2024, 09:14:08 +0100\n"
+        "Temat: Reklamacja zamówienia 5521\n"
+        "Do: pomoc@acme.pl\n\n"
+        "Dzień dobry, paczka dotarła uszkodzona.\n",
+        "anna.nowak@klient.pl",
+        "Anna Nowak",
+        "Reklamacja zamówienia 5521",
+    ),
+    "pl-thunderbird": (
+        "Fwd: Reklamacja zamówienia 5521",
+        "--- Treść przekazanej wiadomości ---\n"
+        "Temat: \tReklamacja zamówienia 5521\n"
+        "Data: \tTue, 12 Mar 2024 09:14:08 +0100\n"
+        "Nadawca: \tAnna Nowak <anna.nowak@klient.pl>\n"
+        "Adresat: \tpomoc@acme.pl\n\n\n\n"
+        "Dzień dobry, paczka dotarła uszkodzona.\n",
+        "anna.nowak@klient.pl",
+        "Anna Nowak",
+        "Reklamacja zamówienia 5521",
+    ),
+    "pl-outlook-mac": (
+        "PD: Reklamacja zamówienia 5521",
+        "Dnia 12/03/2024, 09:14 użytkownik „Anna Nowak” <anna.nowak@klient.pl> napisał:\n\n"
+        "    Dzień dobry, paczka dotarła uszkodzona.\n",
+        "anna.nowak@klient.pl",
+        "Anna Nowak",
+        "Reklamacja zamówienia 5521",
+    ),
+    "tr-outlook": (
+        "İLT: Fatura hatası",
+        "________________________________\n"
+        "Kimden: Mehmet Demir <mehmet.demir@musteri.com.tr>\n"
+        "Gönderildi: 12 Mart 2024 Salı 09:14\n"
+        "Kime: destek@acme.com.tr <destek@acme.com.tr>\n"
+        "Konu: Fatura hatası\n\n"
+        "Merhaba, faturadaki tutar yanlış.\n",
+        "mehmet.demir@musteri.com.tr",
+        "Mehmet Demir",
+        "Fatura hatası",
+    ),
+    "tr-new-outlook": (
+        "İLT: Fatura hatası",
+        "Kimden: Mehmet Demir <mehmet.demir@musteri.com.tr>\n"
+        "Tarih: Salı, 12 Mart 2024 09:14\n"
+        "Kime: destek@acme.com.tr <destek@acme.com.tr>\n"
+        "Konu: Fatura hatası\n"
+        "Merhaba, faturadaki tutar yanlış.\n",
+        "mehmet.demir@musteri.com.tr",
+        "Mehmet Demir",
+        "Fatura hatası",
+    ),
+    "tr-thunderbird": (
+        "Fwd: Fatura hatası",
+        "-------- İletilen İleti --------\n"
+        "Konu: \tFatura hatası\n"
+        "Tarih: \tTue, 12 Mar 2024 09:14:08 +0300\n"
+        "Kimden: \tMehmet Demir <mehmet.demir@musteri.com.tr>\n"
+        "Kime: \tdestek@acme.com.tr\n\n\n\n"
+        "Merhaba, faturadaki tutar yanlış.\n",
+        "mehmet.demir@musteri.com.tr",
+        "Mehmet Demir",
+        "Fatura hatası",
+    ),
+    "tr-yahoo": (
+        None,
+        "   ----- İletilmiş Mesaj ----- Kimden: Mehmet Demir <mehmet.demir@musteri.com.tr>"
+        'Kime: "destek@acme.com.tr" <destek@acme.com.tr>'
+        "Gönderilen: 12 Mart 2024 Salı 09:14:08 GMT+3Konu: Fatura hatası\n"
+        " Merhaba, faturadaki tutar yanlış.\n",
+        "mehmet.demir@musteri.com.tr",
+        "Mehmet Demir",
+        "Fatura hatası",
+    ),
+    "tr-apple-mail": (
+        None,
+        "İleti başlangıcı:\n\n"
+        "Kimden: Mehmet Demir <mehmet.demir@musteri.com.tr>\n"
+        "Konu: Fatura hatası\n"
+        "Tarih: 12 Mart 2024 09:14:08 GMT+3\n"
+        "Kime: destek@acme.com.tr\n\n"
+        "Merhaba, faturadaki tutar yanlış.\n",
+        "mehmet.demir@musteri.com.tr",
+        "Mehmet Demir",
+        "Fatura hatası",
+    ),
+    "tr-outlook-mac": (
+        "FW: Fatura hatası",
+        '"Mehmet Demir" <mehmet.demir@musteri.com.tr>, 12.03.2024 09:14 tarihinde şunu yazdı:\n\n'
+        "    Merhaba, faturadaki tutar yanlış.\n",
+        "mehmet.demir@musteri.com.tr",
+        "Mehmet Demir",
+        "Fatura hatası",
+    ),
+    "ru-outlook": (
+        "FW: Не пришёл счёт",
+        "________________________________\n"
+        "От: Ольга Смирнова <olga.smirnova@client.ru>\n"
+        "Отправлено: 12 марта 2024 г. 9:14\n"
+        "Кому: support@acme.ru <support@acme.ru>\n"
+        "Тема: Не пришёл счёт\n\n"
+        "Здравствуйте, счёт за март так и не пришёл.\n",
+        "olga.smirnova@client.ru",
+        "Ольга Смирнова",
+        "Не пришёл счёт",
+    ),
+    "ru-thunderbird": (
+        "Fwd: Не пришёл счёт",
+        "-------- Перенаправленное сообщение --------\n"
+        "Тема: \tНе пришёл счёт\n"
+        "Дата: \tTue, 12 Mar 2024 09:14:08 +0300\n"
+        "От: \tОльга Смирнова <olga.smirnova@client.ru>\n"
+        "Кому: \tsupport@acme.ru\n\n\n\n"
+        "Здравствуйте, счёт за март так и не пришёл.\n",
+        "olga.smirnova@client.ru",
+        "Ольга Смирнова",
+        "Не пришёл счёт",
+    ),
+    "ru-yandex": (
+        "Fwd: Не пришёл счёт",
+        "\n\n-------- Пересылаемое сообщение --------\n"
+        '12.03.2024, 09:14, "Ольга Смирнова" <olga.smirnova@yandex.example>:\n\n'
+        "Здравствуйте, счёт за март так и не пришёл.\n\n"
+        "-------- Конец пересылаемого сообщения --------\n",
+        "olga.smirnova@yandex.example",
+        "Ольга Смирнова",
+        "Не пришёл счёт",
+    ),
+    "ru-mail-ru": (
+        "Fwd: Не пришёл счёт",
+        "-------- Пересылаемое сообщение --------\n"
+        "От кого: Ольга Смирнова <olga.smirnova@mail.example>\n"
+        "Кому: support@acme.ru\n"
+        "Дата: Вторник, 12 марта 2024, 9:14 +03:00\n"
+        "Тема: Не пришёл счёт\n\n"
+        "Здравствуйте, счёт за март так и не пришёл.\n",
+        "olga.smirnova@mail.example",
+        "Ольга Смирнова",
+        "Не пришёл счёт",
+    ),
+    "ru-outlook-mac": (
+        "FW: Не пришёл счёт",
+        '12.03.2024, 09:14 пользователь "Ольга Смирнова" <olga.smirnova@client.ru> написал:\n\n'
+        "    Здравствуйте, счёт за март так и не пришёл.\n",
+        "olga.smirnova@client.ru",
+        "Ольга Смирнова",
+        "Не пришёл счёт",
+    ),
+    "nl-outlook-web": (
+        "Doorst: Factuur klopt niet",
+        "________________________________\n"
+        "Van: Sanne de Jong <sanne.dejong@klant.nl>\n"
+        "Verzonden: dinsdag 12 maart 2024 09:14\n"
+        "Aan: support@acme.nl <support@acme.nl>\n"
+        "Onderwerp: Factuur klopt niet\n\n"
+        "Goedemorgen, het bedrag op de factuur klopt niet.\n",
+        "sanne.dejong@klant.nl",
+        "Sanne de Jong",
+        "Factuur klopt niet",
+    ),
+    "nl-outlook-mac": (
+        "Doorst: Factuur klopt niet",
+        "Op 12-03-2024 09:14 heeft Sanne de Jong <sanne.dejong@klant.nl> geschreven:\n\n"
+        "    Goedemorgen, het bedrag op de factuur klopt niet.\n",
+        "sanne.dejong@klant.nl",
+        "Sanne de Jong",
+        "Factuur klopt niet",
+    ),
+    "nl-apple-mail": (
+        None,
+        "Begin doorgestuurd bericht:\n\n"
+        "Van: Sanne de Jong <sanne.dejong@klant.nl>\n"
+        "Onderwerp: Factuur klopt niet\n"
+        "Datum: 12 maart 2024 om 09:14:08 CET\n"
+        "Aan: support@acme.nl\n\n"
+        "Goedemorgen, het bedrag op de factuur klopt niet.\n",
+        "sanne.dejong@klant.nl",
+        "Sanne de Jong",
+        "Factuur klopt niet",
+    ),
+    "cs-outlook": (
+        "FW: Chybná faktura",
+        "________________________________\n"
+        "Od: Jana Nováková <jana.novakova@zakaznik.cz>\n"
+        "Odesláno: úterý 12. března 2024 9:14\n"
+        "Komu: podpora@acme.cz <podpora@acme.cz>\n"
+        "Předmět: Chybná faktura\n\n"
+        "Dobrý den, částka na faktuře nesouhlasí.\n",
+        "jana.novakova@zakaznik.cz",
+        "Jana Nováková",
+        "Chybná faktura",
+    ),
+    "cs-seznam": (
+        "Fwd: Chybná faktura",
+        "---------- Původní e-mail ----------\n"
+        "Od: Jana Nováková <jana.novakova@seznam.example>\n"
+        "Komu: podpora@acme.cz\n"
+        "Datum: 12. 3. 2024 9:14:08\n"
+        "Předmět: Chybná faktura\n\n"
+        "Dobrý den, částka na faktuře nesouhlasí.\n",
+        "jana.novakova@seznam.example",
+        "Jana Nováková",
+        "Chybná faktura",
+    ),
+    "cs-outlook-mac": (
+        "FW: Chybná faktura",
+        "Dne 12.03.2024 9:14, Jana Nováková <jana.novakova@zakaznik.cz> napsal(a):\n\n"
+        "    Dobrý den, částka na faktuře nesouhlasí.\n",
+        "jana.novakova@zakaznik.cz",
+        "Jana Nováková",
+        "Chybná faktura",
+    ),
+    "cs-thunderbird": (
+        "Fwd: Chybná faktura",
+        "-------- Přeposlaná zpráva --------\n"
+        "Předmět: \tChybná faktura\n"
+        "Datum: \tTue, 12 Mar 2024 09:14:08 +0100\n"
+        "Od: \tJana Nováková <jana.novakova@zakaznik.cz>\n"
+        "Komu: \tpodpora@acme.cz\n\n\n\n"
+        "Dobrý den, částka na faktuře nesouhlasí.\n",
+        "jana.novakova@zakaznik.cz",
+        "Jana Nováková",
+        "Chybná faktura",
+    ),
+    "sv-outlook": (
+        "VB: Fel belopp på fakturan",
+        "________________________________\n"
+        "Från: Erik Johansson <erik.johansson@kund.se>\n"
+        "Skickat: den 12 mars 2024 09:14\n"
+        "Till: support@acme.se <support@acme.se>\n"
+        "Ämne: Fel belopp på fakturan\n\n"
+        "Hej, beloppet på fakturan är fel.\n",
+        "erik.johansson@kund.se",
+        "Erik Johansson",
+        "Fel belopp på fakturan",
+    ),
+    "sv-apple-mail": (
+        None,
+        "Vidarebefordrat mejl:\n\n"
+        "Från: Erik Johansson <erik.johansson@kund.se>\n"
+        "Ämne: Fel belopp på fakturan\n"
+        "Datum: 12 mars 2024 09:14:08 CET\n"
+        "Till: support@acme.se\n\n"
+        "Hej, beloppet på fakturan är fel.\n",
+        "erik.johansson@kund.se",
+        "Erik Johansson",
+        "Fel belopp på fakturan",
+    ),
+    "sv-outlook-mac": (
+        "VB: Fel belopp på fakturan",
+        'Den 2024-03-12 09:14 skrev "Erik Johansson" <erik.johansson@kund.se> följande:\n\n'
+        "    Hej, beloppet på fakturan är fel.\n",
+        "erik.johansson@kund.se",
+        "Erik Johansson",
+        "Fel belopp på fakturan",
+    ),
+    "sv-thunderbird": (
+        "Fwd: Fel belopp på fakturan",
+        "-------- Vidarebefordrat meddelande --------\n"
+        "Ämne: \tFel belopp på fakturan\n"
+        "Datum: \tTue, 12 Mar 2024 09:14:08 +0100\n"
+        "Från: \tErik Johansson <erik.johansson@kund.se>\n"
+        "Till: \tsupport@acme.se\n\n\n\n"
+        "Hej, beloppet på fakturan är fel.\n",
+        "erik.johansson@kund.se",
+        "Erik Johansson",
+        "Fel belopp på fakturan",
+    ),
+    "no-outlook": (
+        "Videresend: Feil på fakturaen",
+        "________________________________\n"
+        "Fra: Ingrid Hansen <ingrid.hansen@kunde.no>\n"
+        "Sendt: tirsdag 12. mars 2024 09:14\n"
+        "Til: kundeservice@acme.no <kundeservice@acme.no>\n"
+        "Emne: Feil på fakturaen\n\n"
+        "Hei, beløpet på fakturaen er feil.\n",
+        "ingrid.hansen@kunde.no",
+        "Ingrid Hansen",
+        "Feil på fakturaen",
+    ),
+    "no-apple-mail": (
+        None,
+        "> Videresendt melding:\n>\n"
+        "> Fra: Ingrid Hansen <ingrid.hansen@kunde.no>\n"
+        "> Emne: Feil på fakturaen\n"
+        "> Dato: 12. mars 2024 kl. 09:14:08 CET\n"
+        "> Til: kundeservice@acme.no\n>\n"
+        "> Hei, beløpet på fakturaen er feil.\n",
+        "ingrid.hansen@kunde.no",
+        "Ingrid Hansen",
+        "Feil på fakturaen",
+    ),
+    "no-outlook-mac": (
+        "VS: Feil på fakturaen",
+        '"Ingrid Hansen" <ingrid.hansen@kunde.no> skrev følgende den 12.03.2024 09:14:\n\n'
+        "    Hei, beløpet på fakturaen er feil.\n",
+        "ingrid.hansen@kunde.no",
+        "Ingrid Hansen",
+        "Feil på fakturaen",
+    ),
+    "no-thunderbird": (
+        "Fwd: Feil på fakturaen",
+        "-------- Videresendt melding --------\n"
+        "Emne: \tFeil på fakturaen\n"
+        "Dato: \tTue, 12 Mar 2024 09:14:08 +0100\n"
+        "Fra: \tIngrid Hansen <ingrid.hansen@kunde.no>\n"
+        "Til: \tkundeservice@acme.no\n\n\n\n"
+        "Hei, beløpet på fakturaen er feil.\n",
+        "ingrid.hansen@kunde.no",
+        "Ingrid Hansen",
+        "Feil på fakturaen",
+    ),
+    "da-outlook": (
+        "VS: Forkert beløb på fakturaen",
+        "________________________________\n"
+        "Fra: Mette Nielsen <mette.nielsen@kunde.dk>\n"
+        "Sendt: 12. marts 2024 09:14\n"
+        "Til: support@acme.dk <support@acme.dk>\n"
+        "Emne: Forkert beløb på fakturaen\n\n"
+        "Hej, beløbet på fakturaen er forkert.\n",
+        "mette.nielsen@kunde.dk",
+        "Mette Nielsen",
+        "Forkert beløb på fakturaen",
+    ),
+    "da-apple-mail": (
+        None,
+        "Start på videresendt besked:\n\n"
+        "Fra: Mette Nielsen <mette.nielsen@kunde.dk>\n"
+        "Emne: Forkert beløb på fakturaen\n"
+        "Dato: 12. marts 2024 kl. 09.14.08 CET\n"
+        "Til: support@acme.dk\n\n"
+        "Hej, beløbet på fakturaen er forkert.\n",
+        "mette.nielsen@kunde.dk",
+        "Mette Nielsen",
+        "Forkert beløb på fakturaen",
+    ),
+    "da-outlook-mac": (
+        "VS: Forkert beløb på fakturaen",
+        'D. 12.03.2024 09.14 skrev "Mette Nielsen" <mette.nielsen@kunde.dk>:\n\n'
+        "    Hej, beløbet på fakturaen er forkert.\n",
+        "mette.nielsen@kunde.dk",
+        "Mette Nielsen",
+        "Forkert beløb på fakturaen",
+    ),
+    "da-thunderbird": (
+        "Fwd: Forkert beløb på fakturaen",
+        "-------- Videresendt meddelelse --------\n"
+        "Emne: \tForkert beløb på fakturaen\n"
+        "Dato: \tTue, 12 Mar 2024 09:14:08 +0100\n"
+        "Fra: \tMette Nielsen <mette.nielsen@kunde.dk>\n"
+        "Til: \tsupport@acme.dk\n\n\n\n"
+        "Hej, beløbet på fakturaen er forkert.\n",
+        "mette.nielsen@kunde.dk",
+        "Mette Nielsen",
+        "Forkert beløb på fakturaen",
+    ),
+    "fi-outlook": (
+        "VL: Lasku on väärin",
+        "________________________________\n"
+        "Lähettäjä: Mikko Korhonen <mikko.korhonen@asiakas.fi>\n"
+        "Lähetetty: tiistai 12. maaliskuuta 2024 9.14\n"
+        "Vastaanottaja: tuki@acme.fi <tuki@acme.fi>\n"
+        "Aihe: Lasku on väärin\n\n"
+        "Hei, laskun summa on väärin.\n",
+        "mikko.korhonen@asiakas.fi",
+        "Mikko Korhonen",
+        "Lasku on väärin",
+    ),
+    "fi-hubspot": (
+        None,
+        "---------- Edelleenlähetetty viesti ---------\n"
+        "Lähettäjä: Mikko Korhonen <mikko.korhonen@asiakas.fi>\n"
+        "Päivämäärä: tiistai 12. maaliskuuta 2024 klo 9.14.08 +0200\n"
+        "Aihe: Lasku on väärin\n"
+        "Vastaanottaja: tuki@acme.fi\n\n"
+        "Hei, laskun summa on väärin.\n",
+        "mikko.korhonen@asiakas.fi",
+        "Mikko Korhonen",
+        "Lasku on väärin",
+    ),
+    "fi-apple-mail": (
+        None,
+        "> Välitetty viesti alkaa:\n>\n"
+        "> Lähettäjä: Mikko Korhonen <mikko.korhonen@asiakas.fi>\n"
+        "> Aihe: Lasku on väärin\n"
+        "> Päivämäärä: 12. maaliskuuta 2024 klo 9.14.08 UTC+2\n"
+        "> Vastaanottaja: tuki@acme.fi\n>\n"
+        "> Hei, laskun summa on väärin.\n",
+        "mikko.korhonen@asiakas.fi",
+        "Mikko Korhonen",
+        "Lasku on väärin",
+    ),
+    "fi-outlook-mac": (
+        "VL: Lasku on väärin",
+        "Mikko Korhonen <mikko.korhonen@asiakas.fi> kirjoitti 12.3.2024 9.14:\n\n"
+        "    Hei, laskun summa on väärin.\n",
+        "mikko.korhonen@asiakas.fi",
+        "Mikko Korhonen",
+        "Lasku on väärin",
+    ),
+    "en-hubspot": (
+        None,
+        "Can someone pick this up?\n\n"
+        "---------- Forwarded message ---------\n"
+        "From: Dana Whitfield <dana.whitfield@customer.example>\n"
+        "Date: Tuesday, March 12, 2024, 9:14:08 AM -0400\n"
+        "Subject: Export keeps failing\n"
+        "To: support@acme.example\n\n"
+        "Hi, the CSV export stops at 99%.\n",
+        "dana.whitfield@customer.example",
+        "Dana Whitfield",
+        "Export keeps failing",
+    ),
+    "en-missive": (
+        "Fwd: Export keeps failing",
+        "---------- Forwarded message ----------\n"
+        "From: Dana Whitfield <dana.whitfield@customer.example>\n"
+        "Date: March 12, 2024 at 9:14 AM\n"
+        "To: support@acme.example\n"
+        "Subject: Export keeps failing\n\n"
+        "> Hi, the CSV export stops at 99%.\n>\n",
+        "dana.whitfield@customer.example",
+        "Dana Whitfield",
+        "Export keeps failing",
+    ),
+    "en-mailmate": (
+        "Fwd: Export keeps failing",
+        "For the team.\n\n"
+        "Forwarded message:\n\n"
+        "> From: Dana Whitfield <dana.whitfield@customer.example>\n"
+        "> To: support@acme.example\n"
+        "> Subject: Export keeps failing\n"
+        "> Date: Tue, 12 Mar 2024 09:14:08 -0400\n>\n"
+        "> Hi, the CSV export stops at 99%.\n",
+        "dana.whitfield@customer.example",
+        "Dana Whitfield",
+        "Export keeps failing",
+    ),
+    "en-ionos": (
+        "Fwd: Export keeps failing",
+        "> ---------- Original Message ----------\n"
+        "> From: Dana Whitfield <dana.whitfield@customer.example>\n"
+        '> To: "support@acme.example" <support@acme.example>\n'
+        "> Date: 03/12/2024 9:14 AM EDT\n"
+        "> Subject: Export keeps failing\n>  \n>  \n"
+        "> Hi, the CSV export stops at 99%.\n",
+        "dana.whitfield@customer.example",
+        "Dana Whitfield",
+        "Export keeps failing",
+    ),
+    "en-yahoo": (
+        None,
+        "   ----- Forwarded Message ----- From: Dana Whitfield "
+        '<dana.whitfield@customer.example>To: "support@acme.example" <support@acme.example>'
+        "Sent: Tuesday, March 12, 2024, 09:14:08 AM EDTSubject: Export keeps failing\n"
+        " Hi, the CSV export stops at 99%.\n",
+        "dana.whitfield@customer.example",
+        "Dana Whitfield",
+        "Export keeps failing",
+    ),
+    "en-new-outlook": (
+        "FW: Export keeps failing",
+        "From: Dana Whitfield <dana.whitfield@customer.example>\n"
+        "Date: Tuesday, March 12, 2024 at 09:14\n"
+        "To: support@acme.example <support@acme.example>\n"
+        "Subject: Export keeps failing\n"
+        "Hi, the CSV export stops at 99%.\n",
+        "dana.whitfield@customer.example",
+        "Dana Whitfield",
+        "Export keeps failing",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_CASES))
+def test_forwards_in_every_language_and_client(case: str) -> None:
+    """Each client's forward, in each language, gives the original author and subject."""
+    subject, body, address, name, original_subject = _CASES[case]
+    found = _parse(body, subject)
+    assert found.from_address is not None
+    assert found.from_address.address == address
+    assert found.from_name == name
+    assert found.subject == original_subject
+    assert found.body
+
+
+# --- a quoted reply is not a forward ------------------------------------------------------------
+
+# Replies as each client writes them: the writer's text, an attribution line, ">"-quoted lines.
+_REPLIES = {
+    "apple-mail": (
+        "Sounds good, Thursday works for me.\n\nJane\n\n"
+        "> On 25 Oct 2021, at 11:43, John Doe <john.doe@acme.com> wrote:\n>\n"
+        "> Hi Jane,\n> can we meet on Thursday?\n"
+    ),
+    "apple-mail-unquoted-attribution": (
+        "Sounds good, Thursday works for me.\n\nJane\n\n"
+        "On 25 Oct 2021, at 11:43, John Doe <john.doe@acme.com> wrote:\n\n"
+        "> Hi Jane,\n> can we meet on Thursday?\n"
+    ),
+    "gmail": (
+        "Sounds good.\n\n"
+        "On Mon, Oct 25, 2021 at 11:43 AM John Doe <john.doe@acme.com>\nwrote:\n\n"
+        "> Hi Jane,\n> can we meet on Thursday?\n>\n"
+    ),
+    "missive": (
+        "Sounds good.\n\n"
+        "On July 19, 2022 at 3:36 PM, John Doe\n(john.doe@acme.com) wrote:\n"
+        "> Hi Jane,\n> can we meet on Thursday?\n>\n"
+    ),
+    "outlook-mac-quoted": (
+        "Sounds good.\n\n"
+        'On 25/10/2021 11:43, "John Doe" <john.doe@acme.com> wrote:\n\n'
+        "> Hi Jane,\n> can we meet on Thursday?\n"
+    ),
+    "gmail-german": (
+        "Passt, danke.\n\n"
+        "Am Mo., 25. Okt. 2021 um 11:43 Uhr schrieb John Doe <john.doe@acme.com>:\n\n"
+        "> Hallo Jane,\n> passt Donnerstag?\n"
+    ),
+    "gmail-japanese": (
+        "承知しました。\n\n"
+        "2021年10月25日(月) 11:43 山田 太郎 <taro.yamada@example.jp>:\n\n"
+        "> 木曜日はいかがでしょうか。\n"
+    ),
+    "gmail-russian": (
+        "Хорошо, спасибо.\n\n"
+        "пн, 25 окт. 2021 г. в 11:43, Ольга Смирнова <olga.smirnova@client.ru>:\n\n"
+        "> Удобно ли в четверг?\n"
+    ),
+    "gmail-italian": (
+        "Va bene, grazie.\n\n"
+        "Il giorno lun 25 ott 2021 alle ore 11:43 Giulia Bianchi "
+        "<giulia.bianchi@cliente.it> ha scritto:\n\n> Va bene giovedì?\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("client", sorted(_REPLIES))
+@pytest.mark.parametrize("subject", [None, "Re: Meeting", "Meeting", "Fwd: Meeting", "WG: Termin"])
+def test_a_quoted_reply_is_never_unwrapped(client: str, subject: str | None) -> None:
+    """The writer's text above an attribution line and ">"-quoted lines: a reply, whatever the
+    subject says, so the quoted person never becomes the sender."""
+    assert parse_forwarded(_REPLIES[client], subject) is None
+
+
+def test_the_same_attribution_at_the_very_top_under_a_forward_subject_is_a_forward() -> None:
+    """The legitimate twin: nothing above the attribution line and "Fwd:" (Outlook for Mac)."""
+    body = _REPLIES["apple-mail-unquoted-attribution"].split("\n\n", 2)[2]
+    found = _parse(body, "Fwd: Meeting")
+    assert found.from_address is not None
+    assert found.from_address.address == "john.doe@acme.com"
+    assert found.from_name == "John Doe"  # not "at 11:43, John Doe"
+    assert found.date == "25 Oct 2021, at 11:43"
+    assert found.body == "Hi Jane,\ncan we meet on Thursday?"
+    assert found.forwarder_message is None
+    assert parse_forwarded(body, "Re: Meeting") is None
+    assert parse_forwarded(body, None) is None
+
+
+def test_an_outlook_mac_forward_with_a_note_above_is_still_a_forward() -> None:
+    """Outlook for Mac indents the forwarded text instead of quoting it: with a forward subject,
+    the forwarder's note above it does not make it a reply."""
+    body = (
+        "Please take this one.\n\n"
+        '\ufeffOn 28/10/2021 12:46, "John Doe" <john.doe@example.com> wrote:\n\n'
+        "    The export keeps failing at 99%.\n\n    John\n"
+    )
+    found = _parse(body, "FW: Export fails")
+    assert found.from_address is not None
+    assert found.from_address.address == "john.doe@example.com"
+    assert found.forwarder_message == "Please take this one."
+    assert found.body == "The export keeps failing at 99%.\n\nJohn"
+    assert parse_forwarded(body, "RE: Export fails") is None
+    assert parse_forwarded(body, None) is None
+
+
+def test_a_forward_quoted_inside_a_reply_is_not_unwrapped() -> None:
+    """A reply quoting a forward: the scan stops at the reply's attribution line."""
+    body = (
+        "Thanks Priya, I'll call her.\n\n"
+        "On Tue, Mar 12, 2024 at 10:02 AM Priya <priya@acme.example> wrote:\n\n"
+        "> FYI\n>\n"
+        "> ---------- Forwarded message ---------\n"
+        "> From: Marta Kowalski <marta.kowalski@example.org>\n"
+        "> Date: Tue, Mar 12, 2024 at 9:31 AM\n"
+        "> Subject: Cannot log in\n"
+        "> To: <priya@acme.example>\n>\n"
+        "> Hello, the login page says invalid token.\n"
+    )
+    assert parse_forwarded(body, "Re: Fwd: Cannot log in") is None
+    assert parse_forwarded(body, None) is None
+    # Its twin without the reply around it is the forward it looks like.
+    forward = "FYI\n\n" + "\n".join(line[2:] for line in body.splitlines()[4:]) + "\n"
+    found = _parse(forward, "Fwd: Cannot log in")
+    assert found.from_address is not None
+    assert found.from_address.address == "marta.kowalski@example.org"
+
+
+@pytest.mark.parametrize(
+    ("body", "forward", "reply", "address", "name"),
+    [
+        (
+            'Il giorno 12/03/24, 09:14, "Giulia Bianchi" <giulia.bianchi@cliente.it> ha '
+            "scritto:\n\n    Buongiorno.\n",
+            "I: Fattura",
+            "R: Fattura",
+            "giulia.bianchi@cliente.it",
+            "Giulia Bianchi",
+        ),
+        (
+            'Em 12/03/24, 09:14, "João Pereira" <joao.pereira@cliente.com.br> escreveu:\n\n'
+            "    Olá.\n",
+            "Enc: Boleto",
+            "Res: Boleto",
+            "joao.pereira@cliente.com.br",
+            "João Pereira",
+        ),
+        (
+            "Le 12/03/2024 09:14, « Jeanne Dupont » <jeanne.dupont@client.fr> a écrit :\n\n"
+            "    Bonjour.\n",
+            "TR: Commande",
+            "RE: Commande",
+            "jeanne.dupont@client.fr",
+            "Jeanne Dupont",
+        ),
+        (
+            "Op 12-03-2024 09:14 heeft Sanne de Jong <sanne.dejong@klant.nl> geschreven:\n\n"
+            "    Goedemorgen.\n",
+            "Doorst: Factuur",
+            "Antw: Factuur",
+            "sanne.dejong@klant.nl",
+            "Sanne de Jong",
+        ),
+        (
+            '12.03.2024, 09:14 пользователь "Ольга Смирнова" <olga.smirnova@client.ru> '
+            "написал:\n\n    Здравствуйте.\n",
+            "ДО: Счёт",
+            "Отв: Счёт",
+            "olga.smirnova@client.ru",
+            "Ольга Смирнова",
+        ),
+        (
+            "王伟 <wang.wei@example.cn> 于2024年3月12日周二 09:14写道：\n\n    您好。\n",
+            "转发: 发票",
+            "回复: 发票",
+            "wang.wei@example.cn",
+            "王伟",
+        ),
+        (
+            "2024年3月12日(火) 9:14 山田 太郎 <taro.yamada@example.jp>:\n\n    お世話になっております。\n",
+            "転送: 請求書",
+            "返信: 請求書",
+            "taro.yamada@example.jp",
+            "山田 太郎",
+        ),
+        (
+            "2024년 3월 12일 (화) 오전 9:14, 김민수 <minsu.kim@example.kr>님이 작성:\n\n"
+            "    안녕하세요.\n",
+            "전달: 배송",
+            "답장: 배송",
+            "minsu.kim@example.kr",
+            "김민수",
+        ),
+    ],
+    ids=["it", "pt", "fr", "nl", "ru", "zh", "ja", "ko"],
+)
+def test_attribution_at_the_top_under_a_localized_forward_prefix(
+    body: str, forward: str, reply: str, address: str, name: str
+) -> None:
+    """Localized attribution lines at the very top are forwards under the language's forward
+    prefix, and replies under its reply prefix."""
+    found = _parse(body, forward)
+    assert found.from_address is not None
+    assert found.from_address.address == address
+    assert found.from_name == name
+    assert found.subject == forward.split(":", 1)[1].strip()
+    assert parse_forwarded(body, reply) is None
+
+
+def test_an_attribution_without_quoted_lines_below_does_not_end_the_scan() -> None:
+    """Only a reply's attribution (quoted lines below) ends the scan; a forwarder's note that
+    happens to name someone with a colon does not hide the forward below it."""
+    body = (
+        "Call the customer 2024 Dana <dana.whitfield@customer.example>:\n"
+        "she is waiting.\n\n"
+        "---------- Forwarded message ---------\n"
+        "From: Dana Whitfield <dana.whitfield@customer.example>\n"
+        "Date: Tue, Mar 12, 2024 at 9:14 AM\nSubject: Export\nTo: <support@acme.example>\n\n"
+        "Hi.\n"
+    )
+    found = _parse(body, None)
+    assert found.from_address is not None
+    assert found.from_address.address == "dana.whitfield@customer.example"
+    assert found.from_name == "Dana Whitfield"

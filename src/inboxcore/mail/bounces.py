@@ -32,6 +32,7 @@ __all__ = [
     "DeliveryReport",
     "infer_status",
     "read_delivery_report",
+    "reads_as_delivery_failure",
 ]
 
 _STATUS = re.compile(r"(?<![\w.])([245])\.(\d{1,3})\.(\d{1,3})(?![\w]|\.\d)")
@@ -666,13 +667,28 @@ def _looks_like_bounce(parsed: ParsedMessage, envelope_mail_from: str | None) ->
             score += 2
     if score == 0:
         return 0
+    return score + _failure_subject(parsed) + _failure_text(parsed)
+
+
+def _failure_subject(parsed: ParsedMessage) -> bool:
     subject = parsed.subject
-    if _BOUNCE_SUBJECT.search(subject) and not _REPLY_PREFIX.match(subject):
-        score += 1
-    text = parsed.text or ""
-    if _BOUNCE_BODY.search(text[:6000]):
-        score += 1
-    return score
+    return bool(_BOUNCE_SUBJECT.search(subject)) and not _REPLY_PREFIX.match(subject)
+
+
+def _failure_text(parsed: ParsedMessage) -> bool:
+    return bool(_BOUNCE_BODY.search((parsed.text or "")[:6000]))
+
+
+def reads_as_delivery_failure(parsed: ParsedMessage) -> bool:
+    """Whether ``parsed`` has what makes a delivery report, whoever sent it: a report structure
+    (``multipart/report``, a delivery-status or feedback part) or delivery-failure wording in
+    its subject (not a reply's) or the start of its text.
+
+    Classification asks this of mail from the null sender: ``MAIL FROM:<>`` alone is no bounce.
+    """
+    if parsed.content_type == "multipart/report" or _has_report_part(parsed):
+        return True
+    return _failure_subject(parsed) or _failure_text(parsed)
 
 
 def read_delivery_report(

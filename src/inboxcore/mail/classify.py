@@ -27,7 +27,7 @@ import attrs
 
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.model import MessageKind
-from inboxcore.mail.bounces import BounceReport, read_delivery_report
+from inboxcore.mail.bounces import BounceReport, read_delivery_report, reads_as_delivery_failure
 from inboxcore.mail.confirmations import ForwardingConfirmation, detect_forwarding_confirmation
 from inboxcore.mail.parsing import ParsedMessage
 
@@ -349,15 +349,25 @@ def classify(
     if auto is not None:
         return attrs.evolve(base, kind=MessageKind.AUTO_REPLY, reason=auto[0], explanation=auto[1])
 
+    if null_sender and not reads_as_delivery_failure(parsed):
+        # RFC 5321 keeps the null sender for automated mail, so it is never answered; but
+        # without a report or failure wording it is no bounce (spam sends from <> too).
+        return attrs.evolve(
+            base,
+            kind=MessageKind.AUTO_REPLY,
+            reason="auto_reply.null_sender",
+            explanation="The message came from the null sender (MAIL FROM:<>), which only "
+            "automated mail uses, but it is no delivery report: an automated notice, never "
+            "answered.",
+        )
     if null_sender:
-        # RFC 5321 reserves the null sender for delivery notifications: whatever this is, it
-        # must never be answered, so it is treated as a bounce we could not read.
+        # A delivery report too broken to read: still a bounce, with an empty report.
         return attrs.evolve(
             base,
             kind=MessageKind.BOUNCE,
             reason="bounce.null_sender",
-            explanation="The message came from the null sender (MAIL FROM:<>), used only by "
-            "delivery notifications.",
+            explanation="The message came from the null sender (MAIL FROM:<>) and reads as a "
+            "delivery failure, but its report could not be read.",
             bounce=BounceReport(
                 status=None,
                 recipients=(),

@@ -12,16 +12,34 @@ body, in a block each mail client writes its own way and in the forwarder's lang
       ----- Forwarded Message ----- From: ...To: ...   Yahoo Mail (headers run into one line)
     Le 28/10/2021 12:46, "John Doe" <...> a écrit :    Outlook 2019 for Mac (reply-style)
 
-:func:`parse_forwarded` finds the first (outermost) such block and returns a
-:class:`ForwardedMessage`. Marker lines and header labels live in data tables per language (the
-``_*_PHRASES`` and ``HEADER_LABELS`` tables below), never in code branches, so adding a language is
-adding words.
+Missive and HubSpot write Gmail's block (HubSpot in the forwarder's language), MailMate writes
+``Forwarded message:`` and IONOS ``---------- Original Message ----------``, both quoted.
 
-The subject is a *hint*, never proof. Some markers say "forwarded" outright and are trusted
-alone. Others are written for replies and forwards alike (``-----Original Message-----``, the
-Outlook underscore line, a bare ``From:``/``Sent:`` block, ``On ... wrote:``); those count only
-when the subject does not say reply, and the weakest (a reply-style line) only when the subject
-says forward (``Fwd:``, ``WG:``, ``TR:``, ``RV:``, ``VS:``, ``Doorst:`` ...).
+:func:`parse_forwarded` finds the first (outermost) such block and returns a
+:class:`ForwardedMessage`. The words (separator phrases, intro lines, header labels,
+attribution templates, subject prefixes) are data, one
+:class:`~inboxcore.mail.forward_languages.ForwardLanguage` row per language; the rules below are
+the same for all of them, and a host adds a language by passing a longer table (``languages=``).
+
+**The subject is a hint, never proof.** How much each kind of block needs:
+
+1. A separator or intro that says "forwarded" (``Forwarded message``, ``Begin forwarded
+   message:``, ``転送されたメッセージ``) is trusted alone.
+2. A separator written for replies and forwards alike (``-----Original Message-----``, the
+   Outlook underscore line) counts unless the subject says reply (``Re:``, ``AW:``, ``SV:``...).
+3. A bare header block (``From:``, ``Sent:``, ``To:``, ``Subject:``, new Outlook) counts under a
+   forward subject, or at the very top of the body when the subject has no prefix.
+4. An attribution line (``On <date>, <name> <addr> wrote:``, in any language) heads a quoted
+   reply in most clients and a forward only in Outlook for Mac. It counts as a forward only when
+   the subject says forward (``Fwd:``, ``FW:``, ``WG:``, ``TR:``, ``RV:``, ``ENC:``, ``I:``,
+   ``Doorst:``, ``VS:``, ``ДО:``, ``转发:``, ``転送:``...) **and** it is at the very top of the body
+   (nothing but blank lines above it) or the text below it is not quoted with ``>``. An
+   attribution line above ``>``-quoted text that is not such a forward is a quoted reply: the
+   scan stops there, so nothing quoted below it (not even a forward marker) is unwrapped, and
+   the writer of the reply stays its sender.
+
+"At the very top" is the first line with content, quote marks aside; a byte-order mark does not
+count. The text before a block is the forwarder's note (``forwarder_message``).
 
 Everything here is pure text processing: no I/O, never raises on any input.
 """
@@ -30,6 +48,8 @@ from __future__ import annotations
 
 import email.utils
 import enum
+import functools
+import itertools
 import re
 import textwrap
 import warnings
@@ -40,6 +60,8 @@ import attrs
 from dateutil import parser as dateutil_parser
 
 from inboxcore.domain.addresses import EmailAddress, parse_address_list
+from inboxcore.domain.errors import ConfigurationError, Problem
+from inboxcore.mail.forward_languages import FORWARD_LANGUAGES, ForwardLanguage
 
 __all__ = [
     "ForwardClient",
@@ -101,180 +123,21 @@ def _fold(text: str) -> str:
     return " ".join(text.split()).casefold().replace("\u0307", "")
 
 
-# --- data tables ---------------------------------------------------------------------------------
+# --- the rules, compiled from the language table ----------------------------------------------
 
-HEADER_LABELS: Mapping[str, tuple[str, ...]] = {
-    "from": (
-        "From", "Von", "De", "Da", "Van", "Från", "Fra", "Lähettäjä", "Od", "Feladó",
-        "Expeditorul", "De la", "Отправитель", "От", "Від", "Від кого", "Kimden", "Gönderen",
-        "Šalje", "Mittente", "Nadawca", "Saatja", "Absender", "Afzender", "Avsändare",
-        "Avsender", "Afsender", "Remitente", "Expéditeur", "Remetente", "Pošiljatelj",
-        "Αποστολέας", "Από", "差出人", "送信者", "发件人", "寄件者", "寄件人", "보낸 사람",
-        "보낸사람",
-    ),
-    "to": (
-        "To", "An", "À", "A", "Para", "Aan", "Till", "Til", "Vastaanottaja", "Komu", "Do",
-        "Címzett", "Destinatarul", "Către", "Кому", "Pre", "Kime", "Prima", "Pour", "Adresat",
-        "Empfänger", "Destinataire", "Destinatario", "Ontvanger", "Mottagare", "Mottaker",
-        "Modtager", "Προς", "宛先", "收件人", "收件者", "받는 사람", "받는사람",
-    ),
-    "cc": (
-        "Cc", "Kopie", "Kopio", "Másolat", "Másolatot kap", "Kopi", "Dw", "Копия", "Kopia",
-        "Bilgi", "Копія", "Kópia", "Kopie (CC)", "Copie à", "Copia", "Κοιν", "抄送", "副本",
-        "참조",
-    ),
-    "date": (
-        "Date", "Datum", "Dato", "Fecha", "Päivämäärä", "Päiväys", "Dátum", "Data", "Dată",
-        "Дата", "Tarih", "Sent", "Sendt", "Gesendet", "Enviado", "Envoyé", "Lähetetty",
-        "Elküldve", "Inviato", "Verzonden", "Wysłano", "Trimis", "Отправлено", "Odoslané",
-        "Odesláno", "Skickat", "Gönderildi", "Gönderilen", "Відправлено", "Poslano",
-        "Ημερομηνία", "日付", "送信日時", "发送时间", "日期", "時間", "传送时间", "傳送時間",
-        "날짜", "보낸 날짜",
-    ),
-    "subject": (
-        "Subject", "Betreff", "Objet", "Sujet", "Asunto", "Oggetto", "Onderwerp", "Ämne",
-        "Emne", "Aihe", "Předmět", "Predmet", "Temat", "Tárgy", "Subiect", "Subiectul",
-        "Тема", "Konu", "Naslov", "Assunto", "Θέμα", "件名", "主题", "主旨", "제목",
-    ),
-    "reply_to": (
-        "Reply-To", "Antwort an", "Répondre à", "Responder a", "Rispondi a", "Antwoord aan",
-        "Svara till", "Svar til", "Vastaus", "Odpověď na", "Odpowiedź-do", "Válaszcím",
-        "Răspuns către", "Ответ-Кому", "Odpovedať-Pre", "Yanıt Adresi", "Кому відповісти",
-        "Odgovori na",
-    ),
-}  # fmt: skip
-"""Header labels of forwarded blocks, per field, in every language the module knows."""
+_FIELDS = ("from", "to", "cc", "date", "subject", "reply_to")
 
-# Dashed separator phrases that say "forwarded" outright (Gmail, Thunderbird, Yahoo, HubSpot...).
-_FORWARD_PHRASES = (
-    "forwarded message", "weitergeleitete nachricht", "message transféré", "message transmis",
-    "mensaje reenviado", "messaggio inoltrato", "mensagem reencaminhada",
-    "mensagem encaminhada", "doorgestuurd bericht", "vidarebefordrat meddelande",
-    "vidarebefordrat mejl", "videresendt meddelelse", "videresendt besked",
-    "videresendt melding", "edelleenlähetetty viesti", "välitetty viesti", "přeposlaná zpráva",
-    "preposlaná správa", "przekazana wiadomość", "treść przekazanej wiadomości",
-    "továbbított üzenet", "mesaj redirecționat", "mesaj redirectionat", "mesaj transmis",
-    "пересылаемое сообщение", "перенаправленное сообщение", "пересланное сообщение",
-    "перенаправлене повідомлення", "переслане повідомлення", "пересланий лист",
-    "iletilmiş mesaj", "iletilen ileti", "proslijeđena poruka", "prosleđena poruka",
-    "προωθημένο μήνυμα", "転送されたメッセージ", "转发的邮件", "转发邮件", "轉寄的郵件",
-    "轉寄郵件", "전달된 메시지", "전달된 메일",
-)  # fmt: skip
-
-# Dashed separator phrases written for replies and forwards alike (Outlook, Ionos, Lotus...).
-_ORIGINAL_PHRASES = (
-    "original message", "ursprüngliche nachricht", "originalnachricht", "message d'origine",
-    "message original", "mensaje original", "messaggio originale", "mensagem original",
-    "oorspronkelijk bericht", "origineel bericht", "ursprungligt meddelande",
-    "oprindelig meddelelse", "opprinnelig melding", "alkuperäinen viesti", "původní zpráva",
-    "pôvodná správa", "oryginalna wiadomość", "wiadomość oryginalna", "eredeti üzenet",
-    "mesaj original", "mesajul original", "исходное сообщение", "оригинальное сообщение",
-    "вихідне повідомлення", "початкове повідомлення", "özgün ileti", "orijinal mesaj",
-    "izvorna poruka", "αρχικό μήνυμα", "元のメッセージ", "原始邮件", "原始郵件", "원본 메시지",
-)  # fmt: skip
-
-# Whole-line markers ending in a colon: Apple Mail in every locale, MailMate.
-_COLON_PHRASES: Mapping[str, ForwardClient] = {
-    "begin forwarded message": ForwardClient.APPLE_MAIL,
-    "začátek přeposílané zprávy": ForwardClient.APPLE_MAIL,
-    "start på videresendt besked": ForwardClient.APPLE_MAIL,
-    "anfang der weitergeleiteten nachricht": ForwardClient.APPLE_MAIL,
-    "inicio del mensaje reenviado": ForwardClient.APPLE_MAIL,
-    "välitetty viesti alkaa": ForwardClient.APPLE_MAIL,
-    "début du message réexpédié": ForwardClient.APPLE_MAIL,
-    "début du message transféré": ForwardClient.APPLE_MAIL,
-    "započni proslijeđenu poruku": ForwardClient.APPLE_MAIL,
-    "továbbított levél kezdete": ForwardClient.APPLE_MAIL,
-    "inizio messaggio inoltrato": ForwardClient.APPLE_MAIL,
-    "begin doorgestuurd bericht": ForwardClient.APPLE_MAIL,
-    "videresendt melding": ForwardClient.APPLE_MAIL,
-    "początek przekazywanej wiadomości": ForwardClient.APPLE_MAIL,
-    "início da mensagem reencaminhada": ForwardClient.APPLE_MAIL,
-    "início da mensagem encaminhada": ForwardClient.APPLE_MAIL,
-    "începe mesajul redirecționat": ForwardClient.APPLE_MAIL,
-    "начало переадресованного сообщения": ForwardClient.APPLE_MAIL,
-    "začiatok preposlanej správy": ForwardClient.APPLE_MAIL,
-    "vidarebefordrat mejl": ForwardClient.APPLE_MAIL,
-    "vidarebefordrat brev": ForwardClient.APPLE_MAIL,
-    "i̇leti başlangıcı": ForwardClient.APPLE_MAIL,
-    "початок листа, що пересилається": ForwardClient.APPLE_MAIL,
-    "以下是转发的邮件": ForwardClient.APPLE_MAIL,
-    "転送されたメッセージ": ForwardClient.APPLE_MAIL,
-    "forwarded message": ForwardClient.MAILMATE,
-}
-
-# Reply-style header lines ("On <date>, <name> <addr> wrote:"), which Outlook 2019 for Mac also
-# writes above forwards. Placeholders: {date}, {name}, {addr}; a space matches any white space.
-_REPLY_STYLE_TEMPLATES = (
-    "On {date}, {name} {addr} wrote:",
-    "On {date} {name} {addr} wrote:",
-    "{name} {addr} wrote on {date}:",
-    "{name} {addr} wrote:",
-    "Am {date} schrieb {name} {addr}:",
-    "Le {date}, {name} {addr} a écrit :",
-    "El {date}, {name} {addr} escribió:",
-    "Il giorno {date} {name} {addr} ha scritto:",
-    "Il {date} {name} {addr} ha scritto:",
-    "Op {date} heeft {name} {addr} geschreven:",
-    "Op {date} schreef {name} {addr}:",
-    "Den {date} skrev {name} {addr} följande:",
-    "Den {date} skrev {name} {addr}:",
-    "D. {date} skrev {name} {addr}:",
-    "{name} {addr} skrev følgende den {date}:",
-    "{name} {addr} skrev den {date}:",
-    "{name} {addr} kirjoitti {date}:",
-    "Dne {date}, {name} {addr} napsal(a):",
-    "{date} používateľ {name} {addr} napísal:",
-    "Dnia {date} {name} {addr} napisał:",
-    "{date} időpontban {name} {addr} ezt írta:",
-    "Em {date}, {name} {addr} escreveu:",
-    "{date} пользователь {name} {addr} написал:",
-    "{name} {addr}, {date} tarihinde şunu yazdı:",
-    "Pe {date}, {name} {addr} a scris:",
-)
-
-# Subject prefixes (case-insensitive, before the colon). "VS" is Danish for forward and Finnish
-# for reply; forwards are the commoner reading in mail that reaches a helpdesk.
-_FORWARD_PREFIXES = frozenset(
-    _fold(p)
-    for p in (
-        "Fwd", "Fw", "Tr", "Trs", "WG", "RV", "VS", "VB", "VL", "PD", "ENC", "I", "Doorst",
-        "Redir", "Redir.", "İLT", "Videresend", "Wtg", "Továbbítás", "Továbbítva", "Přeposlat",
-        "PŘ", "Fwd.", "Rif", "Inoltro", "İlt", "Пересл", "Пересылка", "ПЕР", "Πρθ", "转发",
-        "轉寄", "転送", "전달",
-    )
-)  # fmt: skip
-_REPLY_PREFIXES = frozenset(
-    _fold(p)
-    for p in (
-        "Re", "AW", "SV", "Antw", "Odp", "YNT", "Ynt", "Vá", "R", "Ris", "Res", "Ref",
-        "Отв", "Від", "Απ", "回复", "回覆", "答复", "返信", "답장",
-    )
-)  # fmt: skip
+# Intros that are not Apple Mail's, by the client that writes them (any other intro: Apple Mail).
+_INTRO_CLIENTS: Mapping[str, ForwardClient] = {"forwarded message": ForwardClient.MAILMATE}
 
 _MAX_SCAN_LINES = 5000
 _MAX_HEADER_LINES = 100  # a forwarded header block is a few lines; more is not one
 _MAX_REPLY_STYLE_LINE = 400
+_MAX_ATTRIBUTIONS = 50  # candidate attribution lines read per body
 
-# --- compiled forms -----------------------------------------------------------------------------
-
-
-_LABEL_FIELD: dict[str, str] = {
-    _fold(label): field for field, labels in HEADER_LABELS.items() for label in labels
-}
 _LABEL_LINE = re.compile(
     r"^[ \t]*[*_]{0,2}(?P<label>[^\W\d_][^:：\n]{0,40}?)[*_]{0,2}[ \t]*[:：][*_]{0,2}[ \t]*"
     r"(?P<value>.*?)[ \t*]*$"
-)
-_INLINE_LABEL = re.compile(
-    "(?P<label>"
-    + "|".join(
-        re.escape(label)
-        for label in sorted(
-            {label for labels in HEADER_LABELS.values() for label in labels}, key=len, reverse=True
-        )
-    )
-    + r")[ \t]*[:：][ \t]*"
 )
 _DASHED = re.compile(
     r"^(?P<left>[-=]{2,})[ \t]*(?P<phrase>[^-=\n][^\n]*?)[ \t]*[-=]{2,}[ \t]*(?P<rest>.*)$"
@@ -282,38 +145,138 @@ _DASHED = re.compile(
 _UNDERSCORES = re.compile(r"^_{10,}$")
 _QUOTE_PREFIX = re.compile(r"^(?:[ \t]*>)+[ \t]?")
 _ONE_QUOTE = re.compile(r"^[ \t]*>[ \t]?")
-_FORWARD_FOLDED = tuple(_fold(p) for p in _FORWARD_PHRASES)
-_ORIGINAL_FOLDED = tuple(_fold(p) for p in _ORIGINAL_PHRASES)
-_COLON_FOLDED = {_fold(p): client for p, client in _COLON_PHRASES.items()}
 _SUBJECT_PREFIX = re.compile(
-    r"^[ \t]*(?P<prefix>[^\W\d_][^\W\d_.]{0,11}\.?)[ \t]*(?:\[\d+\])?[ \t]*[:：][ \t]*"
+    r"^[ \t]*(?P<prefix>[^\W\d_][^\W\d_.]{0,19}\.?)[ \t]*(?:\[\d+\])?[ \t]*[:：][ \t]*"
 )
-_ADDR = r"[\[<(]*[ \t]*(?:mailto:)?(?P<addr>[^\s<>\[\]()\"',;:]+@[^\s<>\[\]()\"',;:]+)[ \t]*[\]>)]*"
+# An address as attribution lines write it: bare, <x@y>, [x@y], (x@y), [mailto:x@y], (<x@y>).
+_ADDR = re.compile(
+    r"[\[<(]{0,2} ?(?:mailto:)?(?P<addr>[^\s<>\[\]()\"',;:@]+@[^\s<>\[\]()\"',;:@]+) ?[\]>)]{0,2}",
+    re.IGNORECASE,
+)
 
 
-def _compile_template(template: str) -> re.Pattern[str]:
+@attrs.frozen(kw_only=True)
+class _Rules:
+    """A language table compiled for the scanner."""
+
+    label_field: Mapping[str, str]
+    inline_label: re.Pattern[str]
+    forward_phrases: tuple[str, ...]
+    original_phrases: tuple[str, ...]
+    intros: Mapping[str, ForwardClient]
+    reply_style: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...]
+    forward_prefixes: frozenset[str]
+    reply_prefixes: frozenset[str]
+
+
+def _labels_of(language: ForwardLanguage, field: str) -> tuple[str, ...]:
+    labels: tuple[str, ...] = getattr(language, f"{field}_labels")
+    return labels
+
+
+def _label_fields(languages: Sequence[ForwardLanguage]) -> dict[str, str]:
+    """Every label's field; a label naming two fields makes the table unreadable: refused."""
+    found: dict[str, str] = {}
+    problems: list[Problem] = []
+    for language in languages:
+        for field in _FIELDS:
+            for label in _labels_of(language, field):
+                key = _fold(label)
+                if found.setdefault(key, field) != field:
+                    problems.append(
+                        Problem(
+                            code="forward_languages.label_clash",
+                            message=f"the label {label!r} ({language.code}) names both "
+                            f"{found[key]} and {field}",
+                            field="languages",
+                        )
+                    )
+    if problems:
+        raise ConfigurationError(problems)
+    return found
+
+
+def _compile_part(part: str) -> re.Pattern[str]:
     out: list[str] = []
-    for piece in re.split(r"(\{date\}|\{name\}|\{addr\}| )", template):
+    for piece in re.split(r"(\{date\}|\{name\}| |[:：])", part):
         if piece == "{date}":
-            out.append(r"(?P<date>.+?)")
+            # A date holds a digit; requiring one keeps "On Mon, ..." from ending at "Mon".
+            out.append(r"(?P<date>[^\d]*\d.*?)")
         elif piece == "{name}":
             out.append(r"(?P<name>[^<>\[\]()@]*?)")
-        elif piece == "{addr}":
-            out.append(_ADDR)
         elif piece == " ":
-            out.append(r"\s*")
+            out.append(" ?")  # the line's white space is collapsed before matching
+        elif piece in (":", "："):
+            out.append("[:：]")
         elif piece:
             out.append(re.escape(piece))
-    return re.compile("^" + "".join(out) + r"\s*$", re.IGNORECASE)
+    return re.compile("".join(out), re.IGNORECASE)
 
 
-_REPLY_STYLE = tuple(_compile_template(t) for t in _REPLY_STYLE_TEMPLATES)
+def _compile_template(template: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The template's parts before and after ``{addr}``, matched on each side of an address
+    found first: an address pattern inside the template would backtrack over the whole line."""
+    before, after = template.split("{addr}")
+    return _compile_part(before), _compile_part(after)
+
+
+@functools.lru_cache(maxsize=8)
+def _compile(languages: tuple[ForwardLanguage, ...]) -> _Rules:
+    label_field = _label_fields(languages)
+    every_label = {label for lang in languages for f in _FIELDS for label in _labels_of(lang, f)}
+    labels = sorted(every_label, key=len, reverse=True)  # the longest first: "De la" before "De"
+    forward = {_fold(p) for language in languages for p in language.forward_prefixes}
+    reply = {_fold(p) for language in languages for p in language.reply_prefixes}
+    return _Rules(
+        label_field=label_field,
+        inline_label=re.compile(
+            "(?P<label>" + "|".join(re.escape(label) for label in labels) + r")[ \t]*[:：][ \t]*"
+        ),
+        forward_phrases=tuple(_fold(p) for lang in languages for p in lang.forward_markers),
+        original_phrases=tuple(_fold(p) for lang in languages for p in lang.original_markers),
+        intros={
+            _fold(p): _INTRO_CLIENTS.get(_fold(p), ForwardClient.APPLE_MAIL)
+            for language in languages
+            for p in language.forward_intros
+        },
+        reply_style=tuple(
+            _compile_template(t) for language in languages for t in language.reply_templates
+        ),
+        # Danish "VS" forwards, Finnish "VS" replies: the forward reading wins (module docs).
+        forward_prefixes=frozenset(forward),
+        reply_prefixes=frozenset(reply - forward),
+    )
+
+
+def _rules(languages: Sequence[ForwardLanguage]) -> _Rules:
+    if languages is FORWARD_LANGUAGES:
+        return _DEFAULT_RULES
+    table = tuple(languages)
+    if not all(isinstance(language, ForwardLanguage) for language in table):
+        raise TypeError("languages must be a sequence of ForwardLanguage values")
+    return _compile(table)
+
+
+_DEFAULT_RULES = _compile(FORWARD_LANGUAGES)
+
+
+def _spellings(field: str) -> tuple[str, ...]:
+    """The field's labels in table order, each once (its first spelling: "Cc", not "CC")."""
+    seen: dict[str, str] = {}
+    for language in FORWARD_LANGUAGES:
+        for label in _labels_of(language, field):
+            seen.setdefault(_fold(label), label)
+    return tuple(seen.values())
+
+
+HEADER_LABELS: Mapping[str, tuple[str, ...]] = {field: _spellings(field) for field in _FIELDS}
+"""Header labels of forwarded blocks, per field, in every language of :data:`FORWARD_LANGUAGES`."""
 
 
 # --- subjects -----------------------------------------------------------------------------------
 
 
-def _prefixes(subject: str) -> tuple[list[str], str]:
+def _prefixes(subject: str, rules: _Rules) -> tuple[list[str], str]:
     found: list[str] = []
     rest = subject
     for _ in range(10):
@@ -321,29 +284,28 @@ def _prefixes(subject: str) -> tuple[list[str], str]:
         if not match:
             break
         prefix = _fold(match.group("prefix"))
-        if prefix not in _FORWARD_PREFIXES and prefix not in _REPLY_PREFIXES:
+        if prefix not in rules.forward_prefixes and prefix not in rules.reply_prefixes:
             break
         found.append(prefix)
         rest = rest[match.end() :]
     return found, rest
 
 
-def subject_kind(subject: str | None) -> SubjectKind | None:
+def subject_kind(
+    subject: str | None, *, languages: Sequence[ForwardLanguage] = FORWARD_LANGUAGES
+) -> SubjectKind | None:
     """What the subject's first prefix says (``Fwd:``/``WG:``/``TR:``... or ``Re:``/``AW:``...).
 
     A hint only: a subject is typed by people and rewritten by clients.
     """
-    if not subject:
-        return None
-    found, _ = _prefixes(subject)
-    if not found:
-        return None
-    return SubjectKind.FORWARD if found[0] in _FORWARD_PREFIXES else SubjectKind.REPLY
+    return _kind(subject, _rules(languages))
 
 
-def strip_subject_prefixes(subject: str) -> str:
+def strip_subject_prefixes(
+    subject: str, *, languages: Sequence[ForwardLanguage] = FORWARD_LANGUAGES
+) -> str:
     """The subject without its reply and forward prefixes: ``Fwd: Re: Hello`` -> ``Hello``."""
-    _, rest = _prefixes(subject)
+    _, rest = _prefixes(subject, _rules(languages))
     return rest.strip()
 
 
@@ -354,6 +316,7 @@ _MAILTO_BRACKET = re.compile(r"[\[<]mailto:([^\]>]*)[\]>]", re.IGNORECASE)
 _SQUARE_ADDR = re.compile(r"\[([^\[\]\s]+@[^\[\]\s]+)\]")
 _PAREN_ADDR = re.compile(r"\(\s*<?([^()<>\s]+@[^()<>\s]+?)>?\s*\)")
 _SINGLE_QUOTED_NAME = re.compile(r"'([^'<>]*)'\s*<")
+_ONE_MAILBOX = re.compile(r"^\s*(?P<name>[^<>@\s][^<>@]*)<[^<>@\s]+@[^<>@\s]+>\s*$")
 _ADDRESS_AS_NAME = re.compile(r"(^|[,;]\s*)([^\s<>,;\"']+@[^\s<>,;\"']+)\s*<")
 
 
@@ -394,7 +357,12 @@ def _author(value: str | None) -> tuple[EmailAddress | None, str | None]:
         return None, None
     found = _mailboxes(value)
     if found:
-        return found[0], found[0].display_name
+        # One author: an unquoted comma is part of the name (Outlook's "Doe, John <x@y>").
+        whole = _ONE_MAILBOX.match(_clean_mailbox_text(value))
+        name = _clean_name(whole.group("name")) if whole else found[0].display_name
+        if name is not None and name.casefold() == found[0].address.casefold():
+            name = None
+        return attrs.evolve(found[0], display_name=name), name
     if "@" in value:
         return None, None
     return None, _clean_name(value)
@@ -449,11 +417,11 @@ def _content(line: str) -> str:
     return _QUOTE_PREFIX.sub("", line, count=1).strip()
 
 
-def _label_field(line: str) -> tuple[str, str] | None:
+def _label_field(line: str, rules: _Rules) -> tuple[str, str] | None:
     match = _LABEL_LINE.match(line)
     if not match:
         return None
-    field = _LABEL_FIELD.get(_fold(match.group("label")))
+    field = rules.label_field.get(_fold(match.group("label")))
     if field is None:
         return None
     return field, match.group("value").strip()
@@ -466,7 +434,7 @@ class _Headers:
     """Index of the first line after the header block."""
 
 
-def _read_headers(lines: Sequence[str], start: int, depth: int) -> _Headers:
+def _read_headers(lines: Sequence[str], start: int, depth: int, rules: _Rules) -> _Headers:
     """Read ``Label: value`` lines from ``start``, skipping blank lines before the first."""
     fields: dict[str, str] = {}
     index = start
@@ -483,12 +451,12 @@ def _read_headers(lines: Sequence[str], start: int, depth: int) -> _Headers:
             # only when a header the block has not had yet follows at once.
             following = index + 1
             if following < len(lines) and fields:
-                upcoming = _label_field(_unquote(lines[following], depth))
+                upcoming = _label_field(_unquote(lines[following], depth), rules)
                 if upcoming is not None and upcoming[0] not in fields:
                     index = following
                     continue
             break
-        found = _label_field(line)
+        found = _label_field(line, rules)
         if found is not None:
             field, value = found
             if field in fields and field in {"to", "cc"}:
@@ -507,13 +475,13 @@ def _read_headers(lines: Sequence[str], start: int, depth: int) -> _Headers:
     return _Headers(fields=fields, end=index)
 
 
-def _inline_headers(rest: str) -> dict[str, str]:
+def _inline_headers(rest: str, rules: _Rules) -> dict[str, str]:
     """Split Yahoo's ``From: a <a@x>To: b <b@y>Sent: ...Subject: s`` run into fields."""
     fields: dict[str, str] = {}
-    matches = list(_INLINE_LABEL.finditer(rest))
+    matches = list(rules.inline_label.finditer(rest))
     for position, match in enumerate(matches):
         end = matches[position + 1].start() if position + 1 < len(matches) else len(rest)
-        field = _LABEL_FIELD.get(_fold(match.group("label")))
+        field = rules.label_field.get(_fold(match.group("label")))
         if field is not None and field not in fields:
             fields[field] = rest[match.end() : end].strip()
         if field == "subject":
@@ -535,20 +503,42 @@ def _above(lines: Sequence[str], index: int) -> str | None:
     return text or None
 
 
+# --- the decision -------------------------------------------------------------------------------
+
+
+class _Stop(enum.Enum):
+    QUOTED_REPLY = "quoted_reply"
+    """An attribution line heading a quoted reply: what follows is history, not a forward."""
+
+
+@attrs.define(kw_only=True)
+class _Scan:
+    """One body being scanned: its lines, what its subject says, the compiled rules, and how
+    many candidate attribution lines were read (the only state that changes during a scan)."""
+
+    lines: Sequence[str]
+    subject: str | None
+    kind: SubjectKind | None
+    first: int
+    """Index of the first line with content (quote marks aside): a block there is at the top."""
+    rules: _Rules
+    attributions: int = 0
+
+
 def _message(
-    lines: Sequence[str],
+    scan: _Scan,
     *,
     marker_index: int | None,
     fields: Mapping[str, str],
     body_start: int,
     client: ForwardClient,
     forwarder_end: int,
-    subject: str | None,
 ) -> ForwardedMessage:
+    lines = scan.lines
     author, name = _author(fields.get("from"))
     block_subject = fields.get("subject")
-    if block_subject is None and subject_kind(subject) is SubjectKind.FORWARD and subject:
-        block_subject = strip_subject_prefixes(subject)
+    if block_subject is None and scan.kind is SubjectKind.FORWARD and scan.subject:
+        block_subject = _prefixes(scan.subject, scan.rules)[1].strip()
     return ForwardedMessage(
         from_address=author,
         from_name=name,
@@ -576,160 +566,288 @@ def _dashed_client(left: str, phrase: str, strong: bool) -> ForwardClient:
     return ForwardClient.UNKNOWN
 
 
-def _phrase_strength(phrase: str) -> bool | None:
+def _phrase_strength(phrase: str, rules: _Rules) -> bool | None:
     """True: says forwarded; False: "original message" (reply or forward); None: neither."""
     folded = _fold(phrase)
-    if any(p in folded for p in _FORWARD_FOLDED):
+    if any(p in folded for p in rules.forward_phrases):
         return True
-    if any(p in folded for p in _ORIGINAL_FOLDED):
+    if any(p in folded for p in rules.original_phrases):
         return False
     return None
 
 
-def _at(
-    lines: Sequence[str], index: int, kind: SubjectKind | None, subject: str | None, first: int
-) -> ForwardedMessage | None:
-    raw = lines[index]
+def _intro(scan: _Scan, index: int, content: str, depth: int) -> ForwardedMessage | None:
+    """Apple Mail, MailMate: a whole line ending in a colon (``Begin forwarded message:``)."""
+    if not content.endswith((":", "：")):
+        return None
+    client = scan.rules.intros.get(_fold(content.rstrip(":： \t")))
+    if client is None:
+        return None
+    lines = scan.lines
+    limit = min(len(lines), index + 1 + _MAX_HEADER_LINES)
+    after = next((i for i in range(index + 1, limit) if lines[i].strip(" \t>")), limit)
+    header_depth = _depth(lines[after]) if after < len(lines) else depth
+    headers = _read_headers(lines, index + 1, header_depth, scan.rules)
+    if "from" not in headers.fields:
+        return None
+    return _message(
+        scan,
+        marker_index=index,
+        fields=headers.fields,
+        body_start=headers.end,
+        client=client,
+        forwarder_end=index,
+    )
+
+
+def _dashed(scan: _Scan, index: int, content: str, depth: int) -> ForwardedMessage | None:
+    """Gmail, Thunderbird, Yahoo, HubSpot, Missive, Outlook desktop, IONOS: a dashed phrase."""
+    dashed = _DASHED.match(content)
+    if dashed is None:
+        return None
+    strong = _phrase_strength(dashed.group("phrase"), scan.rules)
+    if strong is None or (not strong and scan.kind is SubjectKind.REPLY):
+        return None
+    rest = dashed.group("rest")
+    if rest and not rest.endswith(("-", "=")):
+        fields = _inline_headers(rest, scan.rules)
+        if "from" not in fields:
+            return None
+        return _message(
+            scan,
+            marker_index=index,
+            fields=fields,
+            body_start=index + 1,
+            client=ForwardClient.YAHOO,
+            forwarder_end=index,
+        )
+    headers = _read_headers(scan.lines, index + 1, depth, scan.rules)
+    fields, end = headers.fields, headers.end
+    if "from" not in fields and strong:
+        # Yandex, Mail.ru: the marker, then "27.10.2021, 09:31, "Name" <addr>:" for a header.
+        following = _next_content(scan.lines, index + 1)
+        attributed = None if following is None else _attribution(scan, following)
+        if attributed is not None:
+            fields, end = attributed.fields, attributed.end
+    if "from" not in fields and not strong:
+        return None
+    left = dashed.group("left")
+    spaced = content[len(left) : len(left) + 1] == " "
+    return _message(
+        scan,
+        marker_index=index,
+        fields=fields,
+        body_start=end,
+        client=_dashed_client(left, " " if spaced else "", strong),
+        forwarder_end=index,
+    )
+
+
+def _underscores(scan: _Scan, index: int, content: str, depth: int) -> ForwardedMessage | None:
+    """Outlook on the web and Microsoft 365: a line of underscores above a header block."""
+    if not _UNDERSCORES.match(content) or scan.kind is SubjectKind.REPLY:
+        return None
+    headers = _read_headers(scan.lines, index + 1, depth, scan.rules)
+    if "from" not in headers.fields or len(headers.fields) < 2:
+        return None
+    return _message(
+        scan,
+        marker_index=index,
+        fields=headers.fields,
+        body_start=headers.end,
+        client=ForwardClient.OUTLOOK,
+        forwarder_end=index,
+    )
+
+
+def _bare_block(scan: _Scan, index: int, depth: int) -> ForwardedMessage | None:
+    """New Outlook: the header block alone, From first, under a forward subject or at the top."""
+    if not (scan.kind is SubjectKind.FORWARD or (scan.kind is None and index <= scan.first)):
+        return None
+    label = _label_field(_unquote(scan.lines[index], depth), scan.rules)
+    if label is None or label[0] != "from":
+        return None
+    headers = _read_headers(scan.lines, index, depth, scan.rules)
+    fields = headers.fields
+    if len(fields) < 3 or not ("subject" in fields or "date" in fields):
+        return None
+    return _message(
+        scan,
+        marker_index=None,
+        fields=fields,
+        body_start=headers.end,
+        client=ForwardClient.OUTLOOK,
+        forwarder_end=index,
+    )
+
+
+# --- attribution lines ("On <date>, <name> <addr> wrote:") --------------------------------------
+
+# Where the person's name begins inside what a template took for it: after a quoted name's
+# opening quote, else after the last time or year ("at 11:43, John Doe" is John Doe).
+_QUOTED_TAIL = re.compile(r"[\"“„«]([^\"“”„«»]*)[\"”“»]\s*$")
+_DATE_TOKEN = re.compile(
+    r"\d{1,2}[:.h]\d{2}(?:[:.]\d{2})?(?:\s*[AaPp]\.?\s?[Mm]\b\.?)?"
+    r"(?:\s*(?:GMT|UTC)(?:\s*[+-]\s*\d{1,2}(?::?\d{2})?)?)?(?:\s*Uhr\b)?"
+    r"|\b\d{4}\b"
+)
+
+
+@attrs.frozen(kw_only=True)
+class _Attribution:
+    fields: dict[str, str]
+    end: int
+    """Index of the first line after the attribution (which may take two lines)."""
+
+
+def _next_content(lines: Sequence[str], start: int) -> int | None:
+    """The index of the first line with content from ``start``, within a few blank lines."""
+    for index in range(start, min(len(lines), start + 4)):
+        if _content(lines[index]):
+            return index
+    return None
+
+
+def _name_start(text: str) -> int:
+    quoted = _QUOTED_TAIL.search(text)
+    if quoted is not None:
+        return quoted.start()
+    last = None
+    for last in _DATE_TOKEN.finditer(text):  # noqa: B007 (the last match is wanted)
+        pass
+    if last is None:
+        return 0
+    name = text[last.end() :].lstrip(" ,;-")
+    return len(text) - len(name) if name.strip() else 0
+
+
+def _group(match: re.Match[str], name: str) -> str | None:
+    return match.group(name) if name in match.re.groupindex else None
+
+
+def _attribution_fields(
+    before: re.Match[str], after: re.Match[str], address: str
+) -> dict[str, str]:
+    name = _group(before, "name")
+    date = _group(before, "date") or _group(after, "date")
+    if name and _group(before, "date"):
+        # The lazy date stops at the first separator ("On 25 Oct 2021, at 11:43, John Doe"):
+        # the rest of the date went into the name; move it back.
+        cut = _name_start(name)
+        if cut:
+            date = before.string[before.start("date") : before.start("name") + cut]
+            name = name[cut:]
+    cleaned = _clean_name((name or "").replace('"', " "))
+    fields = {"from": f'"{cleaned}" <{address}>' if cleaned else f"<{address}>"}
+    if date and date.strip(" ,"):
+        fields["date"] = date.strip(" ,")
+    return fields
+
+
+def _attribution(scan: _Scan, index: int) -> _Attribution | None:
+    """The attribution line at ``index`` (Gmail wraps it: then it takes two lines), or None."""
+    lines = scan.lines
+    text, end = _content(lines[index]), index + 1
+    if not text.endswith((":", "：")) and end < len(lines):
+        if not lines[end].rstrip().endswith((":", "：")):
+            return None
+        text, end = text + " " + _content(lines[end]), end + 1
+    if len(text) > _MAX_REPLY_STYLE_LINE or "@" not in text or not text.endswith((":", "：")):
+        return None
+    # Each candidate costs a match per template: bounding them keeps a body of thousands of
+    # "... <a@b> wrote:" lines linear. Real mail has a handful.
+    scan.attributions += 1
+    if scan.attributions > _MAX_ATTRIBUTIONS:
+        return None
+    text = " ".join(text.split())
+    for found in itertools.islice(_ADDR.finditer(text), 3):
+        head, tail = text[: found.start()], text[found.end() :]
+        for before_pattern, after_pattern in scan.rules.reply_style:
+            after = after_pattern.fullmatch(tail)
+            before = before_pattern.fullmatch(head) if after else None
+            if after and before:
+                fields = _attribution_fields(before, after, found.group("addr"))
+                return _Attribution(fields=fields, end=end)
+    return None
+
+
+def _quoted_below(lines: Sequence[str], start: int) -> bool:
+    following = _next_content(lines, start)
+    return following is not None and _depth(lines[following]) > 0
+
+
+def _reply_style(scan: _Scan, index: int) -> ForwardedMessage | _Stop | None:
+    """An attribution line heads a forward only under a forward subject, and then only at the
+    very top of the body or above text that is not quoted with ">" (Outlook for Mac indents a
+    forward); one above ">"-quoted lines is a reply, and ends the scan."""
+    found = _attribution(scan, index)
+    if found is None:
+        return None
+    quoted = _quoted_below(scan.lines, found.end)
+    if scan.kind is SubjectKind.FORWARD and (index <= scan.first or not quoted):
+        return _message(
+            scan,
+            marker_index=index,
+            fields=found.fields,
+            body_start=found.end,
+            client=ForwardClient.OUTLOOK,
+            forwarder_end=index,
+        )
+    return _Stop.QUOTED_REPLY if quoted else None
+
+
+# --- the scan -----------------------------------------------------------------------------------
+
+
+def _at(scan: _Scan, index: int) -> ForwardedMessage | _Stop | None:
+    raw = scan.lines[index]
     content = _content(raw)
     if not content:
         return None
     depth = _depth(raw)
-
-    # Apple Mail, MailMate: a whole line ending in a colon.
-    colon = _COLON_FOLDED.get(_fold(content.rstrip(":： \t")))
-    if colon is not None and content.rstrip().endswith((":", "：")):
-        after = next(
-            (i for i in range(index + 1, len(lines)) if lines[i].strip(" \t>")), len(lines)
-        )
-        header_depth = _depth(lines[after]) if after < len(lines) else depth
-        headers = _read_headers(lines, index + 1, header_depth)
-        if "from" in headers.fields:
-            return _message(
-                lines,
-                marker_index=index,
-                fields=headers.fields,
-                body_start=headers.end,
-                client=colon,
-                forwarder_end=index,
-                subject=subject,
-            )
-
-    # Gmail, Thunderbird, Yahoo, Outlook desktop, Ionos: a phrase between dashes.
-    dashed = _DASHED.match(content)
-    if dashed is not None:
-        strong = _phrase_strength(dashed.group("phrase"))
-        if strong is not None and (strong or kind is not SubjectKind.REPLY):
-            rest = dashed.group("rest")
-            if rest and not rest.endswith(("-", "=")):
-                fields = _inline_headers(rest)
-                if "from" in fields:
-                    return _message(
-                        lines,
-                        marker_index=index,
-                        fields=fields,
-                        body_start=index + 1,
-                        client=ForwardClient.YAHOO,
-                        forwarder_end=index,
-                        subject=subject,
-                    )
-            else:
-                headers = _read_headers(lines, index + 1, depth)
-                if "from" in headers.fields or strong:
-                    left = dashed.group("left")
-                    spaced = content[len(left) : len(left) + 1] == " "
-                    client = _dashed_client(left, " " if spaced else "", strong)
-                    return _message(
-                        lines,
-                        marker_index=index,
-                        fields=headers.fields,
-                        body_start=headers.end,
-                        client=client,
-                        forwarder_end=index,
-                        subject=subject,
-                    )
-
-    # Outlook on the web and Microsoft 365: a line of underscores above a header block.
-    if _UNDERSCORES.match(content) and kind is not SubjectKind.REPLY:
-        headers = _read_headers(lines, index + 1, depth)
-        if "from" in headers.fields and len(headers.fields) >= 2:
-            return _message(
-                lines,
-                marker_index=index,
-                fields=headers.fields,
-                body_start=headers.end,
-                client=ForwardClient.OUTLOOK,
-                forwarder_end=index,
-                subject=subject,
-            )
-
-    # New Outlook: the header block alone, From first.
-    label = _label_field(_unquote(raw, depth))
-    if label is not None and label[0] == "from":
-        at_top = index <= first
-        if kind is SubjectKind.FORWARD or (kind is None and at_top):
-            headers = _read_headers(lines, index, depth)
-            fields = headers.fields
-            if len(fields) >= 3 and ("subject" in fields or "date" in fields):
-                return _message(
-                    lines,
-                    marker_index=None,
-                    fields=fields,
-                    body_start=headers.end,
-                    client=ForwardClient.OUTLOOK,
-                    forwarder_end=index,
-                    subject=subject,
-                )
-
-    # Outlook 2019 for Mac: "On <date>, <name> <addr> wrote:", trusted only with a forward subject.
-    if kind is SubjectKind.FORWARD:
-        return _reply_style(lines, index, subject)
-    return None
+    return (
+        _intro(scan, index, content, depth)
+        or _dashed(scan, index, content, depth)
+        or _underscores(scan, index, content, depth)
+        or _bare_block(scan, index, depth)
+        or _reply_style(scan, index)
+    )
 
 
-def _reply_style(lines: Sequence[str], index: int, subject: str | None) -> ForwardedMessage | None:
-    content = _content(lines[index])
-    candidates = [(content, index + 1)]
-    if index + 1 < len(lines):
-        candidates.append((content + " " + _content(lines[index + 1]), index + 2))
-    for text, body_start in candidates:
-        if len(text) > _MAX_REPLY_STYLE_LINE or not text.endswith((":", "：")):
-            continue
-        for pattern in _REPLY_STYLE:
-            match = pattern.match(text)
-            if match is None:
-                continue
-            address = match.group("addr")
-            name = _clean_name(match.group("name"))
-            fields = {"from": f'"{name}" <{address}>' if name else f"<{address}>"}
-            date = match.groupdict().get("date")
-            if date:
-                fields["date"] = date.strip(" ,")
-            return _message(
-                lines,
-                marker_index=index,
-                fields=fields,
-                body_start=body_start,
-                client=ForwardClient.OUTLOOK,
-                forwarder_end=index,
-                subject=subject,
-            )
-    return None
+def _kind(subject: str | None, rules: _Rules) -> SubjectKind | None:
+    if not subject:
+        return None
+    found, _ = _prefixes(subject, rules)
+    if not found:
+        return None
+    return SubjectKind.FORWARD if found[0] in rules.forward_prefixes else SubjectKind.REPLY
 
 
-def parse_forwarded(text: str, subject: str | None = None) -> ForwardedMessage | None:
+def parse_forwarded(
+    text: str,
+    subject: str | None = None,
+    *,
+    languages: Sequence[ForwardLanguage] = FORWARD_LANGUAGES,
+) -> ForwardedMessage | None:
     """The first (outermost) forwarded message in ``text``, or None when there is none.
 
     ``subject`` is the forwarding message's subject, used as a hint for markers that replies
-    use too (see the module documentation). Never raises.
+    use too (see the module documentation). ``languages`` is the table of words to read
+    (:data:`~inboxcore.mail.forward_languages.FORWARD_LANGUAGES` unless a host adds its own).
+    Never raises on any text or subject; a language table where a label names two fields
+    raises :class:`~inboxcore.domain.errors.ConfigurationError`.
     """
+    rules = _rules(languages)
     if not isinstance(text, str) or not text:
         return None
-    kind = subject_kind(subject) if isinstance(subject, str) else None
+    subject = subject if isinstance(subject, str) else None
     lines = _normalise(text)
-    # The first line with content (quote marks aside): a bare header block there is at the top.
     first = next((i for i, line in enumerate(lines) if _content(line)), len(lines))
+    scan = _Scan(lines=lines, subject=subject, kind=_kind(subject, rules), first=first, rules=rules)
     for index in range(min(len(lines), _MAX_SCAN_LINES)):
-        found = _at(lines, index, kind, subject if isinstance(subject, str) else None, first)
+        found = _at(scan, index)
+        if found is _Stop.QUOTED_REPLY:
+            return None
         if found is not None:
             return found
     return None

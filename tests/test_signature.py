@@ -161,6 +161,23 @@ def test_classic_xss_payloads_render_inert(template: str) -> None:
     assert "style=" not in html.lower()
 
 
+def test_a_lone_surrogate_is_replaced_not_raised() -> None:
+    """A template holding a lone surrogate (JSON allows ``"\\ud800"``) renders with U+FFFD in its
+    place; nh3 alone would raise, as it hands the text to Rust as UTF-8."""
+    template = '<p>Jane \ud800Doe <a href="https://acme.example">site</a></p>'
+    html, text = render(template)
+    assert html == '<p>Jane \ufffdDoe <a href="https://acme.example">site</a></p>'
+    assert "Jane \ufffdDoe" in text
+    assert sanitize_html(template) == html
+    assert check_signature(SignatureSettings(html=template)) == ()
+
+
+def test_characters_outside_the_bmp_pass_unchanged() -> None:
+    """The legitimate twin: an emoji (a surrogate pair in UTF-16) is kept as written."""
+    html, _ = render("<p>Thanks \N{WAVING HAND SIGN} {company}</p>")
+    assert html == "<p>Thanks \N{WAVING HAND SIGN} Acme</p>"
+
+
 @pytest.mark.parametrize(
     "href",
     [
@@ -314,7 +331,15 @@ _HTMLISH = st.lists(
             *"<>/=\"' &;:{}.,|-",
             *("a", "b", "p", "br", "img", "src", "href", "script", "javascript"),
             *sorted(TOKENS),
-            *("{agent.full_name}", "{company}", "https://x.example", "\n", "é"),
+            *(
+                "{agent.full_name}",
+                "{company}",
+                "https://x.example",
+                "\n",
+                "é",
+                "\ud800",
+                "\N{WAVING HAND SIGN}",
+            ),
             *("<a href=", "<img src=", "<p>", "</p>", "<br>", "<div>", "</div>", "<script>", " on"),
         ]
     ),

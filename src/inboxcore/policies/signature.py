@@ -413,6 +413,15 @@ class _Collector(HTMLParser):
             self.items.append(_Text(data))
 
 
+def _without_lone_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate (``"\\ud800"``, which JSON and Python strings allow)
+    replaced by U+FFFD: nh3 hands the string to Rust as UTF-8, which has no surrogates, and
+    would raise. Well-formed pairs are joined into their character on the way."""
+    if text.isascii():
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def _sanitize(template: str) -> str:
     """The template through nh3 (a maintained sanitizer: html5ever's spec-conforming parser and
     ammonia's cleaner) with our allow-list: what a browser would parse, and nothing active.
@@ -420,7 +429,7 @@ def _sanitize(template: str) -> str:
     nh3 is the security boundary; the collector below only shapes what survives (tokens, line
     tidying, plain text) and checks the per-tag URL schemes nh3 cannot tell apart."""
     return nh3.clean(
-        template,
+        _without_lone_surrogates(template),
         tags=_NH3_TAGS,
         attributes=_NH3_ATTRIBUTES,
         url_schemes=set(_LINK_SCHEMES),

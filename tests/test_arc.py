@@ -268,6 +268,21 @@ def test_parse_version_none_reason_and_quoting() -> None:
     assert parse_authentication_results("  (only a comment)  ") is None
 
 
+def test_a_quoted_authserv_id_keeps_its_quotes() -> None:
+    """A quoted authserv-id is not read as the token: no MTA writes one, an edge that removes
+    forged fields of its own id may miss it, so it must never pass for a trusted id."""
+    quoted = parse_authentication_results('"MX.Example.NET"; spf=pass smtp.mailfrom=a.example')
+    assert quoted is not None
+    assert quoted.authserv_id == '"mx.example.net"'
+
+
+@given(st.text(max_size=200) | st.text(alphabet='a=;"()\\ .\r\n/1', max_size=60))
+def test_parsing_never_raises(value: str) -> None:
+    """Any text gives a parsed field or None, never an exception (it is untrusted input)."""
+    parsed = parse_authentication_results(value)
+    assert parsed is None or isinstance(parsed.results, tuple)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_validate_never_raises_on_mangled_chains(data: st.DataObject) -> None:

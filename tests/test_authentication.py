@@ -331,6 +331,20 @@ def test_upstream_results_trusted_only_from_configured_authserv_ids() -> None:
     assert trusted.disposition is Disposition.ACCEPTED
 
 
+def test_a_quoted_trusted_authserv_id_is_not_trusted() -> None:
+    """'"edge.acme.example"' is not our edge's field: an edge that removes forged fields of its
+    own id may miss the quoted spelling, so only the token (the test above) is believed."""
+    stamped = (
+        b'Authentication-Results: "edge.acme.example"; spf=pass smtp.mailfrom=ann@customer.example\r\n'
+        + ORIGINAL
+    )
+    config = AuthenticationConfig(trusted_authserv_ids=frozenset({"edge.acme.example"}))
+    result = run(stamped, client_ip="", config=config)
+    assert result.authentication is not None
+    assert result.authentication.spf == "none"
+    assert result.disposition is Disposition.QUARANTINED
+
+
 def test_offline_run_reports_none_everywhere() -> None:
     """Without DNS, every result is none and a spoof that DNS would catch is not held back."""
     spoof = ORIGINAL.replace(b"ann@customer.example", b"ceo@customer.example")

@@ -89,3 +89,38 @@ def test_a_message_without_our_result_is_only_cleaned() -> None:
     shown = display_source(RAW.replace(b"\r\n", b"\n"), authserv_id="inboxcore", ours=None)
     assert shown.startswith(f"{RENAMED_HEADER}: inboxcore;".encode())
     assert shown.count(b"\nAuthentication-Results: ") == 2  # upstream header and body line
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        b'Authentication-Results: "inboxcore"; dmarc=pass header.from=bank.example',
+        b'Authentication-Results: "inbox\\core"; dmarc=pass header.from=bank.example',
+        b"Authentication-Results: (our edge) inboxcore; dmarc=pass header.from=bank.example",
+        b"Authentication-Results: inboxcore 1; dmarc=pass header.from=bank.example",
+        b"Authentication-Results:inboxcore;dmarc=pass header.from=bank.example",
+        b"Authentication-Results : inboxcore; dmarc=pass header.from=bank.example",
+        b"Authentication-Results: inboxcore; none",
+    ],
+)
+def test_every_spelling_of_a_claim_of_our_id_is_renamed(field: bytes) -> None:
+    """Quoted, commented, versioned or unspaced: a field claiming ``inboxcore`` is renamed."""
+    shown = display_source(
+        field + b"\r\nSubject: hi\r\n\r\nbody\r\n", authserv_id="inboxcore", ours=None
+    )
+    assert shown.startswith(RENAMED_HEADER.encode())
+    assert shown.endswith(b"\r\nSubject: hi\r\n\r\nbody\r\n")
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        b'Authentication-Results: "mx.edge.example"; spf=pass smtp.mailfrom=x.example',
+        b"Authentication-Results: inboxcore.example; spf=pass smtp.mailfrom=x.example",
+        b"Authentication-Results: mx.edge.example; dkim=pass (signed by inboxcore) header.d=x",
+    ],
+)
+def test_fields_of_other_authserv_ids_stay_as_received(field: bytes) -> None:
+    """The legitimate twin: another id (quoted, or only containing ours) is left untouched."""
+    raw = field + b"\r\nSubject: hi\r\n\r\nbody\r\n"
+    assert display_source(raw, authserv_id="inboxcore", ours=None) == raw

@@ -223,8 +223,9 @@ def parse_authentication_results(value: str) -> AuthenticationResults | None:
     """Parse the value of an Authentication-Results field (RFC 8601 section 2.2).
 
     Comments are dropped, the method version (``dkim/1``) too; method, result and property names
-    are lowercased, values kept. Pieces that are not ``method=result`` are skipped. None when
-    there is not even an authserv-id.
+    are lowercased, values kept; a quoted authserv-id keeps its quotes, so that it never passes
+    for a trusted token. Pieces that are not ``method=result`` are skipped. None when there is
+    not even an authserv-id. Never raises.
     """
     parts = _split_semicolons(_strip_comments(value))
     head = parts[0].split()

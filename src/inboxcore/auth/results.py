@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import authres
 
-from inboxcore.auth.arc import ArcResult, parse_authentication_results
+from inboxcore.auth.arc import ArcResult, _unquote, parse_authentication_results
 from inboxcore.auth.dkim_verify import DkimSignatureResult
 from inboxcore.auth.dmarc import DmarcResult
 from inboxcore.auth.spf import SpfResult
@@ -94,9 +94,11 @@ def _header_end(raw: bytes) -> int:
 
 
 def _claims(field: bytes, authserv_id: str) -> bool:
+    """Whether ``field`` claims ``authserv_id``, in any spelling a reader might take for it:
+    the quoted form counts here (it is renamed), though intake never trusts it."""
     value = field.split(b":", 1)[1].decode("utf-8", "replace")
     parsed = parse_authentication_results(value)
-    return parsed is not None and parsed.authserv_id == authserv_id.lower()
+    return parsed is not None and _unquote(parsed.authserv_id) == authserv_id.lower()
 
 
 def display_source(raw: bytes, *, authserv_id: str, ours: str | None) -> bytes:

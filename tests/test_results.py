@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import authres
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from inboxcore.auth.arc import parse_authentication_results
 from inboxcore.auth.dkim_verify import DkimSignatureResult
@@ -124,3 +128,78 @@ def test_fields_of_other_authserv_ids_stay_as_received(field: bytes) -> None:
     """The legitimate twin: another id (quoted, or only containing ours) is left untouched."""
     raw = field + b"\r\nSubject: hi\r\n\r\nbody\r\n"
     assert display_source(raw, authserv_id="inboxcore", ours=None) == raw
+
+
+def test_the_header_ends_at_its_first_empty_line_whatever_the_line_endings() -> None:
+    """A message with LF endings whose body holds a CRLF blank line: the body is left as it is
+    (the first ``\\r\\n\\r\\n`` is not where the header ends)."""
+    body = b"\nquoted:\r\n\r\nAuthentication-Results: inboxcore; dmarc=pass\n"
+    raw = b"Authentication-Results: inboxcore; dkim=pass\nSubject: hi\n" + body
+    shown = display_source(raw, authserv_id="inboxcore", ours="inboxcore; dkim=none")
+    assert shown == (
+        b"Authentication-Results: inboxcore; dkim=none\n"
+        + RENAMED_HEADER.encode()
+        + b": inboxcore; dkim=pass\nSubject: hi\n"
+        + body
+    )
+
+
+def test_classic_mac_line_endings_are_kept() -> None:
+    """Lone CR endings: our field on top ends with CR too, the forged one is renamed."""
+    raw = b"Authentication-Results: inboxcore; dkim=pass\rSubject: hi\r\rbody\r"
+    shown = display_source(raw, authserv_id="inboxcore", ours="inboxcore; dkim=none")
+    assert shown == (
+        b"Authentication-Results: inboxcore; dkim=none\r"
+        + RENAMED_HEADER.encode()
+        + b": inboxcore; dkim=pass\rSubject: hi\r\rbody\r"
+    )
+
+
+_NAMES = st.sampled_from(
+    ["Authentication-Results", "authentication-results", "Authentication-Results ", "Subject"]
+)
+_VALUES = st.lists(
+    st.sampled_from(
+        [
+            *("inboxcore", "mx.edge.example", '"inboxcore"', "dkim=pass", "(c)", "\\", '"'),
+            *(";", " ", "\r\n\t", "\n ", "\r\n", "\n", ":", "é", "\x00"),
+        ]
+    ),
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.tuples(_NAMES, _VALUES), max_size=6),
+    st.sampled_from([b"\r\n", b"\n", b""]),
+    st.binary(max_size=40) | st.sampled_from([b"\r\nAuthentication-Results: inboxcore; x"]),
+)
+def test_showing_only_renames_and_never_raises(
+    fields: list[tuple[str, str]], separator: bytes, body: bytes
+) -> None:
+    """Whatever the header and body, the shown copy is the raw message with some field names
+    changed to the renamed one and nothing else (the body above all); it never raises."""
+    raw = b"".join(f"{name}:{value}\r\n".encode() for name, value in fields) + separator + body
+    shown = display_source(raw, authserv_id="inboxcore", ours=None)
+    assert _only_renamed(shown, raw)
+    if separator:
+        assert shown.endswith(separator + body)
+
+
+_ORIGINAL_NAME = re.compile(rb"authentication-results[ \t]*(?=:)", re.IGNORECASE)
+
+
+def _only_renamed(shown: bytes, raw: bytes) -> bool:
+    """Whether ``shown`` is ``raw`` with some A-R field names replaced by the renamed one."""
+    renamed = RENAMED_HEADER.encode()
+    i = j = 0
+    while i < len(shown):
+        original = _ORIGINAL_NAME.match(raw, j)
+        if shown.startswith(renamed, i) and original:
+            i, j = i + len(renamed), original.end()
+        elif j < len(raw) and shown[i] == raw[j]:
+            i, j = i + 1, j + 1
+        else:
+            return False
+    return j == len(raw)

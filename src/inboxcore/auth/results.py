@@ -85,12 +85,22 @@ def results_header(
     return text.removeprefix(_PREFIX)
 
 
-def _header_end(raw: bytes) -> int:
-    for separator in (b"\r\n\r\n", b"\n\n"):
-        found = raw.find(separator)
-        if found >= 0:
-            return found + len(separator) // 2
-    return len(raw)
+_LINE = re.compile(rb"[^\r\n]*(?:\r\n|\n|\r)?")
+
+
+def _header_lines(raw: bytes) -> tuple[list[bytes], int]:
+    """The lines of the header section (line endings kept) and where the rest starts: the
+    first empty line, as the parser has it. Not the first ``\r\n\r\n`` in the message,
+    which in a message with LF endings may lie deep in the body."""
+    lines: list[bytes] = []
+    for match in _LINE.finditer(raw):
+        line = match.group()
+        if not line:
+            break
+        if line in (b"\r\n", b"\n", b"\r"):
+            return lines, match.start()
+        lines.append(line)
+    return lines, len(raw)
 
 
 def _claims(field: bytes, authserv_id: str) -> bool:
@@ -106,10 +116,9 @@ def display_source(raw: bytes, *, authserv_id: str, ours: str | None) -> bytes:
     on top (when known), and every incoming one claiming ``authserv_id`` renamed to
     :data:`RENAMED_HEADER`, so that nobody reads a forged verdict as ours. Other fields,
     trusted upstream results among them, and the body are left exactly as received."""
-    end = _header_end(raw)
-    head, body = raw[:end], raw[end:]
-    newline = b"\r\n" if b"\r\n" in head[:4096] or not head else b"\n"
-    lines = head.splitlines(keepends=True)
+    lines, body_start = _header_lines(raw)
+    first = lines[0] if lines else b"\r\n"
+    newline = first[len(first.rstrip(b"\r\n")) :] or b"\r\n"
     out: list[bytes] = []
     index = 0
     while index < len(lines):
@@ -123,4 +132,4 @@ def display_source(raw: bytes, *, authserv_id: str, ours: str | None) -> bytes:
             joined = RENAMED_HEADER.encode() + joined[joined.index(b":") :]
         out.append(joined)
     top = (_PREFIX + ours).encode("utf-8") + newline if ours else b""
-    return top + b"".join(out) + body
+    return top + b"".join(out) + raw[body_start:]

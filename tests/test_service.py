@@ -897,6 +897,37 @@ def test_the_message_record_keeps_what_authentication_found() -> None:
     )
 
 
+def test_a_host_is_shown_our_result_and_forged_claims_renamed() -> None:
+    """``message_source``: our stored result on top, a forged ``inboxcore; dmarc=pass``
+    renamed, and the stored raw bytes left exactly as received."""
+    w = world(dns=True)
+    forged = b"Authentication-Results: inboxcore; dmarc=pass header.from=customer.example\r\n"
+    delivery = w.service.receive(mail(extra=forged.decode()), envelope(client_ip=TEAM_IP))
+    assert delivery.message_id is not None
+    (message,) = w.storage.records(Message)
+    shown = w.service.message_source(delivery.message_id)
+    assert shown.startswith(
+        f"Authentication-Results: {message.authentication_results}\r\n".encode()
+    )
+    assert b"\r\nX-Original-Authentication-Results: inboxcore; dmarc=pass" in shown
+    assert shown.count(b"Authentication-Results: inboxcore;") == 2  # ours, and the renamed
+    assert delivery.raw_id is not None
+    assert w.raw_store.get(delivery.raw_id) == mail(extra=forged.decode())
+
+
+def test_a_host_is_shown_upstream_results_as_received() -> None:
+    """The legitimate twin: our edge MTA's field (another authserv-id) is shown untouched."""
+    w = world(dns=True)
+    edge = b"Authentication-Results: mx.edge.example; spf=pass smtp.mailfrom=acme.example\r\n"
+    delivery = w.service.receive(mail(extra=edge.decode()), envelope(client_ip=TEAM_IP))
+    assert delivery.message_id is not None
+    shown = w.service.message_source(delivery.message_id)
+    assert b"\r\n" + edge in shown
+    assert b"X-Original-" not in shown
+    with pytest.raises(NotFoundError):
+        w.service.message_source(MessageId("no-such-message"))
+
+
 def test_commit_applied_but_unacknowledged_is_confirmed_and_accepted() -> None:
     """The unit committed but its answer was lost: the intake log shows it, so it is accepted."""
     flaky = FlakyStorage(make_storage())

@@ -34,6 +34,7 @@ from typing import BinaryIO
 import attrs
 
 from inboxcore.app.outbox import Outbox
+from inboxcore.auth.results import display_source
 from inboxcore.channels import ChannelStep, apply_step
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import (
@@ -475,6 +476,23 @@ class InboxService:
             ]
         )
         return entry
+
+    def message_source(self, message_id: MessageId) -> bytes:
+        """One message's source as a person should see it ("show original"): the raw message
+        as stored, with our own Authentication-Results on top (as intake recorded it) and every
+        incoming one claiming our authserv-id renamed, per RFC 8601 section 5
+        (:func:`~inboxcore.auth.results.display_source`). The stored bytes are not changed.
+        Raises :class:`~inboxcore.domain.errors.NotFoundError` for an unknown message or one
+        with no stored raw message."""
+        with self.storage.unit_of_work() as uow:
+            message = uow.messages.get(message_id)
+        if message.raw_id is None:
+            raise NotFoundError(f"message {message_id} has no stored raw message")
+        return display_source(
+            self.raw_store.get(message.raw_id),
+            authserv_id=self._intake_config.authentication.authserv_id,
+            ours=message.authentication_results,
+        )
 
     def _account_of(self, channel_id: ChannelId | None) -> AccountId | None:
         if channel_id is None:

@@ -18,12 +18,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
-from inboxcore.auth.results import display_source
 from inboxcore.cli.inbox import DEFAULT_DB, Inbox, open_inbox
 from inboxcore.cli.options import count, write_bytes
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import InboxcoreError, NotFoundError
-from inboxcore.domain.ids import UserId
+from inboxcore.domain.ids import MessageId, UserId
 from inboxcore.domain.model import (
     Contact,
     Conversation,
@@ -274,17 +273,12 @@ def show_conversation(inbox: Inbox, wanted: str) -> dict[str, Any]:
 
 def message_source(inbox: Inbox, conversation: dict[str, Any], wanted: str) -> bytes:
     """The raw message ``wanted`` (a message id of ``conversation``, or a unique start of one) as
-    a person should see it: :func:`~inboxcore.auth.results.display_source`."""
+    a person should see it: :meth:`~inboxcore.app.service.InboxService.message_source`."""
     found = [m for m in conversation["messages"] if m["id"].startswith(wanted)]
     if len(found) != 1 or not found[0]["raw_id"]:
         what = "no" if not found else ("several" if len(found) > 1 else "no stored")
         raise NotFoundError(f"{what} message of {conversation['id']} matches {wanted!r}")
-    authserv_id = inbox.service.config.intake.authentication.authserv_id
-    return display_source(
-        inbox.raw_store.get(found[0]["raw_id"]),
-        authserv_id=authserv_id,
-        ours=found[0]["authentication_results"],
-    )
+    return inbox.service.message_source(MessageId(found[0]["id"]))
 
 
 def _cut(text: str | None, width: int) -> str:

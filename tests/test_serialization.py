@@ -65,6 +65,26 @@ def test_a_message_stored_before_sender_evidence_reads_as_unproven() -> None:
     assert converter.structure(data, Message) == attrs.evolve(message, sender_evidence=None)
 
 
+def test_a_message_stored_before_its_authentication_results_reads_as_none() -> None:
+    """Records written before ``Message.authentication_results`` existed load with None (no
+    migration: the SQL store keeps messages as JSON documents); a kept value reads back."""
+    message = Message(
+        id=MessageId("m1"),
+        account_id=AccountId("a"),
+        channel_id=ChannelId("c"),
+        conversation_id=ConversationId("cv"),
+        direction=Direction.INBOUND,
+        kind=MessageKind.MESSAGE,
+        fingerprint="fp",
+        received_at=datetime(2026, 5, 4, tzinfo=UTC),
+        authentication_results="inboxcore; spf=pass smtp.mailfrom=acme.example; dkim=none",
+    )
+    data = converter.unstructure(message)
+    assert converter.structure(data, Message) == message
+    del data["authentication_results"]
+    assert converter.structure(data, Message) == attrs.evolve(message, authentication_results=None)
+
+
 def _event_strategies() -> dict[type[Any], st.SearchStrategy[Any]]:
     import typing
 

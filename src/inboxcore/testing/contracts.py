@@ -175,6 +175,21 @@ class StorageContract:
             assert uow.messages.get(MessageId("msg-1")) == _message(1, "a@x")
             assert uow.tickets.get(TicketId("ticket-1")) == _ticket(1, 1)
 
+    def test_a_message_keeps_its_authentication_results(self) -> None:
+        """Our Authentication-Results value, kept with a message, reads back unchanged, by id
+        and by conversation ("why was this let in?" must be answerable later)."""
+        storage = self._seeded()
+        value = (
+            "inboxcore; spf=pass smtp.mailfrom=acme.example; dkim=pass header.d=example.com "
+            'header.s=s1 header.b="a;b"; arc=none; dmarc=pass header.from=example.com'
+        )
+        kept = attrs.evolve(_message(1, "a@x"), authentication_results=value)
+        self._commit(storage, lambda u: u.messages.add(kept))
+        with storage.unit_of_work() as uow:
+            assert uow.messages.get(MessageId("msg-1")).authentication_results == value
+            (found,) = uow.messages.for_conversation(ConversationId("conv-1"))
+            assert found == kept
+
     def test_missing_records_raise_not_found(self) -> None:
         """get() of an unknown id raises NotFoundError; finders return None."""
         storage = self._seeded()

@@ -345,6 +345,23 @@ def test_a_quoted_trusted_authserv_id_is_not_trusted() -> None:
     assert result.disposition is Disposition.QUARANTINED
 
 
+def test_an_encoded_trusted_authserv_id_is_not_trusted() -> None:
+    """An encoded word is not a token: '=?utf-8?q?edge.acme.example?=' is not our edge's field
+    (an edge removing forged fields of its own id does not decode them), nor is an encoded
+    result; fields are read as written, never RFC 2047 decoded."""
+    config = AuthenticationConfig(trusted_authserv_ids=frozenset({"edge.acme.example"}))
+    for field in (
+        b"Authentication-Results: =?utf-8?q?edge.acme.example?=; spf=pass "
+        b"smtp.mailfrom=ann@customer.example\r\n",
+        b"Authentication-Results: edge.acme.example; spf==?utf-8?q?pass?= "
+        b"smtp.mailfrom=ann@customer.example\r\n",
+    ):
+        result = run(field + ORIGINAL, client_ip="", config=config)
+        assert result.authentication is not None
+        assert result.authentication.spf == "none", field
+        assert result.disposition is Disposition.QUARANTINED
+
+
 def test_offline_run_reports_none_everywhere() -> None:
     """Without DNS, every result is none and a spoof that DNS would catch is not held back."""
     spoof = ORIGINAL.replace(b"ann@customer.example", b"ceo@customer.example")

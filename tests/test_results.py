@@ -11,8 +11,15 @@ from hypothesis import strategies as st
 
 from inboxcore.auth.arc import parse_authentication_results
 from inboxcore.auth.dkim_verify import DkimSignatureResult
-from inboxcore.auth.results import RENAMED_HEADER, display_source, results_header
+from inboxcore.auth.results import (
+    RENAMED_HEADER,
+    claims_authserv_id,
+    display_source,
+    incoming_results,
+    results_header,
+)
 from inboxcore.auth.spf import SpfResult
+from inboxcore.mail.parsing import parse_message
 
 DKIM = DkimSignatureResult(
     domain="customer.example",
@@ -203,3 +210,20 @@ def _only_renamed(shown: bytes, raw: bytes) -> bool:
         else:
             return False
     return j == len(raw)
+
+
+def test_incoming_results_are_read_as_written() -> None:
+    """Every Authentication-Results value, topmost first, folded lines kept and encoded words
+    left encoded (one is not a token); other fields and the body are not read."""
+    raw = (
+        b"Authentication-Results: mx.edge.example;\r\n spf=pass smtp.mailfrom=a.example\r\n"
+        b"Subject: =?utf-8?q?hi?=\r\n"
+        b"authentication-results: =?utf-8?q?mx.edge.example?=; dkim=pass\r\n"
+        b"\r\nAuthentication-Results: mx.edge.example; body\r\n"
+    )
+    values = incoming_results(parse_message(raw))
+    assert values == (
+        " mx.edge.example;\r\n spf=pass smtp.mailfrom=a.example\r\n",
+        " =?utf-8?q?mx.edge.example?=; dkim=pass\r\n",
+    )
+    assert [claims_authserv_id(v, "MX.Edge.Example") for v in values] == [True, False]

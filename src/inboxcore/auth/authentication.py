@@ -32,7 +32,7 @@ from inboxcore.auth.arc import (
 from inboxcore.auth.bodyhash import BodyHashes
 from inboxcore.auth.dkim_verify import DkimSignatureResult, verify_dkim
 from inboxcore.auth.dmarc import DmarcResult, evaluate_dmarc, sampling_value
-from inboxcore.auth.results import results_header
+from inboxcore.auth.results import incoming_results, results_header
 from inboxcore.auth.spf import SPF_RESULTS, SpfResult, SpfResultWord, check_spf
 from inboxcore.domain.errors import PortError
 from inboxcore.domain.ids import raw_message_id
@@ -247,9 +247,10 @@ def _trusted_upstream(
     """The topmost Authentication-Results of a trusted authserv-id (our edge MTA), if any.
 
     Headers claiming our own authserv-id were not written by us (we never store ours in the raw
-    message) and are ignored, as are all others not configured as trusted.
+    message) and are ignored, as are all others not configured as trusted, and quoted or
+    encoded spellings of a trusted id (read as written: :func:`incoming_results`).
     """
-    for value in parsed.headers("Authentication-Results"):
+    for value in incoming_results(parsed):
         results = parse_authentication_results(value)
         if results is None:
             continue

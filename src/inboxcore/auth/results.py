@@ -29,13 +29,21 @@ from inboxcore.auth.arc import ArcResult, _unquote, parse_authentication_results
 from inboxcore.auth.dkim_verify import DkimSignatureResult
 from inboxcore.auth.dmarc import DmarcResult
 from inboxcore.auth.spf import SpfResult
+from inboxcore.mail.parsing import ParsedMessage
 
-__all__ = ["RENAMED_HEADER", "display_source", "results_header"]
+__all__ = [
+    "RENAMED_HEADER",
+    "claims_authserv_id",
+    "display_source",
+    "incoming_results",
+    "results_header",
+]
 
 RENAMED_HEADER = "X-Original-Authentication-Results"
 """What an incoming field claiming our authserv-id is renamed to in the display copy."""
 
 _PREFIX = "Authentication-Results: "
+_NAME = "authentication-results"
 _FIELD = re.compile(rb"^Authentication-Results[ \t]*:", re.IGNORECASE)
 
 
@@ -103,10 +111,22 @@ def _header_lines(raw: bytes) -> tuple[list[bytes], int]:
     return lines, len(raw)
 
 
-def _claims(field: bytes, authserv_id: str) -> bool:
-    """Whether ``field`` claims ``authserv_id``, in any spelling a reader might take for it:
-    the quoted form counts here (it is renamed), though intake never trusts it."""
-    value = field.split(b":", 1)[1].decode("utf-8", "replace")
+def _value(field: bytes) -> str:
+    return field.split(b":", 1)[1].decode("utf-8", "replace")
+
+
+def incoming_results(parsed: ParsedMessage) -> tuple[str, ...]:
+    """The values of the message's Authentication-Results fields, topmost first, as written:
+    never RFC 2047 decoded. An encoded word is not a token (``=?utf-8?q?mx.edge.example?=`` is
+    not our edge's authserv-id), and an edge MTA removing forged fields of its own id does not
+    decode them either, so a decoded copy could pass for its field."""
+    return tuple(_value(field) for name, field in parsed.raw_headers() if name.lower() == _NAME)
+
+
+def claims_authserv_id(value: str, authserv_id: str) -> bool:
+    """Whether an Authentication-Results value claims ``authserv_id``, in any spelling a reader
+    might take for it: comments, a version, no space, any case, or quoted (``"inboxcore"``: it
+    is renamed where shown, though intake never trusts a quoted id). Never raises."""
     parsed = parse_authentication_results(value)
     return parsed is not None and _unquote(parsed.authserv_id) == authserv_id.lower()
 
@@ -128,7 +148,7 @@ def display_source(raw: bytes, *, authserv_id: str, ours: str | None) -> bytes:
             field.append(lines[index])
             index += 1
         joined = b"".join(field)
-        if _FIELD.match(joined) and _claims(joined, authserv_id):
+        if _FIELD.match(joined) and claims_authserv_id(_value(joined), authserv_id):
             joined = RENAMED_HEADER.encode() + joined[joined.index(b":") :]
         out.append(joined)
     top = (_PREFIX + ours).encode("utf-8") + newline if ours else b""

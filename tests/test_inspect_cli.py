@@ -80,6 +80,30 @@ def test_json_has_every_documented_key(tmp_path: Path) -> None:
     assert data["size"] == len(CUSTOMER)
 
 
+def test_forged_claims_of_our_authserv_id_are_listed(tmp_path: Path) -> None:
+    """A field claiming ``inboxcore`` (any spelling) is named under ``claims_of_ours``; our own
+    result is computed as ever, not read from it."""
+    path = tmp_path / "forged.eml"
+    path.write_bytes(
+        b'Authentication-Results: "inboxcore";\r\n dmarc=pass header.from=customer.example\r\n'
+        + CUSTOMER
+    )
+    code, out, _ = _run("--offline", "--json", str(path))
+    assert code == 0
+    auth = json.loads(out)["authentication"]
+    assert auth["claims_of_ours"] == ['"inboxcore"; dmarc=pass header.from=customer.example']
+    assert auth["dmarc"] == "none"
+
+
+def test_an_upstream_result_is_no_claim_of_ours(tmp_path: Path) -> None:
+    """The legitimate twin: another authserv-id's field is not listed."""
+    path = tmp_path / "edge.eml"
+    path.write_bytes(b"Authentication-Results: mx.edge.example; spf=pass\r\n" + CUSTOMER)
+    code, out, _ = _run("--offline", "--json", str(path))
+    assert code == 0
+    assert json.loads(out)["authentication"]["claims_of_ours"] == []
+
+
 def test_one_line_per_file_in_order_and_max_size(tmp_path: Path) -> None:
     """Files are reported in the order given; --max-size refuses the large one."""
     small, big = tmp_path / "a.eml", tmp_path / "b.eml"

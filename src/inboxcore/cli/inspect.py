@@ -26,6 +26,7 @@ import attrs
 
 from inboxcore.adapters.dns_static import StaticResolver
 from inboxcore.auth.authentication import AuthenticationConfig
+from inboxcore.auth.results import claims_authserv_id, incoming_results
 from inboxcore.cli.ingest import MAILBOX_EXPORT
 from inboxcore.cli.options import count, email_address, ip_address, mail_from
 from inboxcore.domain.addresses import EmailAddress
@@ -33,13 +34,15 @@ from inboxcore.domain.errors import InvalidEmailAddress, InvalidValueError
 from inboxcore.domain.ids import AccountId, ChannelId
 from inboxcore.domain.model import Account, Channel, ChannelState, Envelope, IntakeSettings
 from inboxcore.ingest import IntakeConfig, IntakePorts, IntakeResult, ingest
-from inboxcore.mail.parsing import parse_message
+from inboxcore.mail.parsing import ParsedMessage, parse_message
 from inboxcore.ports import DnsResolver
 from inboxcore.testing import FakeClock, InMemoryRawStore, InMemoryStorage
 
 __all__ = ["add_inspect_arguments", "inspect_files", "report", "run_inspect"]
 
 _FALLBACK_RECIPIENT = "inspect@inbox.invalid"
+_AUTHSERV_ID = AuthenticationConfig().authserv_id
+"""Ours, as a service with the default configuration writes it (``inspect`` runs one)."""
 
 
 def add_inspect_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,6 +89,15 @@ def _address(value: EmailAddress | None) -> dict[str, Any] | None:
     if value is None:
         return None
     return {"email": value.address, "name": value.display_name}
+
+
+def _claims_of_ours(parsed: ParsedMessage | None) -> list[str]:
+    """Incoming Authentication-Results claiming our authserv-id: forged (intake never believes
+    them; a host's view renames them), listed so that the reader sees the attempt."""
+    if parsed is None:
+        return []
+    values = incoming_results(parsed)
+    return [" ".join(v.split()) for v in values if claims_authserv_id(v, _AUTHSERV_ID)]
 
 
 def report(path: str, result: IntakeResult) -> dict[str, Any]:
@@ -173,6 +185,7 @@ def report(path: str, result: IntakeResult) -> dict[str, Any]:
                 "dmarc_policy": auth.dmarc_policy,
                 "disposition_reason": auth.disposition_reason,
                 "header": auth.header,
+                "claims_of_ours": _claims_of_ours(parsed),
             }
             if auth
             else None
@@ -243,7 +256,7 @@ def inspect_files(
         )
         config = IntakeConfig(
             max_message_size=max_size or IntakeConfig().max_message_size,
-            authentication=AuthenticationConfig(),
+            authentication=AuthenticationConfig(authserv_id=_AUTHSERV_ID),
         )
         ports = IntakePorts(storage=storage, raw_store=raw_store, clock=clock, dns=dns)
         result = ingest(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import attrs
 import authres
 import pytest
 from hypothesis import given, settings
@@ -70,6 +71,65 @@ def test_values_that_need_quoting_are_quoted(domain: str) -> None:
     assert parsed is not None
     assert [r.method for r in parsed.results] == ["spf", "dkim", "arc", "dmarc"]
     assert parsed.spf[0].get("smtp.mailfrom") == domain
+
+
+@pytest.mark.parametrize(
+    ("selector", "written"),
+    [
+        ('x@"', '"x@\\""'),
+        ("x@y (dmarc=pass", '"x@y (dmarc=pass"'),
+        ("x@y;dmarc=pass", '"x@y;dmarc=pass"'),
+        ("a b@c", '"a b@c"'),
+    ],
+)
+def test_a_value_with_an_at_sign_is_quoted_unless_it_is_an_address(
+    selector: str, written: str
+) -> None:
+    """authres leaves any value with ``@`` bare; ours quotes it unless it is an address, so a
+    hostile selector cannot swallow the results after it."""
+    value = results_header("inboxcore", None, [attrs.evolve(DKIM, selector=selector)], None, None)
+    assert f"header.s={written} " in value
+    parsed = parse_authentication_results(value)
+    assert parsed is not None
+    assert [r.method for r in parsed.results] == ["spf", "dkim", "arc", "dmarc"]
+    assert parsed.dkim[0].get("header.s") == selector
+
+
+@pytest.mark.parametrize("address", ["ann@customer.example", "@customer.example", "bounce+x=y@a.b"])
+def test_an_address_stays_bare(address: str) -> None:
+    """The legitimate twin: an address is written as RFC 8601's pvalue allows, unquoted."""
+    value = results_header("inboxcore", _spf(address), [], None, None)
+    assert value.startswith(f"inboxcore; spf=pass smtp.mailfrom={address}; dkim=none")
+
+
+def test_a_folded_or_controlled_value_stays_on_one_line() -> None:
+    """A refused signature's ``d=`` and ``s=`` as written (folded, a NUL inside) become one
+    printable line: nothing in our stored field can start a new header line where it is shown."""
+    refused = attrs.evolve(
+        DKIM, domain="evil.example\r\n\tx-injected: 1", selector="s\x00l", result="permerror"
+    )
+    value = results_header("inboxcore", None, [refused], None, None)
+    assert value == (
+        'inboxcore; spf=none; dkim=permerror header.d="evil.example x-injected: 1" '
+        'header.s="s\ufffdl" header.b=PqBP51+l; arc=none; dmarc=none'
+    )
+
+
+@given(st.text(max_size=40), st.text(max_size=20))
+def test_any_value_gives_one_printable_line_with_every_method(domain: str, selector: str) -> None:
+    """Whatever the envelope and the signature say, our field is one line without control
+    characters, and reads back with one result per method and the values in their place."""
+    dkim = attrs.evolve(DKIM, domain=domain, selector=selector)
+    value = results_header("inboxcore", _spf(domain), [dkim], None, None)
+    assert not _CONTROL.search(value)
+    parsed = parse_authentication_results(value)
+    assert parsed is not None
+    assert [r.method for r in parsed.results] == ["spf", "dkim", "arc", "dmarc"]
+    expected = _CONTROL.sub("\ufffd", " ".join(domain.split()))
+    assert parsed.spf[0].get("smtp.mailfrom") == (expected or None)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 RAW = (

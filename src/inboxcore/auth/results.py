@@ -1,7 +1,10 @@
 """Authentication-Results (RFC 8601): the header we write, and the message as a host shows it.
 
-**Writing.** Our own result is composed with the ``authres`` package, which quotes what needs
-quoting (an envelope sender with a space or ``;`` in it would otherwise break the field). It is
+**Writing.** Our own result is composed with the ``authres`` package. Its values come from the
+envelope and from the message (a refused signature's ``d=`` and ``s=`` as written), so each is
+made one printable line and quoted where it is not a token or an address: authres's own quoting
+leaves any value with an ``@`` bare, which a hostile ``x@"`` turns into a field whose later
+results are swallowed (we set our own value object on its properties). It is
 stored with the message record (:attr:`~inboxcore.domain.model.Message.authentication_results`)
 so that "why was this let in?" can be answered later, and put on top of the message a host shows.
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import attrs
 import authres
 
 from inboxcore.auth.arc import ArcResult, _unquote, parse_authentication_results
@@ -48,8 +52,45 @@ _NAME = "authentication-results"
 _FIELD = re.compile(rb"^Authentication-Results[ \t]*:", re.IGNORECASE)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _one_line(value: str) -> str:
+    """A property value as one printable line. The values come from the message (a refused
+    signature's ``d=`` and ``s=`` as written, folding and all) and the envelope: quoting keeps
+    them inside their property, and this keeps a line break or a NUL out of the field we store
+    and put on top of the shown message."""
+    return _CONTROL.sub("\ufffd", " ".join(value.split()))
+
+
+# A property value left bare: an RFC 2045 token, or an address (``ann@customer.example``,
+# ``@customer.example``: RFC 8601's pvalue). Everything else is quoted.
+_BARE = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`{|}~-]+|[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]*@[A-Za-z0-9.-]+")
+
+
+@attrs.frozen
+class _Value:
+    """A property value that quotes itself correctly. authres's own ``QuotableValue`` leaves
+    any value holding an ``@`` bare, taking it for an address: a hostile selector ``x@"`` or
+    envelope domain ``a@b (c`` would then swallow the results after it into a quoted string
+    or a comment."""
+
+    text: str
+
+    def quote_if_needed(self) -> str:
+        if _BARE.fullmatch(self.text):
+            return self.text
+        return '"' + re.sub(r'(["\\])', r"\\\1", self.text) + '"'
+
+
+def _property(kind: str, name: str, value: str) -> authres.AuthenticationResultProperty:
+    written = authres.AuthenticationResultProperty(kind, name)
+    written.value = _Value(_one_line(value))
+    return written
+
+
 def _result(method: str, result: str, *props: tuple[str, str, str]) -> authres.AuthenticationResult:
-    properties = [authres.AuthenticationResultProperty(t, n, v) for t, n, v in props if v]
+    properties = [_property(t, n, v) for t, n, v in props if v.strip()]
     return authres.AuthenticationResult(method=method, result=result, properties=properties)
 
 

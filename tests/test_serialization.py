@@ -46,43 +46,36 @@ def test_bad_serialized_address_is_a_typed_error() -> None:
         converter.structure(42, EmailAddress)
 
 
-def test_a_message_stored_before_sender_evidence_reads_as_unproven() -> None:
-    """Records written before ``Message.sender_evidence`` existed (the SQL store keeps messages as
-    JSON documents, so no migration adds it) load with None: unproven, never proven."""
-    message = Message(
-        id=MessageId("m1"),
-        account_id=AccountId("a"),
-        channel_id=ChannelId("c"),
-        conversation_id=ConversationId("cv"),
-        direction=Direction.INBOUND,
-        kind=MessageKind.MESSAGE,
-        fingerprint="fp",
-        received_at=datetime(2026, 5, 4, tzinfo=UTC),
-        sender_evidence="DKIM of customer.example",
-    )
-    data = converter.unstructure(message)
-    del data["sender_evidence"]
-    assert converter.structure(data, Message) == attrs.evolve(message, sender_evidence=None)
-
-
-def test_a_message_stored_before_its_authentication_results_reads_as_none() -> None:
-    """Records written before ``Message.authentication_results`` existed load with None (no
-    migration: the SQL store keeps messages as JSON documents); a kept value reads back."""
-    message = Message(
-        id=MessageId("m1"),
-        account_id=AccountId("a"),
-        channel_id=ChannelId("c"),
-        conversation_id=ConversationId("cv"),
-        direction=Direction.INBOUND,
-        kind=MessageKind.MESSAGE,
-        fingerprint="fp",
-        received_at=datetime(2026, 5, 4, tzinfo=UTC),
-        authentication_results="inboxcore; spf=pass smtp.mailfrom=acme.example; dkim=none",
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("sender_evidence", "DKIM of customer.example"),
+        ("authentication_results", "inboxcore; spf=pass smtp.mailfrom=acme.example; dkim=none"),
+    ],
+)
+def test_a_message_stored_before_a_field_existed_reads_it_as_none(field: str, value: str) -> None:
+    """Records written before ``Message.sender_evidence`` (then: unproven, never proven) or
+    ``Message.authentication_results`` existed load with None: the SQL store keeps messages as
+    JSON documents, so no migration adds them. A kept value reads back."""
+    kept: dict[str, Any] = {field: value}
+    message = attrs.evolve(
+        Message(
+            id=MessageId("m1"),
+            account_id=AccountId("a"),
+            channel_id=ChannelId("c"),
+            conversation_id=ConversationId("cv"),
+            direction=Direction.INBOUND,
+            kind=MessageKind.MESSAGE,
+            fingerprint="fp",
+            received_at=datetime(2026, 5, 4, tzinfo=UTC),
+        ),
+        **kept,
     )
     data = converter.unstructure(message)
     assert converter.structure(data, Message) == message
-    del data["authentication_results"]
-    assert converter.structure(data, Message) == attrs.evolve(message, authentication_results=None)
+    del data[field]
+    unset: dict[str, Any] = {field: None}
+    assert converter.structure(data, Message) == attrs.evolve(message, **unset)
 
 
 def _event_strategies() -> dict[type[Any], st.SearchStrategy[Any]]:

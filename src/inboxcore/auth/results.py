@@ -11,7 +11,7 @@ so that "why was this let in?" can be answered later, and put on top of the mess
 **Reading** stays with :func:`inboxcore.auth.arc.parse_authentication_results`, for a measured
 reason: on the 130 Authentication-Results and ARC-Authentication-Results fields of the shared
 corpus, unfolded, ``authres`` 1.2 refused 24 (Yahoo's and Microsoft's non-RFC fields, raising
-``SyntaxError``), has no ARC-Authentication-Results reader (the ``i=`` tag), and took about 10
+``SyntaxError``), has no ARC-Authentication-Results reader (the ``i=`` tag), and took 5 to 11
 times as long as ours, which reads all 130 and never raises (``docs/performance.md``).
 :func:`incoming_results` gives the values as written, never RFC 2047 decoded.
 

@@ -40,6 +40,7 @@ import attrs
 from dateutil import parser as dateutil_parser
 
 from inboxcore.domain.addresses import EmailAddress, parse_address_list
+from inboxcore.domain.text import replace_controls
 
 __all__ = [
     "ForwardClient",
@@ -372,7 +373,7 @@ def _clean_mailbox_text(value: str) -> str:
 def _clean_name(name: str | None) -> str | None:
     if not name:
         return None
-    cleaned = " ".join(name.split()).strip("\"'“”„«» ")
+    cleaned = " ".join(replace_controls(name).split()).strip("\"'“”„«» ")
     return cleaned or None
 
 
@@ -549,6 +550,8 @@ def _message(
     block_subject = fields.get("subject")
     if block_subject is None and subject_kind(subject) is SubjectKind.FORWARD and subject:
         block_subject = strip_subject_prefixes(subject)
+    if block_subject is not None:  # kept as the conversation's subject, reused in replies
+        block_subject = replace_controls(block_subject)
     return ForwardedMessage(
         from_address=author,
         from_name=name,

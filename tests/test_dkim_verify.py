@@ -519,3 +519,25 @@ def test_header_hash_equals_dkimpy(
     canonical = policy.canonicalize_headers([list(h) for h in message.headers])
     dkim.hash_headers(theirs, policy, canonical, list(include), signature, {})
     assert ours.digest() == theirs.digest()
+
+
+def test_sharp_s_signing_domain_is_its_own_domain() -> None:
+    """IDNA 2008: d=straße.example is xn--strae-oqa.example (IDNA 2003 made it
+    strasse.example); the key is looked up there and strasse.example's key does not verify it."""
+    message = MESSAGE.replace(b"ann@example.com", "ann@straße.example".encode())
+    good = dns_for(("s1", "xn--strae-oqa.example", rsa_key().record))
+    signed = sign(
+        message, domain="straße.example", selector="s1", identity="@straße.example".encode()
+    )
+    result = only(verify_dkim(signed, good, now=NOW))
+    assert (result.result, result.domain) == ("pass", "xn--strae-oqa.example")
+    wrong = dns_for(("s1", "strasse.example", rsa_key().record))
+    assert only(verify_dkim(signed, wrong, now=NOW)).result != "pass"
+
+
+def test_a_label_refuses_what_idna_2008_refuses() -> None:
+    """Invalid A-labels, emoji and contextless joiners are not names; selectors keep ``_``."""
+    assert a_label("xn--zz.example") is None
+    assert a_label("😀.example") is None
+    assert a_label("\u200d.example") is None
+    assert a_label("Sel_1._domainkey.Straße.example") == "sel_1._domainkey.xn--strae-oqa.example"

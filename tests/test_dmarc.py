@@ -232,6 +232,18 @@ def test_internationalized_from_domain_is_looked_up_as_a_label() -> None:
     assert failed.applied_policy == "reject"
 
 
+def test_sharp_s_from_domain_aligns_only_with_itself() -> None:
+    """IDNA 2008: From straße.example is xn--strae-oqa.example; a DKIM pass for
+    strasse.example (what IDNA 2003 made of it) is another domain and does not align."""
+    dns = InMemoryDns({"_dmarc.xn--strae-oqa.example": {"TXT": [REJECT]}})
+    result = _eval(dns, "Straße.example", dkim=("xn--strae-oqa.example",))
+    assert result.result == "pass"
+    assert result.from_domain == "xn--strae-oqa.example"
+    spoof = _eval(dns, "straße.example", dkim=("strasse.example",))
+    assert spoof.result == "fail"
+    assert spoof.applied_policy == "reject"
+
+
 def test_invalid_from_domain_is_permerror() -> None:
     """A From domain that is not a domain name is a permerror, not a crash."""
     result = _eval({}, "exa mple..com")

@@ -1526,3 +1526,32 @@ def test_an_attribution_without_quoted_lines_below_does_not_end_the_scan() -> No
     assert found.from_address is not None
     assert found.from_address.address == "dana.whitfield@customer.example"
     assert found.from_name == "Dana Whitfield"
+
+
+@pytest.mark.parametrize(
+    ("author", "subject", "name", "kept"),
+    [
+        ("Marta Kowalski", "Cannot log in", "Marta Kowalski", "Cannot log in"),
+        ("Marta\x07Kowalski\x00", "Cannot\x1b[2Jlog\x0bin", "Marta Kowalski", "Cannot [2Jlog in"),
+    ],
+)
+def test_forwarded_names_and_subjects_hold_no_control_characters(
+    author: str, subject: str, name: str, kept: str
+) -> None:
+    """The author's name and the subject of a forwarded block become the conversation's: their
+    control characters are replaced, as those of the message's own headers are."""
+    text = GMAIL_EN.replace("Marta Kowalski <", f"{author} <").replace(
+        "Subject: Cannot log in to my account", f"Subject: {subject}"
+    )
+    found = _parse(text, "Fwd: whatever")
+    assert found.from_name == name
+    assert found.subject == kept
+
+
+@pytest.mark.parametrize(
+    ("outer", "kept"), [("Fwd: Invoice", "Invoice"), ("Fwd: In\x00voice", "In voice")]
+)
+def test_a_subject_taken_from_the_forward_itself_holds_no_controls(outer: str, kept: str) -> None:
+    """A block without a Subject line takes the forward's own, and cleans it the same way."""
+    text = GMAIL_EN.replace("Subject: Cannot log in to my account\n", "")
+    assert _parse(text, outer).subject == kept

@@ -35,6 +35,7 @@ from inboxcore.domain.model import (
     Channel,
     ChannelState,
     Contact,
+    Conversation,
     DeliveryStatus,
     Direction,
     Envelope,
@@ -536,3 +537,58 @@ def test_service_accepts_its_own_threading_however_the_domain_is_spelt() -> None
         outbox=w.outbox,
     )
     assert service.outbox is w.outbox
+
+
+@pytest.mark.parametrize(
+    ("subject", "kept"),
+    [
+        ("Contact form: Ada Lovelace", "Contact form: Ada Lovelace"),
+        (
+            "=?utf-8?q?Contact_form=0D=0ABcc=3A_victim=40attacker.example?=",
+            "Contact form Bcc: victim@attacker.example",
+        ),
+    ],
+)
+def test_web_form_subject_with_encoded_line_break_is_kept_without_it(
+    subject: str, kept: str
+) -> None:
+    """A subject whose encoded words hold CR LF (web forms) is stored without them, and the
+    owner notification and the default reply still compose and go to the right people only."""
+    w, _ = owner_world()
+    cid = start(w, subject=subject)
+    (conversation,) = w.storage.records(Conversation)
+    assert conversation.subject == kept
+    assert [m.subject for m in w.storage.records(Message)] == [kept]
+    (note,) = w.transport.sent
+    assert note.rcpt_to == ("owen@acme.example",)
+    # .strip(): the email package folds a long subject onto its own line and reads it back
+    # with the space of the fold.
+    assert str(parse(note.data)["Subject"]).strip() == f"New conversation from Ada Lovelace: {kept}"
+    outcome = w.outbox.send_reply(cid, ZOE.id, text="Hello Ada,\n\nthanks for writing.")
+    assert outcome.status is DeliveryStatus.SENT
+    reply = w.transport.sent[-1]
+    assert reply.rcpt_to == ("ada@customer.example",)
+    message = parse(reply.data)
+    assert str(message["Subject"]).strip() == f"Re: {kept}"
+    assert message["Bcc"] is None
+    assert message["Cc"] is None
+
+
+@pytest.mark.parametrize(
+    ("cc", "kept"),
+    [
+        ("Bob <bob@customer.example>, x@y.example", ["bob@customer.example", "x@y.example"]),
+        (
+            "=?utf-8?q?Bob=0D=0ABcc=3A_x=40y.example?= <bob@customer.example>",
+            ["bob@customer.example"],
+        ),
+    ],
+)
+def test_an_encoded_line_break_in_a_cc_name_adds_no_cc(cc: str, kept: list[str]) -> None:
+    """``Bob\\r\\nBcc: x@y`` encoded in a Cc name is Bob's name: the stored message lists Bob
+    alone, with the name on one line; a real second Cc (the twin) is kept."""
+    w = world()
+    start(w, extra=f"Cc: {cc}\r\n")
+    (stored,) = w.storage.records(Message)
+    assert [a.address for a in stored.cc] == kept
+    assert all("\n" not in (a.display_name or "") for a in stored.cc)

@@ -6,6 +6,7 @@ import base64
 import textwrap
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -165,6 +166,105 @@ def test_unknown_charset_in_encoded_word_falls_back() -> None:
     """An encoded word in a charset nobody knows still yields text, not an exception."""
     raw = b"Subject: =?x-klingon?Q?Caf=C3=A9?=\r\n\r\nbody\r\n"
     assert parse_message(raw).subject == "Café"
+
+
+def test_address_headers_are_parsed_before_names_are_decoded() -> None:
+    """An encoded ``@`` or CR LF in a display name is a name: one From, one Cc (issue 12)."""
+    raw = (
+        b"From: =?utf-8?q?ceo=40bigbank=2Eexample?= <attacker@evil.example>\r\n"
+        b"Cc: =?utf-8?q?Bob=0D=0ABcc=3A_x=40y.example?= <bob@customer.example>\r\n"
+        b"X-Original-From: =?utf-8?q?ceo=40bigbank=2Eexample?= <attacker@evil.example>\r\n"
+        b"Subject: x\r\n\r\nbody\r\n"
+    )
+    m = parse_message(raw)
+    assert [(a.display_name, a.address) for a in m.from_] == [
+        ("ceo@bigbank.example", "attacker@evil.example")
+    ]
+    assert [(a.display_name, a.address) for a in m.cc] == [
+        ("Bob Bcc: x@y.example", "bob@customer.example")
+    ]
+    assert m.addresses("X-Original-From") == m.from_
+
+
+def test_encoded_names_of_real_senders_still_decode() -> None:
+    """The legitimate twin: encoded names, a comma inside one, on the real addresses."""
+    raw = (
+        b"From: =?iso-8859-1?Q?=C5berg=2C_Sven?= <sven@customer.example>\r\n"
+        b"Reply-To: =?utf-8?q?Sven_=C3=85berg?= <sven.aberg@customer.example>\r\n"
+        b"Sender: =?utf-8?q?Assistant?= <assistant@customer.example>\r\n"
+        b"To: support@acme.example,\r\n =?utf-8?q?Lena?= <lena@acme.example>\r\n"
+        b"Subject: x\r\n\r\nbody\r\n"
+    )
+    m = parse_message(raw)
+    assert [(a.display_name, a.address) for a in m.from_] == [
+        ("Åberg, Sven", "sven@customer.example")
+    ]
+    assert m.reply_to[0].display_name == "Sven Åberg"
+    assert m.sender is not None
+    assert m.sender.address == "assistant@customer.example"
+    assert [a.address for a in m.to] == ["support@acme.example", "lena@acme.example"]
+
+
+def test_decoded_header_values_hold_no_control_characters() -> None:
+    """A web-form subject with an encoded CR LF (and NUL, ESC, TAB) is kept with spaces."""
+    raw = (
+        b"Subject: =?utf-8?q?Contact_form=0D=0ABcc=3A_x=40y.example?= =?utf-8?q?=00=1B?=\tend\r\n"
+        b"X-Note: =?utf-8?q?a=0Ab?=\r\n\r\nbody\r\n"
+    )
+    m = parse_message(raw)
+    assert m.subject == "Contact form Bcc: x@y.example end"
+    assert m.header("X-Note") == "a b"
+
+
+@pytest.mark.parametrize(
+    ("header", "defect"),
+    [
+        (b"Subject: =?utf-8?b?QUJDRA=x?=", "InvalidBase64CharactersDefect"),
+        (b"From: =?undefined?q?x?= <ada@customer.example>", "UnknownCharsetDefect"),
+        (b"To: =?utf\x00-8?q?x?= <ada@customer.example>", "UnknownCharsetDefect"),
+        (b"Cc: =?iso-8859-1\xc3\xa9?q?x?= <ada@customer.example>", "UnknownCharsetDefect"),
+        (b"Reply-To: =?utf-8?q?J=F6rg?= <ada@customer.example>", "CharsetMismatchDefect"),
+    ],
+)
+def test_malformed_encoded_words_are_recorded_defects(header: bytes, defect: str) -> None:
+    """The fuzz findings in address headers and the subject: text, the address, a defect."""
+    m = parse_message(header + b"\r\n\r\nbody\r\n")
+    assert defect in m.defects
+    name = header.split(b":", 1)[0].decode()
+    if name != "Subject":
+        (found,) = m.addresses(name)
+        assert found.address == "ada@customer.example"
+
+
+def test_well_formed_encoded_words_record_no_defect() -> None:
+    """The twin: correct encoded words leave the defects empty."""
+    raw = b"Subject: =?utf-8?b?QUJDRA==?=\r\nFrom: =?utf-8?q?J=C3=B6rg?= <j@x.example>\r\n\r\nx\r\n"
+    assert parse_message(raw).defects == ()
+
+
+@pytest.mark.parametrize("name", ["From", "To", "Cc", "Reply-To"])
+@pytest.mark.parametrize("depth", [1_000, 5_000])
+def test_nested_comments_in_address_headers_end_in_no_address(name: str, depth: int) -> None:
+    """Thousands of nested ``(`` (a RecursionError before) give no address, not an error."""
+    m = parse_message(f"{name}: {'(' * depth}a@x.example\r\n\r\nbody\r\n".encode())
+    assert m.from_ == m.to == m.cc == m.reply_to == ()
+    assert m.defects == ()
+
+
+def test_five_megabytes_of_encoded_words_in_a_subject() -> None:
+    """A 5 MB subject of encoded words (past 240 s before: quadratic) decodes in one pass."""
+    words = 5_000_000 // 14
+    m = parse_message(b"Subject: " + b"=?utf-8?q?x?= " * words + b"\r\n\r\nbody\r\n")
+    assert m.subject == "x" * words
+
+
+def test_megabyte_domain_and_address_list_lines_end_in_values() -> None:
+    """A megabyte domain in From (IDNA) gives none; a 500 KB To list gives all."""
+    to = ", ".join(f"u{i}@x.example" for i in range(30_000))
+    raw = f"From: a@{'ü' * 1_000_000}.example\r\nTo: {to}\r\n\r\nbody\r\n".encode()
+    m = parse_message(raw)
+    assert m.from_ == ()
+    assert len(m.to) == 30_000
 
 
 def test_garbled_date_falls_back_to_dateutil_then_none() -> None:

@@ -21,3 +21,12 @@ def test_registrable_domain() -> None:
 def test_the_list_is_loaded_once_for_everyone() -> None:
     """DMARC and the rest share the one bundled list (loading it costs a tenth of a second)."""
     assert dmarc.BUNDLED_PSL is suffixes.BUNDLED_PSL is BUNDLED_PSL
+
+
+def test_registrable_domain_uses_idna_2008() -> None:
+    """``mail.straße.de`` belongs to ``xn--strae-oqa.de``, not to ``strasse.de``; an invalid
+    IDN or a megabyte name is None, not an exception."""
+    assert registrable_domain("mail.Straße.de") == "xn--strae-oqa.de"
+    assert registrable_domain("mail.strasse.de") == "strasse.de"
+    assert registrable_domain("xn--zz.de") is None
+    assert registrable_domain("ü" * 1_000_000 + ".de") is None

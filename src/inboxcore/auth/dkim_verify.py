@@ -55,6 +55,7 @@ from dkim.crypto import (
 from dkim.util import InvalidTagValueList, parse_tag_value
 
 from inboxcore.auth.bodyhash import BodyHashes, BodyHashKey
+from inboxcore.domain.addresses import domain_to_ascii
 from inboxcore.domain.errors import DnsTemporaryError, InvalidValueError
 from inboxcore.ports import DnsResolver
 
@@ -83,7 +84,6 @@ CLOCK_SKEW = timedelta(minutes=15)
 """Grace given to an ``x=`` expiry for clocks that disagree."""
 
 _ALGORITHMS = {"rsa-sha256": "sha256", "rsa-sha1": "sha1", "ed25519-sha256": "sha256"}
-_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 _WSP = re.compile(rb"\s+")
 _H_SEP = re.compile(rb"\s*:\s*")
 _DIGITS = re.compile(rb"[0-9]{1,76}")
@@ -155,18 +155,9 @@ def parse_tags(value: bytes) -> dict[bytes, bytes] | None:
 
 
 def a_label(text: str) -> str | None:
-    """A domain (or selector) in lowercase A-label form, or None if it is not a valid name."""
-    name = text.strip().rstrip(".").lower()
-    if not name or len(name) > 253:
-        return None
-    try:
-        ascii_name = name.encode("idna").decode("ascii") if not name.isascii() else name
-    except UnicodeError:
-        return None
-    labels = ascii_name.split(".")
-    if not all(_LABEL.fullmatch(label) for label in labels):
-        return None
-    return ascii_name
+    """A domain (or selector) in lowercase A-label form (UTS #46, then IDNA 2008), or None if it
+    is not a valid name: ``d=`` is compared with the From domain in this form."""
+    return domain_to_ascii(text)
 
 
 def _text(value: bytes) -> str:

@@ -40,6 +40,7 @@ from typing import Final, Literal
 import attrs
 
 from inboxcore.auth.spf import SpfResult
+from inboxcore.domain.addresses import domain_to_ascii
 from inboxcore.domain.errors import DnsTemporaryError
 from inboxcore.domain.outcomes import Reason
 from inboxcore.mail.suffixes import BUNDLED_PSL, SuffixList
@@ -361,20 +362,9 @@ def _one_below(start: str, ancestor: str) -> str:
 
 
 def _normalize(domain: str) -> str | None:
-    """The A-label form of a domain, lowercase, or None if it is not a usable domain name."""
-    domain = domain.strip().rstrip(".")
-    if not domain:
-        return None
-    try:
-        ascii_domain = domain.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        return None
-    labels = ascii_domain.split(".")
-    if len(ascii_domain) > 253 or not all(0 < len(label) < 64 for label in labels):
-        return None
-    if not all(re.fullmatch(r"[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?", label) for label in labels):
-        return None
-    return ascii_domain
+    """The A-label form of a domain (UTS #46, then IDNA 2008), lowercase, or None if it is not a
+    usable domain name: the From domain is looked up and compared for alignment in this form."""
+    return domain_to_ascii(domain)
 
 
 @attrs.frozen

@@ -29,6 +29,7 @@ from typing import Any, Final, Literal
 import attrs
 import spf as pyspf
 
+from inboxcore.domain.addresses import domain_to_ascii
 from inboxcore.domain.errors import DnsTemporaryError
 from inboxcore.ports import DnsResolver
 
@@ -147,11 +148,14 @@ class _PortQuery(pyspf.query):  # type: ignore[misc]  # pyspf ships no types
 
 
 def _to_ascii(domain: str) -> str | None:
-    """The A-label form of ``domain``, or None if it cannot be one."""
-    try:
-        return domain.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        return None
+    """The A-label form of ``domain`` (UTS #46, then IDNA 2008), or None if it cannot be one.
+
+    An ASCII name is queried as written (lowercase): macro expansion makes names that are no
+    host names ("foo:bar.example") and RFC 7208's test suite expects them looked up.
+    """
+    if domain.isascii():
+        return domain.lower()
+    return domain_to_ascii(domain)
 
 
 def _identity_domain(domain: str) -> str | None:

@@ -61,6 +61,7 @@ from dateutil import parser as dateutil_parser
 
 from inboxcore.domain.addresses import EmailAddress, parse_address_list
 from inboxcore.domain.errors import ConfigurationError, Problem
+from inboxcore.domain.text import replace_controls
 from inboxcore.mail.forward_languages import FORWARD_LANGUAGES, ForwardLanguage
 
 __all__ = [
@@ -335,7 +336,7 @@ def _clean_mailbox_text(value: str) -> str:
 def _clean_name(name: str | None) -> str | None:
     if not name:
         return None
-    cleaned = " ".join(name.split()).strip("\"'“”„«» ")
+    cleaned = " ".join(replace_controls(name).split()).strip("\"'“”„«» ")
     return cleaned or None
 
 
@@ -539,6 +540,8 @@ def _message(
     block_subject = fields.get("subject")
     if block_subject is None and scan.kind is SubjectKind.FORWARD and scan.subject:
         block_subject = _prefixes(scan.subject, scan.rules)[1].strip()
+    if block_subject is not None:  # kept as the conversation's subject, reused in replies
+        block_subject = replace_controls(block_subject)
     return ForwardedMessage(
         from_address=author,
         from_name=name,

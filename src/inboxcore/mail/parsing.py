@@ -16,16 +16,16 @@ its size) and spends most of its time on parts an intake stage never looks at. H
 Nothing here raises for bad input. MIME defects are recorded in :attr:`ParsedMessage.defects`
 under the standard library's defect names where one exists (``StartBoundaryNotFoundDefect``) and
 under names in the same style where it has none (``UnknownCharsetDefect``). Header values are
-unfolded and RFC 2047-decoded with charset fallbacks; a missing or garbled Date falls back to
-python-dateutil, then to None (the caller uses the time received).
+unfolded and RFC 2047-decoded with charset fallbacks, and their control characters become spaces
+(:mod:`inboxcore.domain.text`); address headers are parsed on the raw value and only display
+names are decoded (:func:`~inboxcore.domain.addresses.parse_address_list`). A missing or garbled
+Date falls back to python-dateutil, then to None (the caller uses the time received).
 """
 
 from __future__ import annotations
 
 import binascii
-import contextlib
 import email.utils
-import functools
 import html as html_module
 import re
 from collections.abc import Iterator
@@ -35,7 +35,13 @@ from functools import cached_property
 import attrs
 from dateutil import parser as dateutil_parser
 
-from inboxcore.domain.addresses import EmailAddress, decode_rfc2047, parse_address_list
+from inboxcore.domain.addresses import EmailAddress, parse_address_list
+from inboxcore.domain.text import (
+    decode_bytes,
+    decode_encoded_words,
+    decode_rfc2047,
+    replace_controls,
+)
 
 __all__ = [
     "Attachment",
@@ -64,132 +70,21 @@ _NOT_B64 = bytes(b for b in range(256) if b not in _B64_ALPHABET)
 _B64_WHITESPACE = b" \t\r\n="
 _ATTACHED_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global", "message/news"})
 _HEADER_ONLY_TYPES = frozenset({"text/rfc822-headers", "message/global-headers"})
+# The headers whose decoded words inboxcore keeps: their encoding defects are reported.
+_DECODED_HEADERS = ("Subject", "From", "Sender", "Reply-To", "To", "Cc")
 _DATE_SENTINEL = datetime(1, 1, 1)  # a marker for "dateutil found no year" (naive on purpose)
-
-# Charset labels seen in real mail that Python does not know, or knows under a narrower meaning
-# than mail clients give them (the WHATWG encoding standard's mapping, which browsers use).
-_CHARSET_ALIASES = {
-    "iso-8859-1": "cp1252",
-    "iso8859-1": "cp1252",
-    "latin1": "cp1252",
-    "latin-1": "cp1252",
-    "us-ascii": "ascii",
-    "ascii": "ascii",
-    "ansi_x3.4-1968": "ascii",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "x-gbk": "gb18030",
-    "cp936": "gb18030",
-    "ks_c_5601-1987": "cp949",
-    "euc-kr": "cp949",
-    "iso-8859-8-i": "iso-8859-8",
-    "tis-620": "cp874",
-    "windows-874": "cp874",
-    "shift_jis": "cp932",
-    "x-sjis": "cp932",
-    "sjis": "cp932",
-    "unicode-1-1-utf-7": "utf-7",
-    "x-unicode20utf8": "utf-8",
-    "utf8": "utf-8",
-    "iso-8859-9": "cp1254",
-    "iso-8859-11": "cp874",
-    "x-mac-roman": "mac-roman",
-    "macintosh": "mac-roman",
-}
-_NO_CHARSET = frozenset({"unknown-8bit", "x-unknown", "unknown", "x-user-defined", "default", ""})
-_MULTIBYTE = frozenset({"gb18030", "cp949", "cp932", "big5", "euc-jp", "iso-2022-jp"})
-# Where a declared charset fails, the text is most often in a relative of it: Japanese mail
-# labelled ISO-2022-JP but sent as EUC-JP or Shift_JIS, or using the vendor extensions.
-_SIBLINGS = {
-    "iso-2022-jp": ("iso2022_jp_2", "iso2022_jp_ext", "euc-jp", "cp932"),
-    "euc-jp": ("cp932", "iso2022_jp_2"),
-    "cp932": ("euc-jp", "iso2022_jp_2"),
-    "big5": ("big5hkscs",),
-}
-
 
 # --- small decoding helpers --------------------------------------------------------------------
 
 
 def _bytes_to_str(data: bytes) -> str:
-    """Header bytes as text: ASCII, else UTF-8 (RFC 6532), else Windows-1252, never failing."""
-    try:
-        return data.decode("ascii")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return _decode_single_byte(data)
-
-
-def _decode_single_byte(data: bytes) -> str:
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:  # the five bytes Windows-1252 leaves undefined
-        return data.decode("latin-1")
-
-
-def _codec_for(charset: str | None) -> str | None:
-    """The Python codec for a MIME charset label, or None when unknown or absent."""
-    if charset is None:
-        return None
-    return _codec_for_label(charset[:100])
-
-
-@functools.lru_cache(maxsize=256)
-def _codec_for_label(charset: str) -> str | None:
-    label = charset.strip().strip("\"'").lower()
-    if label in _NO_CHARSET:
-        return None
-    label = _CHARSET_ALIASES.get(label, label)
-    try:
-        "".encode(label)
-        b"".decode(label)
-    except LookupError:
-        return None
-    except Exception:  # a codec that is not a text encoding (rot13, zlib): not a charset
-        return None
-    return label
-
-
-def _decode_text(data: bytes, charset: str | None) -> tuple[str, str | None]:
-    """Decode body bytes by their charset with fallbacks; returns the text and any defect."""
-    codec = _codec_for(charset)
-    defect = None
-    if codec is not None:
-        try:
-            return data.decode(codec), None
-        except Exception:  # UnicodeDecodeError, or an odd codec's own complaint
-            defect = "CharsetMismatchDefect"
-    elif charset is not None and charset.strip().lower() not in _NO_CHARSET:
-        defect = "UnknownCharsetDefect"
-    try:
-        return data.decode("utf-8"), defect
-    except UnicodeDecodeError:
-        pass
-    for sibling in _SIBLINGS.get(codec or "", ()):
-        try:
-            return data.decode(sibling), defect
-        except UnicodeDecodeError:
-            continue
-    if codec is not None and codec in _MULTIBYTE:
-        # A few broken sequences in a Chinese or Japanese text: keep the rest readable.
-        try:
-            return data.decode(codec, "replace"), defect
-        except Exception:
-            pass
-    return _decode_single_byte(data), defect
+    """Header bytes as text: UTF-8 (RFC 6532, ASCII included), else Windows-1252, never failing."""
+    return decode_bytes(data, None)[0]
 
 
 def _header_text(raw: str) -> str:
-    """An unfolded, RFC 2047-decoded header value; never raises."""
-    text = _FOLD.sub(" ", raw)
-    if "=?" in text:
-        # decode_rfc2047 is forgiving; belt and braces for hostile input
-        with contextlib.suppress(Exception):
-            text = decode_rfc2047(text)
-    return text.strip()
+    """An unfolded, RFC 2047-decoded header value without control characters; never raises."""
+    return replace_controls(decode_rfc2047(_FOLD.sub(" ", raw))).strip()
 
 
 def _message_ids(value: str | None) -> tuple[str, ...]:
@@ -291,7 +186,7 @@ def _rfc2231_decode(segments: list[tuple[int, bool, str]]) -> str:
                 chunks.append(value.encode("utf-8", "replace"))
         else:
             chunks.append(_unquote(value).encode("utf-8", "replace"))
-    return _decode_text(b"".join(chunks), charset or None)[0]
+    return decode_bytes(b"".join(chunks), charset or None)[0]
 
 
 def _percent_decode(value: str) -> bytes:
@@ -351,7 +246,8 @@ def _parse_structured(value: str) -> tuple[str, dict[str, str]]:
 
 def _safe_filename(name: str) -> str | None:
     """A filename as a person would see it: decoded, without directories or control characters."""
-    text = _header_text(name)
+    # Controls are dropped here, not made spaces: "report\x07.exe" is the file "report.exe".
+    text = decode_rfc2047(_FOLD.sub(" ", name))
     text = text.replace("\\", "/").rsplit("/", 1)[-1]
     text = "".join(ch for ch in text if ch >= " " and ch != "\x7f").strip()
     return text or None
@@ -653,8 +549,11 @@ class _Headers:
         return None if raw is None else _header_text(raw)
 
     def get_all(self, name: str) -> tuple[str, ...]:
+        return tuple(_header_text(raw) for raw in self.all_raw(name))
+
+    def all_raw(self, name: str) -> tuple[str, ...]:
         found = self._index.get(name.lower(), ())
-        return tuple(_header_text(self.raw_value(self.fields[i])) for i in found)
+        return tuple(self.raw_value(self.fields[i]) for i in found)
 
     def names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
@@ -880,7 +779,7 @@ class MimePart:
     @cached_property
     def _text(self) -> tuple[str, str | None]:
         data = self.payload
-        text, defect = _decode_text(data, self._params.get("charset"))
+        text, defect = decode_bytes(data, self._params.get("charset"))
         text = _CRLF.sub("\n", text) if "\r" in text else text
         if self._params.get("format", "").lower() == "flowed" and self._type == "text/plain":
             text = _unflow(text, self._params.get("delsp", "").lower() == "yes")
@@ -956,7 +855,7 @@ def _collect(part: MimePart, want: str, depth: int = 0) -> list[str] | None:
     if part.content_type.startswith("multipart/"):
         # No delimiter was ever found: a reader still wants to see what the sender wrote.
         if want == "text/plain":
-            text = _decode_text(part._preamble(), part.charset)[0]
+            text = decode_bytes(part._preamble(), part.charset)[0]
             return [_CRLF.sub("\n", text)] if text.strip() else None
         return None
     if part.content_type == want and not part.is_attachment:
@@ -1060,8 +959,16 @@ class ParsedMessage:
         ids = _message_ids(self.header("Message-ID"))
         return ids[0] if ids else None
 
+    def addresses(self, name: str) -> tuple[EmailAddress, ...]:
+        """Every usable address in the headers ``name`` (``X-Original-From``...), in order.
+
+        Parsed on the raw values, so that an encoded word can only ever be a display name.
+        """
+        return parse_address_list(self._headers.all_raw(name))
+
     @cached_property
     def subject(self) -> str:
+        """The Subject, decoded, control characters replaced by spaces ("" when absent)."""
         return self.header("Subject") or ""
 
     @cached_property
@@ -1071,24 +978,24 @@ class ParsedMessage:
 
     @cached_property
     def from_(self) -> tuple[EmailAddress, ...]:
-        return parse_address_list(self.headers("From"))
+        return self.addresses("From")
 
     @cached_property
     def sender(self) -> EmailAddress | None:
-        found = parse_address_list(self.headers("Sender"))
+        found = self.addresses("Sender")
         return found[0] if found else None
 
     @cached_property
     def reply_to(self) -> tuple[EmailAddress, ...]:
-        return parse_address_list(self.headers("Reply-To"))
+        return self.addresses("Reply-To")
 
     @cached_property
     def to(self) -> tuple[EmailAddress, ...]:
-        return parse_address_list(self.headers("To"))
+        return self.addresses("To")
 
     @cached_property
     def cc(self) -> tuple[EmailAddress, ...]:
-        return parse_address_list(self.headers("Cc"))
+        return self.addresses("Cc")
 
     @cached_property
     def in_reply_to(self) -> tuple[str, ...]:
@@ -1186,6 +1093,9 @@ class ParsedMessage:
         each once, including those of carried messages. Checks every part's transfer encoding
         and charset, so it is the one accessor that reads every part."""
         found: list[str] = list(self._header_scan[2])
+        for name in _DECODED_HEADERS:
+            for raw in self._headers.all_raw(name):
+                found.extend(decode_encoded_words(_FOLD.sub(" ", raw))[1])
         if self._bare_cr:
             found.append("BareCarriageReturnDefect")
         for part in self.root.walk():

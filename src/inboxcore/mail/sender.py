@@ -49,7 +49,7 @@ from collections.abc import Collection, Iterable
 
 import attrs
 
-from inboxcore.domain.addresses import EmailAddress, parse_address_list
+from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import InvalidEmailAddress
 from inboxcore.domain.outcomes import Reason
 from inboxcore.mail.evidence import Evidence, EvidenceMethod, proof_for
@@ -195,8 +195,8 @@ def _named(address: EmailAddress, name: str | None) -> EmailAddress:
 def _google_groups(
     parsed: ParsedMessage, header_from: EmailAddress, is_list: bool
 ) -> SenderResolution | None:
-    original_from = parse_address_list(parsed.headers("X-Original-From"))
-    original_sender = parse_address_list(parsed.headers("X-Original-Sender"))
+    original_from = parsed.addresses("X-Original-From")
+    original_sender = parsed.addresses("X-Original-Sender")
     if not (original_from or original_sender) or not is_list:
         return None
     via = _via_name(header_from)

@@ -20,6 +20,7 @@ _TYPES: dict[str, sa.types.TypeEngine[Any]] = {
     "envelope": _JSON,
     "created_at": _TIME,
     "last_message_at": _TIME,
+    "updated_at": _TIME,
     "received_at": _TIME,
     "retired_at": _TIME,
     "at": _TIME,
@@ -55,6 +56,8 @@ CONVERSATIONS = _table(
     "assignee_id",
     "created_at",
     "last_message_at",
+    "subject_key",
+    "kind",
     "data",
 )
 MESSAGES = _table(
@@ -76,6 +79,9 @@ TICKETS = _table(
     "channel_id",
     "conversation_id",
     "created_at",
+    "status",
+    "owner_id",
+    "updated_at",
     "data",
 )
 ROTATIONS = _table("inboxcore_rotations", "channel_id", "data")

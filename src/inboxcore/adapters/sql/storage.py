@@ -65,17 +65,24 @@ from inboxcore.domain.model import (
     Channel,
     Contact,
     Conversation,
+    ConversationQuery,
     ConversationStatus,
     IntakeRecord,
     Message,
+    Page,
+    PageCursor,
     RotationState,
     Ticket,
+    TicketQuery,
+    check_page_size,
 )
 from inboxcore.domain.serialization import converter
+from inboxcore.policies.threads import subject_key
 
 __all__ = ["SqlStorage", "SqlUnitOfWork"]
 
 R = TypeVar("R")
+_Keyed = TypeVar("_Keyed", Conversation, Ticket, Message)
 _T = TypeVar("_T")
 
 # Message-ID lists come from mail headers; keep each IN (...) well under any driver's limit.
@@ -451,6 +458,22 @@ class _Repo:
             raise NotFoundError(f"no {kind.__name__} {key!r}")
         return found
 
+    def _newest_first(
+        self,
+        kind: type[R],
+        statement: sa.Select[Any],
+        at: sa.ColumnClause[Any],
+        key: sa.ColumnClause[Any],
+        after: PageCursor | None,
+        limit: int,
+    ) -> tuple[R, ...]:
+        """``limit + 1`` records of ``statement`` newest first by (``at``, ``key``), after the
+        cursor: keyset pagination, an index range scan however deep the page."""
+        if after is not None:
+            when = _utc(after.at)
+            statement = statement.where(sa.or_(at < when, sa.and_(at == when, key < after.id)))
+        return self._many(kind, statement.order_by(at.desc(), key.desc()).limit(limit + 1))
+
     def _insert(self, table: sa.TableClause, values: dict[str, Any]) -> None:
         self._uow.run(sa.insert(table).values(values), write=True)
 
@@ -592,6 +615,8 @@ class _Conversations(_Repo):
             "assignee_id": conversation.assignee_id,
             "created_at": _utc(conversation.created_at),
             "last_message_at": _utc(conversation.last_message_at),
+            "subject_key": subject_key(conversation.subject),
+            "kind": conversation.kind.value,
             "data": _data(conversation),
         }
 
@@ -625,6 +650,46 @@ class _Conversations(_Repo):
             Conversation,
             sa.select(c.data).where(c.channel_id == channel_id).order_by(c.created_at, c.seq),
         )
+
+    def by_subject(
+        self,
+        channel_id: ChannelId,
+        contact_id: ContactId,
+        subject_key: str,
+        since: datetime,
+        limit: int = 20,
+    ) -> tuple[Conversation, ...]:
+        c = t.CONVERSATIONS.c
+        return self._many(
+            Conversation,
+            sa.select(c.data)
+            .where(
+                c.channel_id == channel_id,
+                c.contact_id == contact_id,
+                c.subject_key == subject_key,
+                c.last_message_at >= _utc(since),
+            )
+            .order_by(c.last_message_at.desc(), c.id.desc())
+            .limit(limit),
+        )
+
+    def page(self, query: ConversationQuery) -> Page[Conversation]:
+        c = t.CONVERSATIONS.c
+        statement = sa.select(c.data).where(c.channel_id == query.channel_id)
+        if query.status is not None:
+            statement = statement.where(c.status == query.status.value)
+        if query.kind is not None:
+            statement = statement.where(c.kind == query.kind.value)
+        if query.assignee is not None:
+            statement = statement.where(c.assignee_id == query.assignee)
+        if query.unassigned:
+            statement = statement.where(c.assignee_id.is_(None))
+        if query.contact_id is not None:
+            statement = statement.where(c.contact_id == query.contact_id)
+        found = self._newest_first(
+            Conversation, statement, c.last_message_at, c.id, query.after, query.limit
+        )
+        return _page(found, query.limit, lambda r: r.last_message_at)
 
     def count_open_assigned(self, user_id: UserId) -> int:
         c = t.CONVERSATIONS.c
@@ -688,6 +753,29 @@ class _Messages(_Repo):
             .order_by(c.received_at, c.seq),
         )
 
+    def page(
+        self, conversation_id: ConversationId, *, after: PageCursor | None = None, limit: int = 50
+    ) -> Page[Message]:
+        check_page_size(limit)
+        c = t.MESSAGES.c
+        statement = sa.select(c.data).where(c.conversation_id == conversation_id)
+        if after is not None:
+            when = _utc(after.at)
+            statement = statement.where(
+                sa.or_(c.received_at > when, sa.and_(c.received_at == when, c.id > after.id))
+            )
+        found = self._many(Message, statement.order_by(c.received_at, c.id).limit(limit + 1))
+        return _page(found, limit, lambda m: m.received_at)
+
+
+def _page(found: tuple[_Keyed, ...], limit: int, at: Callable[[_Keyed], datetime]) -> Page[_Keyed]:
+    """A page of at most ``limit`` records from ``limit + 1`` read: the extra one says there is
+    a next page, whose cursor is the last record shown."""
+    items = found[:limit]
+    if len(found) <= limit or not items:
+        return Page(items=items)
+    return Page(items=items, next=PageCursor(at=at(items[-1]), id=items[-1].id))
+
 
 class _Tickets(_Repo):
     @staticmethod
@@ -698,6 +786,9 @@ class _Tickets(_Repo):
             "channel_id": ticket.channel_id,
             "conversation_id": ticket.conversation_id,
             "created_at": _utc(ticket.created_at),
+            "status": ticket.status.value,
+            "owner_id": ticket.owner_id,
+            "updated_at": _utc(ticket.updated_at),
             "data": _data(ticket),
         }
 
@@ -720,6 +811,16 @@ class _Tickets(_Repo):
             Ticket,
             sa.select(c.data).where(c.channel_id == channel_id).order_by(c.created_at, c.seq),
         )
+
+    def page(self, query: TicketQuery) -> Page[Ticket]:
+        c = t.TICKETS.c
+        statement = sa.select(c.data).where(c.channel_id == query.channel_id)
+        if query.status is not None:
+            statement = statement.where(c.status == query.status.value)
+        if query.owner_id is not None:
+            statement = statement.where(c.owner_id == query.owner_id)
+        found = self._newest_first(Ticket, statement, c.updated_at, c.id, query.after, query.limit)
+        return _page(found, query.limit, lambda r: r.updated_at)
 
 
 class _Routing(_Repo):

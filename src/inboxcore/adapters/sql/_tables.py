@@ -15,6 +15,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 # PostgreSQL's json, not jsonb: jsonb refuses "\u0000", which a hostile message may carry.
 _JSON = sa.JSON(none_as_null=True).with_variant(postgresql.JSON(none_as_null=True), "postgresql")
 _TIME = sa.DateTime(timezone=True)
+TIME = _TIME
+"""The timestamp type of every time column (for bound parameters compared with them)."""
 _TYPES: dict[str, sa.types.TypeEngine[Any]] = {
     "data": _JSON,
     "envelope": _JSON,

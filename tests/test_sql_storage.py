@@ -30,7 +30,7 @@ from inboxcore.adapters.sql import (
 from inboxcore.adapters.sql import _tables as t
 from inboxcore.adapters.sql._tables import ALL_TABLES
 from inboxcore.adapters.sql.migrations import VERSION_TABLE
-from inboxcore.adapters.sql.storage import _UNIQUES
+from inboxcore.adapters.sql.storage import _UNIQUES, _Conversations
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import (
     CommitFailed,
@@ -40,7 +40,14 @@ from inboxcore.domain.errors import (
     InvalidValueError,
     StorageError,
 )
-from inboxcore.domain.ids import AccountId, ChannelId, ContactId, ConversationId, MessageId
+from inboxcore.domain.ids import (
+    AccountId,
+    ChannelId,
+    ContactId,
+    ConversationId,
+    MessageId,
+    TicketId,
+)
 from inboxcore.domain.model import (
     Account,
     Channel,
@@ -53,8 +60,11 @@ from inboxcore.domain.model import (
     MessageKind,
     RotationState,
     Ticket,
+    TicketQuery,
+    TicketStatus,
 )
 from inboxcore.domain.serialization import converter
+from inboxcore.policies.threads import subject_key
 from inboxcore.testing.contracts import StorageContract
 from tests.sql_support import postgres_url, throwaway_schema
 from tests.strategies import ALL_VALUES
@@ -224,6 +234,76 @@ def test_old_schema_is_migrated_keeping_its_data(backend: Backend) -> None:
         assert uow.contacts.by_email(AccountId("acct-1"), "ada@example.com") == contact
     raw_id = storage.raw_store().put(b"Subject: after the migration\r\n\r\nhi\r\n")
     assert storage.raw_store().contains(raw_id)
+
+
+def test_version_3_rows_get_their_listing_columns(backend: Backend) -> None:
+    """Conversations and tickets stored before version 4 are found by subject and in pages."""
+    engine = backend.engine()
+    migrate(engine, target=3, schema=backend.schema)
+    conversation = Conversation(
+        id=ConversationId("conv-1"),
+        account_id=AccountId("acct-1"),
+        channel_id=ChannelId("chan-1"),
+        contact_id=ContactId("contact-1"),
+        subject="Re: Invoice 1042",
+        created_at=T0,
+        last_message_at=T0,
+    )
+    ticket = Ticket(
+        id=TicketId("ticket-1"),
+        account_id=AccountId("acct-1"),
+        channel_id=ChannelId("chan-1"),
+        conversation_id=conversation.id,
+        name="Invoice 1042",
+        created_at=T0,
+        updated_at=T0,
+        status=TicketStatus.WAITING_ON_US,
+    )
+    with engine.begin() as connection:
+        if backend.name == "sqlite":
+            connection.exec_driver_sql("BEGIN")
+        connection.execute(
+            sa.insert(t.ACCOUNTS).values(id="acct-1", data=converter.unstructure(_account()))
+        )
+        channel = _channel()
+        connection.execute(
+            sa.insert(t.CHANNELS).values(
+                id=channel.id,
+                account_id=channel.account_id,
+                address_key=channel.forwarding_address.key,
+                from_name_key="acme support 1",
+                state=channel.state.value,
+                created_at=T0,
+                data=converter.unstructure(channel),
+            )
+        )
+        old = ("id", "account_id", "channel_id", "contact_id", "status", "created_at")
+        values = {k: v for k, v in _Conversations._values(conversation).items() if k in old}
+        connection.execute(
+            sa.insert(t.CONVERSATIONS).values(
+                **values, last_message_at=T0, data=converter.unstructure(conversation)
+            )
+        )
+        connection.execute(
+            sa.insert(t.TICKETS).values(
+                id=ticket.id,
+                account_id=ticket.account_id,
+                channel_id=ticket.channel_id,
+                conversation_id=ticket.conversation_id,
+                created_at=T0,
+                data=converter.unstructure(ticket),
+            )
+        )
+    storage = SqlStorage(engine, schema=backend.schema)
+    with storage.unit_of_work() as uow:
+        found = uow.conversations.by_subject(
+            ChannelId("chan-1"), ContactId("contact-1"), subject_key("invoice 1042"), T0
+        )
+        assert found == (conversation,)
+        waiting = uow.tickets.page(
+            TicketQuery(channel_id=ChannelId("chan-1"), status=TicketStatus.WAITING_ON_US)
+        )
+        assert waiting.items == (ticket,)
 
 
 def test_newer_database_is_refused(backend: Backend) -> None:

@@ -34,18 +34,22 @@ from inboxcore.domain.model import (
     Channel,
     Contact,
     Conversation,
+    ConversationQuery,
     DkimSigningKey,
     Envelope,
     IntakeRecord,
     Message,
     MxRecord,
     OutboundMail,
+    Page,
+    PageCursor,
     RotationState,
     SendResult,
     SpamScore,
     StoredRawMessage,
     Team,
     Ticket,
+    TicketQuery,
     User,
 )
 
@@ -298,6 +302,25 @@ class ConversationRepository(Protocol):
         """All conversations of the channel, oldest first."""
         ...
 
+    def by_subject(
+        self,
+        channel_id: ChannelId,
+        contact_id: ContactId,
+        subject_key: str,
+        since: datetime,
+        limit: int = 20,
+    ) -> tuple[Conversation, ...]:
+        """The contact's conversations in the channel whose subject compares equal to
+        ``subject_key`` (:func:`inboxcore.policies.threads.subject_key` of their subject) with a
+        message at or after ``since``: at most ``limit``, newest first. Threading's subject
+        fallback; an indexed lookup, however many conversations the contact has."""
+        ...
+
+    def page(self, query: ConversationQuery) -> Page[Conversation]:
+        """One page of the channel's conversations matching ``query``, most recent activity
+        first (``last_message_at``, then id, both descending); ``Page.next`` continues it."""
+        ...
+
     def count_open_assigned(self, user_id: UserId) -> int:
         """How many open conversations are assigned to ``user_id`` (for per-agent caps)."""
         ...
@@ -332,6 +355,14 @@ class MessageRepository(Protocol):
         """The conversation's messages, oldest first."""
         ...
 
+    def page(
+        self, conversation_id: ConversationId, *, after: PageCursor | None = None, limit: int = 50
+    ) -> Page[Message]:
+        """One page of the conversation's messages, oldest first (``received_at``, then id);
+        ``Page.next`` continues it. ``limit`` is 1 to
+        :data:`~inboxcore.domain.model.MAX_PAGE_SIZE`."""
+        ...
+
 
 class TicketRepository(Protocol):
     def get(self, ticket_id: TicketId) -> Ticket:
@@ -353,6 +384,11 @@ class TicketRepository(Protocol):
 
     def for_channel(self, channel_id: ChannelId) -> tuple[Ticket, ...]:
         """All tickets of the channel, oldest first."""
+        ...
+
+    def page(self, query: TicketQuery) -> Page[Ticket]:
+        """One page of the channel's tickets matching ``query``, most recently updated first
+        (``updated_at``, then id, both descending); ``Page.next`` continues it."""
         ...
 
 

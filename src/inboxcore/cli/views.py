@@ -12,24 +12,32 @@ and random, so a few characters usually do).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import heapq
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
+
+import attrs
 
 from inboxcore.cli.inbox import DEFAULT_DB, Inbox, open_inbox
 from inboxcore.cli.options import count, write_bytes
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import InboxcoreError, NotFoundError
-from inboxcore.domain.ids import MessageId, UserId
+from inboxcore.domain.ids import ChannelId, ConversationId, MessageId, TicketId, UserId
 from inboxcore.domain.model import (
     Contact,
     Conversation,
     ConversationKind,
+    ConversationQuery,
     ConversationStatus,
     Message,
+    Page,
+    PageCursor,
     Ticket,
+    TicketQuery,
     TicketStatus,
 )
 from inboxcore.ports import UnitOfWork
@@ -155,12 +163,34 @@ def _contact(uow: UnitOfWork, conversation: Conversation) -> Contact | None:
         return None
 
 
-def _all_conversations(inbox: Inbox, uow: UnitOfWork) -> list[Conversation]:
-    found: list[Conversation] = []
-    for channel in uow.channels.for_account(inbox.account_id):
-        found += uow.conversations.for_channel(channel.id)
-    found.sort(key=lambda c: c.last_message_at, reverse=True)
-    return found
+_PAGE = 200
+_Listed = TypeVar("_Listed", Conversation, Ticket)
+
+
+def _paged(fetch: Callable[[PageCursor | None], Page[_Listed]]) -> Iterator[_Listed]:
+    """Every record of a listing, a page at a time (memory stays one page)."""
+    cursor: PageCursor | None = None
+    while True:
+        page = fetch(cursor)
+        yield from page.items
+        if page.next is None:
+            return
+        cursor = page.next
+
+
+def _conversations(uow: UnitOfWork, query: ConversationQuery) -> Iterator[Conversation]:
+    return _paged(lambda after: uow.conversations.page(attrs.evolve(query, after=after)))
+
+
+def _tickets(uow: UnitOfWork, query: TicketQuery) -> Iterator[Ticket]:
+    return _paged(lambda after: uow.tickets.page(attrs.evolve(query, after=after)))
+
+
+def _newest_first(
+    streams: list[Iterator[_Listed]], at: Callable[[_Listed], datetime]
+) -> Iterator[_Listed]:
+    """The channels' listings merged into one, newest first (each stream already is)."""
+    return heapq.merge(*streams, key=lambda r: (at(r), r.id), reverse=True)
 
 
 def conversation_rows(
@@ -183,13 +213,19 @@ def conversation_rows(
         wanted = user.id
     rows = []
     with inbox.storage.unit_of_work() as uow:
-        for conversation in _all_conversations(inbox, uow):
-            if status is not None and conversation.status is not status:
-                continue
-            if kind is not None and conversation.kind is not kind:
-                continue
-            if assignee is not None and conversation.assignee_id != wanted:
-                continue
+        query = ConversationQuery(
+            channel_id=ChannelId(""),
+            status=status,
+            kind=kind,
+            assignee=wanted,
+            unassigned=assignee == "none",
+            limit=_PAGE,
+        )
+        streams = [
+            _conversations(uow, attrs.evolve(query, channel_id=c.id))
+            for c in uow.channels.for_account(inbox.account_id)
+        ]
+        for conversation in _newest_first(streams, lambda c: c.last_message_at):
             rows.append(
                 _conversation(
                     inbox,
@@ -210,13 +246,11 @@ def ticket_rows(
     """The tickets as JSON-ready objects, most recently updated first."""
     rows = []
     with inbox.storage.unit_of_work() as uow:
-        tickets: list[Ticket] = []
-        for channel in uow.channels.for_account(inbox.account_id):
-            tickets += uow.tickets.for_channel(channel.id)
-        tickets.sort(key=lambda t: t.updated_at, reverse=True)
-        for ticket in tickets:
-            if status is not None and ticket.status is not status:
-                continue
+        streams = [
+            _tickets(uow, TicketQuery(channel_id=c.id, status=status, limit=_PAGE))
+            for c in uow.channels.for_account(inbox.account_id)
+        ]
+        for ticket in _newest_first(streams, lambda k: k.updated_at):
             try:
                 contact = _contact(uow, uow.conversations.get(ticket.conversation_id))
             except NotFoundError:
@@ -234,19 +268,19 @@ def find_conversation(inbox: Inbox, wanted: str) -> Conversation:
     """
     wanted = wanted.strip()
     with inbox.storage.unit_of_work() as uow:
-        conversations = _all_conversations(inbox, uow)
-        by_ticket: dict[str, Conversation] = {}
-        for conversation in conversations:
-            ticket = uow.tickets.for_conversation(conversation.id)
-            if ticket is not None:
-                by_ticket[ticket.id] = conversation
-    exact = [c for c in conversations if c.id == wanted] or (
-        [by_ticket[wanted]] if wanted in by_ticket else []
-    )
-    if exact:
-        return exact[0]
-    matches = {c.id: c for c in conversations if wanted and c.id.startswith(wanted)}
-    matches.update({c.id: c for t, c in by_ticket.items() if wanted and t.startswith(wanted)})
+        with contextlib.suppress(NotFoundError):
+            return uow.conversations.get(ConversationId(wanted))
+        with contextlib.suppress(NotFoundError):
+            return uow.conversations.get(uow.tickets.get(TicketId(wanted)).conversation_id)
+        matches: dict[str, Conversation] = {}
+        for channel in uow.channels.for_account(inbox.account_id) if wanted else ():
+            query = ConversationQuery(channel_id=channel.id, limit=_PAGE)
+            for conversation in _conversations(uow, query):
+                ticket = uow.tickets.for_conversation(conversation.id)
+                if conversation.id.startswith(wanted) or (
+                    ticket is not None and ticket.id.startswith(wanted)
+                ):
+                    matches[conversation.id] = conversation
     if len(matches) == 1:
         return next(iter(matches.values()))
     if matches:

@@ -15,11 +15,12 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import attrs
 
 from inboxcore.domain.addresses import EmailAddress
+from inboxcore.domain.errors import InvalidValueError
 from inboxcore.domain.ids import (
     AccountId,
     ChannelId,
@@ -32,6 +33,8 @@ from inboxcore.domain.ids import (
     UserId,
 )
 
+_R = TypeVar("_R")
+
 __all__ = [
     "Account",
     "Channel",
@@ -39,6 +42,7 @@ __all__ = [
     "Contact",
     "Conversation",
     "ConversationKind",
+    "ConversationQuery",
     "ConversationSettings",
     "ConversationStatus",
     "DEFAULT_MAX_MESSAGE_SIZE",
@@ -51,10 +55,13 @@ __all__ = [
     "FromNameMode",
     "IntakeRecord",
     "IntakeSettings",
+    "MAX_PAGE_SIZE",
     "Message",
     "MessageKind",
     "MxRecord",
     "OutboundMail",
+    "Page",
+    "PageCursor",
     "PropertyValue",
     "RotationState",
     "RoutingMode",
@@ -66,10 +73,12 @@ __all__ = [
     "StoredRawMessage",
     "Team",
     "Ticket",
+    "TicketQuery",
     "TicketSettings",
     "TicketStatus",
     "TicketTemplate",
     "User",
+    "check_page_size",
     "default_dedup_key",
     "from_name_key",
     "held",
@@ -504,6 +513,72 @@ class IntakeRecord:
     at: datetime = attrs.field(validator=utc)
     channel_id: ChannelId | None = None
     message_id: MessageId | None = None
+
+
+# --- pages: the lists an agent's screen shows, read a page at a time -------------------------
+
+MAX_PAGE_SIZE = 500
+"""The most records one page may hold."""
+
+
+def check_page_size(limit: int) -> None:
+    """Raise :class:`~inboxcore.domain.errors.InvalidValueError` unless ``limit`` is a page size
+    (1 to :data:`MAX_PAGE_SIZE`)."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidValueError(f"a page holds 1 to {MAX_PAGE_SIZE} records, not {limit}")
+
+
+def _page_size(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    check_page_size(value)
+
+
+@attrs.frozen(kw_only=True)
+class PageCursor:
+    """Where a page ended (keyset pagination): the last record's sort time and id. Pass it back
+    to get the records after it; it stays valid however many records are added meanwhile."""
+
+    at: datetime = attrs.field(validator=utc)
+    id: str
+
+
+@attrs.frozen(kw_only=True)
+class ConversationQuery:
+    """Which conversations of a channel, most recent activity first (``last_message_at``).
+
+    ``assignee`` and ``unassigned`` select by owner of the work; ``after`` continues a listing.
+    """
+
+    channel_id: ChannelId
+    status: ConversationStatus | None = None
+    kind: ConversationKind | None = None
+    assignee: UserId | None = None
+    unassigned: bool = False
+    contact_id: ContactId | None = None
+    after: PageCursor | None = None
+    limit: int = attrs.field(default=50, validator=_page_size)
+
+    def __attrs_post_init__(self) -> None:
+        if self.unassigned and self.assignee is not None:
+            raise InvalidValueError("a conversation is either assigned to someone or unassigned")
+
+
+@attrs.frozen(kw_only=True)
+class TicketQuery:
+    """Which tickets of a channel, most recently updated first."""
+
+    channel_id: ChannelId
+    status: TicketStatus | None = None
+    owner_id: UserId | None = None
+    after: PageCursor | None = None
+    limit: int = attrs.field(default=50, validator=_page_size)
+
+
+@attrs.frozen(kw_only=True)
+class Page(Generic[_R]):
+    """One page of a listing, and the cursor of the next (None: this was the last page)."""
+
+    items: tuple[_R, ...]
+    next: PageCursor | None = None
 
 
 _CLOSING = frozenset({"accepted", "duplicate", "discarded"})

@@ -55,6 +55,8 @@ from inboxcore.domain.model import (
     ChannelState,
     Contact,
     Conversation,
+    ConversationKind,
+    ConversationQuery,
     ConversationStatus,
     Direction,
     Envelope,
@@ -64,7 +66,10 @@ from inboxcore.domain.model import (
     RotationState,
     StoredRawMessage,
     Ticket,
+    TicketQuery,
+    TicketStatus,
 )
+from inboxcore.policies.threads import subject_key
 from inboxcore.ports import RawMessageStore, Storage
 
 __all__ = ["RawStoreContract", "StorageContract"]
@@ -628,6 +633,134 @@ class StorageContract:
         self._commit(storage, lambda u: u.intake_log.record(entry("quarantined", 2)))
         with storage.unit_of_work() as uow:
             assert [e.at for e in uow.intake_log.quarantined()] == [T0 + timedelta(seconds=2)]
+
+    # --- narrow lookups and pages ----------------------------------------------------------------
+
+    def test_by_subject_finds_the_contact_s_thread_by_key_newest_first(self) -> None:
+        """Only the contact's conversations with that subject key, in the window, newest first,
+        at most ``limit``: the lookup costs the same however many others the contact has."""
+        storage = self._seeded()
+
+        def add(uow: Any) -> None:
+            for n, (subject, minutes) in enumerate(
+                [
+                    ("Re: Invoice 7", 10),
+                    ("invoice 7", 20),
+                    ("Invoice 8", 30),
+                    ("Fwd: INVOICE 7", 40),
+                ],
+                start=2,
+            ):
+                at = T0 + timedelta(minutes=minutes)
+                uow.conversations.add(attrs.evolve(_conversation(n, at=at), subject=subject))
+            other = attrs.evolve(_conversation(9, contact=2), subject="Invoice 7")
+            uow.contacts.add(_contact(2, "bob@example.com"))
+            uow.conversations.add(other)
+
+        self._commit(storage, add)
+        with storage.unit_of_work() as uow:
+            found = uow.conversations.by_subject(
+                ChannelId("chan-1"), ContactId("contact-1"), subject_key("Invoice 7"), T0
+            )
+            assert [c.id for c in found] == ["conv-5", "conv-3", "conv-2"]
+            later = T0 + timedelta(minutes=15)
+            recent = uow.conversations.by_subject(
+                ChannelId("chan-1"), ContactId("contact-1"), subject_key("invoice 7"), later, 1
+            )
+            assert [c.id for c in recent] == ["conv-5"]
+            conversation = uow.conversations.get(ConversationId("conv-5"))
+            uow.conversations.update(attrs.evolve(conversation, subject="Something else"))
+            uow.commit()
+        with storage.unit_of_work() as uow:
+            moved = uow.conversations.by_subject(
+                ChannelId("chan-1"), ContactId("contact-1"), subject_key("Invoice 7"), T0
+            )
+            assert [c.id for c in moved] == ["conv-3", "conv-2"]
+
+    def test_conversation_pages_filter_and_continue_from_a_cursor(self) -> None:
+        """Pages newest first by last activity, filtered by status, kind, assignee or none;
+        the cursor continues exactly where the page ended, even after new arrivals."""
+        storage = self._seeded()
+
+        def add(uow: Any) -> None:
+            for n in range(2, 9):
+                conversation = _conversation(n, at=T0 + timedelta(minutes=n % 4))
+                conversation = attrs.evolve(
+                    conversation,
+                    status=ConversationStatus.CLOSED if n % 3 == 0 else ConversationStatus.OPEN,
+                    assignee_id=UserId("u1") if n % 2 == 0 else None,
+                )
+                uow.conversations.add(conversation)
+
+        self._commit(storage, add)
+        ordered = ["conv-7", "conv-3", "conv-6", "conv-2", "conv-5", "conv-8", "conv-4", "conv-1"]
+        with storage.unit_of_work() as uow:
+            seen: list[str] = []
+            page = uow.conversations.page(
+                ConversationQuery(channel_id=ChannelId("chan-1"), limit=3)
+            )
+            while True:
+                seen += [c.id for c in page.items]
+                if page.next is None:
+                    break
+                query = ConversationQuery(channel_id=ChannelId("chan-1"), after=page.next, limit=3)
+                page = uow.conversations.page(query)
+            assert seen == ordered
+            closed = uow.conversations.page(
+                ConversationQuery(channel_id=ChannelId("chan-1"), status=ConversationStatus.CLOSED)
+            )
+            assert [c.id for c in closed.items] == ["conv-3", "conv-6"]
+            assert closed.next is None
+            mine = uow.conversations.page(
+                ConversationQuery(channel_id=ChannelId("chan-1"), assignee=UserId("u1"))
+            )
+            assert [c.id for c in mine.items] == ["conv-6", "conv-2", "conv-8", "conv-4"]
+            nobody = uow.conversations.page(
+                ConversationQuery(channel_id=ChannelId("chan-1"), unassigned=True, limit=2)
+            )
+            assert [c.id for c in nobody.items] == ["conv-7", "conv-3"]
+            customers = uow.conversations.page(
+                ConversationQuery(channel_id=ChannelId("chan-1"), kind=ConversationKind.NOTICE)
+            )
+            assert customers.items == ()
+
+    def test_ticket_and_message_pages(self) -> None:
+        """Tickets newest update first, by status; a conversation's messages oldest first."""
+        storage = self._seeded()
+
+        def add(uow: Any) -> None:
+            for n in range(1, 5):
+                ticket = attrs.evolve(
+                    _ticket(n, n), updated_at=T0 + timedelta(minutes=n), owner_id=UserId("u1")
+                )
+                if n % 2:
+                    ticket = attrs.evolve(ticket, status=TicketStatus.CLOSED)
+                if n > 1:
+                    uow.conversations.add(_conversation(n))
+                uow.tickets.add(ticket)
+            for n in range(1, 6):
+                uow.messages.add(_message(n, f"m{n}@x", at=T0 + timedelta(seconds=6 - n)))
+
+        self._commit(storage, add)
+        with storage.unit_of_work() as uow:
+            first = uow.tickets.page(TicketQuery(channel_id=ChannelId("chan-1"), limit=3))
+            assert [k.id for k in first.items] == ["ticket-4", "ticket-3", "ticket-2"]
+            assert first.next is not None
+            rest = uow.tickets.page(
+                TicketQuery(channel_id=ChannelId("chan-1"), after=first.next, limit=3)
+            )
+            assert ([k.id for k in rest.items], rest.next) == (["ticket-1"], None)
+            closed = uow.tickets.page(
+                TicketQuery(channel_id=ChannelId("chan-1"), status=TicketStatus.CLOSED)
+            )
+            assert [k.id for k in closed.items] == ["ticket-3", "ticket-1"]
+            oldest = uow.messages.page(ConversationId("conv-1"), limit=2)
+            assert [m.id for m in oldest.items] == ["msg-5", "msg-4"]
+            assert oldest.next is not None
+            more = uow.messages.page(ConversationId("conv-1"), after=oldest.next, limit=10)
+            assert ([m.id for m in more.items], more.next) == (["msg-3", "msg-2", "msg-1"], None)
+            with pytest.raises(InvalidValueError):
+                uow.messages.page(ConversationId("conv-1"), limit=0)
 
 
 # --- raw-message stores ---------------------------------------------------------------------------

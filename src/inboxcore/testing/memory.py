@@ -50,15 +50,21 @@ from inboxcore.domain.model import (
     ChannelState,
     Contact,
     Conversation,
+    ConversationQuery,
     ConversationStatus,
     Envelope,
     IntakeRecord,
     Message,
+    Page,
+    PageCursor,
     RotationState,
     StoredRawMessage,
     Ticket,
+    TicketQuery,
+    check_page_size,
     held,
 )
+from inboxcore.policies import threads
 
 __all__ = ["InMemoryRawStore", "InMemoryStorage", "InMemoryUnitOfWork"]
 
@@ -449,6 +455,25 @@ class _Contacts(_Repo):
         self._uow.put(Contact, contact, new=False)
 
 
+_Dated = TypeVar("_Dated", Conversation, Ticket)
+
+
+def _newest_first(
+    records: list[_Dated],
+    at: Callable[[_Dated], datetime],
+    after: PageCursor | None,
+    limit: int,
+) -> Page[_Dated]:
+    """Keyset pagination newest first by (time, id), as the SQL adapter orders it."""
+    ordered = sorted(records, key=lambda r: (at(r), r.id), reverse=True)
+    if after is not None:
+        ordered = [r for r in ordered if (at(r), r.id) < (after.at, after.id)]
+    items = tuple(ordered[:limit])
+    more = len(ordered) > limit
+    cursor = PageCursor(at=at(items[-1]), id=items[-1].id) if more and items else None
+    return Page(items=items, next=cursor)
+
+
 class _Conversations(_Repo):
     def get(self, conversation_id: ConversationId) -> Conversation:
         return self._must(Conversation, conversation_id)
@@ -474,6 +499,35 @@ class _Conversations(_Repo):
     def for_channel(self, channel_id: ChannelId) -> tuple[Conversation, ...]:
         found = [c for c in self._uow.scan(Conversation) if c.channel_id == channel_id]
         return tuple(sorted(found, key=lambda c: c.created_at))
+
+    def by_subject(
+        self,
+        channel_id: ChannelId,
+        contact_id: ContactId,
+        subject_key: str,
+        since: datetime,
+        limit: int = 20,
+    ) -> tuple[Conversation, ...]:
+        found = [
+            c
+            for c in self.for_contact(channel_id, contact_id, since)
+            if threads.subject_key(c.subject) == subject_key
+        ]
+        return tuple(sorted(found, key=lambda c: (c.last_message_at, c.id), reverse=True)[:limit])
+
+    def page(self, query: ConversationQuery) -> Page[Conversation]:
+        def wanted(c: Conversation) -> bool:
+            return (
+                c.channel_id == query.channel_id
+                and query.status in (None, c.status)
+                and query.kind in (None, c.kind)
+                and query.contact_id in (None, c.contact_id)
+                and (query.assignee is None or c.assignee_id == query.assignee)
+                and not (query.unassigned and c.assignee_id is not None)
+            )
+
+        found = [c for c in self._uow.scan(Conversation) if wanted(c)]
+        return _newest_first(found, lambda c: c.last_message_at, query.after, query.limit)
 
     def count_open_assigned(self, user_id: UserId) -> int:
         return sum(
@@ -510,6 +564,22 @@ class _Messages(_Repo):
         found = [m for m in self._uow.scan(Message) if m.conversation_id == conversation_id]
         return tuple(sorted(found, key=lambda m: m.received_at))
 
+    def page(
+        self, conversation_id: ConversationId, *, after: PageCursor | None = None, limit: int = 50
+    ) -> Page[Message]:
+        check_page_size(limit)
+        found = sorted(
+            (m for m in self._uow.scan(Message) if m.conversation_id == conversation_id),
+            key=lambda m: (m.received_at, m.id),
+        )
+        if after is not None:
+            found = [m for m in found if (m.received_at, m.id) > (after.at, after.id)]
+        items = tuple(found[:limit])
+        more = len(found) > limit
+        last = items[-1] if items else None
+        cursor = PageCursor(at=last.received_at, id=last.id) if more and last else None
+        return Page(items=items, next=cursor)
+
 
 class _Tickets(_Repo):
     def get(self, ticket_id: TicketId) -> Ticket:
@@ -527,6 +597,16 @@ class _Tickets(_Repo):
     def for_channel(self, channel_id: ChannelId) -> tuple[Ticket, ...]:
         found = [t for t in self._uow.scan(Ticket) if t.channel_id == channel_id]
         return tuple(sorted(found, key=lambda t: t.created_at))
+
+    def page(self, query: TicketQuery) -> Page[Ticket]:
+        found = [
+            t
+            for t in self._uow.scan(Ticket)
+            if t.channel_id == query.channel_id
+            and query.status in (None, t.status)
+            and (query.owner_id is None or t.owner_id == query.owner_id)
+        ]
+        return _newest_first(found, lambda t: t.updated_at, query.after, query.limit)
 
 
 class _Routing(_Repo):

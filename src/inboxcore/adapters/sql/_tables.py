@@ -15,11 +15,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 # PostgreSQL's json, not jsonb: jsonb refuses "\u0000", which a hostile message may carry.
 _JSON = sa.JSON(none_as_null=True).with_variant(postgresql.JSON(none_as_null=True), "postgresql")
 _TIME = sa.DateTime(timezone=True)
+TIME = _TIME
+"""The timestamp type of every time column (for bound parameters compared with them)."""
 _TYPES: dict[str, sa.types.TypeEngine[Any]] = {
     "data": _JSON,
     "envelope": _JSON,
     "created_at": _TIME,
     "last_message_at": _TIME,
+    "updated_at": _TIME,
     "received_at": _TIME,
     "retired_at": _TIME,
     "at": _TIME,
@@ -55,6 +58,8 @@ CONVERSATIONS = _table(
     "assignee_id",
     "created_at",
     "last_message_at",
+    "subject_key",
+    "kind",
     "data",
 )
 MESSAGES = _table(
@@ -76,6 +81,9 @@ TICKETS = _table(
     "channel_id",
     "conversation_id",
     "created_at",
+    "status",
+    "owner_id",
+    "updated_at",
     "data",
 )
 ROTATIONS = _table("inboxcore_rotations", "channel_id", "data")

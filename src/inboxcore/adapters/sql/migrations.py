@@ -25,8 +25,10 @@ conversation before the contact it names, as long as both are there at commit.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import attrs
@@ -321,6 +323,95 @@ def _v3_raw_receipts(connection: Connection) -> None:
     )
 
 
+_BACKFILL_BATCH = 1000
+_TIME = sa.DateTime(timezone=True)
+
+
+def _backfill(
+    connection: Connection, table: str, compute: Callable[[dict[str, Any]], dict[str, Any]]
+) -> None:
+    """Fill new columns of every row of ``table`` from its JSON document, a batch at a time."""
+    rows = sa.table(table, sa.column("seq"), sa.column("data", _json()))
+    last = -1
+    while True:
+        batch = connection.execute(
+            sa.select(rows.c.seq, rows.c.data)
+            .where(rows.c.seq > last)
+            .order_by(rows.c.seq)
+            .limit(_BACKFILL_BATCH)
+        ).all()
+        if not batch:
+            return
+        for seq, data in batch:
+            document = json.loads(data) if isinstance(data, str) else data
+            values = compute(document)
+            target = sa.table(
+                table,
+                sa.column("seq"),
+                *(sa.column(k, _TIME if k.endswith("_at") else None) for k in values),
+            )
+            connection.execute(sa.update(target).where(target.c.seq == seq).values(values))
+        last = batch[-1][0]
+
+
+def _v4_listing_columns(connection: Connection) -> None:
+    """Columns and indexes that make every hot-path lookup and agent listing an indexed query:
+    the threading subject key and kind of conversations, the status, owner and update time of
+    tickets; keyset indexes for pages newest first."""
+    from inboxcore.policies.threads import subject_key
+
+    for column in (
+        "ALTER TABLE inboxcore_conversations ADD COLUMN subject_key TEXT",
+        "ALTER TABLE inboxcore_conversations ADD COLUMN kind VARCHAR(32)",
+        "ALTER TABLE inboxcore_tickets ADD COLUMN status VARCHAR(32)",
+        "ALTER TABLE inboxcore_tickets ADD COLUMN owner_id VARCHAR(255)",
+        "ALTER TABLE inboxcore_tickets ADD COLUMN updated_at "
+        + ("TIMESTAMP WITH TIME ZONE" if connection.dialect.name == "postgresql" else "DATETIME"),
+    ):
+        connection.exec_driver_sql(column)
+    _backfill(
+        connection,
+        "inboxcore_conversations",
+        lambda d: {"subject_key": subject_key(d.get("subject") or ""), "kind": d["kind"]},
+    )
+    _backfill(
+        connection,
+        "inboxcore_tickets",
+        lambda d: {
+            "status": d["status"],
+            "owner_id": d.get("owner_id"),
+            "updated_at": datetime.fromisoformat(d["updated_at"]).astimezone(UTC),
+        },
+    )
+    md = sa.MetaData()
+    conversations = sa.Table(
+        "inboxcore_conversations",
+        md,
+        *(sa.Column(n, sa.Text()) for n in ("id", "channel_id", "contact_id", "subject_key")),
+        *(sa.Column(n, sa.Text()) for n in ("status", "kind", "assignee_id")),
+        sa.Column("last_message_at", sa.DateTime(timezone=True)),
+    )
+    c = conversations.c
+    for name, columns in (
+        ("subject", (c.channel_id, c.contact_id, c.subject_key, c.last_message_at)),
+        ("recent", (c.channel_id, c.last_message_at, c.id)),
+        ("status_recent", (c.channel_id, c.status, c.last_message_at, c.id)),
+        ("assignee_recent", (c.channel_id, c.assignee_id, c.last_message_at, c.id)),
+    ):
+        sa.Index(f"ix_inboxcore_conversations_{name}", *columns).create(connection)
+    tickets = sa.Table(
+        "inboxcore_tickets",
+        md,
+        *(sa.Column(n, sa.Text()) for n in ("id", "channel_id", "status")),
+        sa.Column("updated_at", sa.DateTime(timezone=True)),
+    )
+    k = tickets.c
+    sa.Index("ix_inboxcore_tickets_recent", k.channel_id, k.updated_at, k.id).create(connection)
+    sa.Index(
+        "ix_inboxcore_tickets_status_recent", k.channel_id, k.status, k.updated_at, k.id
+    ).create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="initial schema", apply=_v1_initial),
     Migration(
@@ -329,6 +420,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         apply=_v2_raw_messages_and_assignee,
     ),
     Migration(version=3, name="raw-message receipts", apply=_v3_raw_receipts),
+    Migration(version=4, name="listing columns and keyset indexes", apply=_v4_listing_columns),
 )
 """Every step, oldest first; versions count up from 1 without gaps."""
 

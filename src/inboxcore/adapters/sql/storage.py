@@ -65,17 +65,24 @@ from inboxcore.domain.model import (
     Channel,
     Contact,
     Conversation,
+    ConversationQuery,
     ConversationStatus,
     IntakeRecord,
     Message,
+    Page,
+    PageCursor,
     RotationState,
     Ticket,
+    TicketQuery,
+    check_page_size,
 )
 from inboxcore.domain.serialization import converter
+from inboxcore.policies.threads import subject_key
 
 __all__ = ["SqlStorage", "SqlUnitOfWork"]
 
 R = TypeVar("R")
+_Keyed = TypeVar("_Keyed", Conversation, Ticket, Message)
 _T = TypeVar("_T")
 
 # Message-ID lists come from mail headers; keep each IN (...) well under any driver's limit.
@@ -397,7 +404,13 @@ class SqlUnitOfWork:
 
     # --- statements -----------------------------------------------------------------------------
 
-    def run(self, statement: sa.Executable, *, write: bool = False) -> CursorResult[Any]:
+    def run(
+        self,
+        statement: sa.Executable,
+        params: dict[str, Any] | None = None,
+        *,
+        write: bool = False,
+    ) -> CursorResult[Any]:
         """Execute ``statement`` in the unit's transaction, translating database errors.
 
         ``write`` marks a statement that changes data (or locks it): on SQLite it first takes
@@ -413,7 +426,7 @@ class SqlUnitOfWork:
         if write and self._dialect == "sqlite" and not self._write_locked:
             self._guard(lambda: conn.exec_driver_sql("BEGIN IMMEDIATE"))
             self._write_locked = True
-        return self._guard(lambda: conn.execute(statement))
+        return self._guard(lambda: conn.execute(statement, params))
 
     def _guard(self, call: Callable[[], _T]) -> _T:
         try:
@@ -434,29 +447,114 @@ class SqlUnitOfWork:
         return self._dialect
 
 
+# --- statements built once ----------------------------------------------------------------------
+# Building a SQLAlchemy statement and its cache key costs more than running it on SQLite (about
+# 140 µs against 80 µs a lookup here), so the hot path's statements are built once, with bound
+# parameters, and executed with a parameter dict.
+
+_RECORD_TABLES = (t.ACCOUNTS, t.CHANNELS, t.CONTACTS, t.CONVERSATIONS, t.MESSAGES, t.TICKETS)
+_GET = {x.name: sa.select(x.c.data).where(x.c.id == sa.bindparam("id")) for x in _RECORD_TABLES}
+_INSERT = {x.name: sa.insert(x) for x in (*_RECORD_TABLES, t.INTAKE_LOG)}
+_UPDATE = {x.name: sa.update(x).where(x.c.id == sa.bindparam("record_id")) for x in _RECORD_TABLES}
+_CHANNEL_BY_ADDRESS = sa.select(t.CHANNELS.c.data).where(
+    t.CHANNELS.c.address_key == sa.bindparam("key")
+)
+_CONTACT_BY_EMAIL = sa.select(t.CONTACTS.c.data).where(
+    t.CONTACTS.c.account_id == sa.bindparam("account"),
+    t.CONTACTS.c.email_key == sa.bindparam("key"),
+)
+_MESSAGE_BY_KEY = sa.select(t.MESSAGES.c.data).where(
+    t.MESSAGES.c.channel_id == sa.bindparam("channel"),
+    t.MESSAGES.c.dedup_key == sa.bindparam("key"),
+)
+_MESSAGES_BY_KEYS = sa.select(t.MESSAGES.c.dedup_key, t.MESSAGES.c.data).where(
+    t.MESSAGES.c.channel_id == sa.bindparam("channel"),
+    t.MESSAGES.c.dedup_key.in_(sa.bindparam("keys", expanding=True)),
+)
+_CONVERSATIONS_BY_SUBJECT = (
+    sa.select(t.CONVERSATIONS.c.data)
+    .where(
+        t.CONVERSATIONS.c.channel_id == sa.bindparam("channel"),
+        t.CONVERSATIONS.c.contact_id == sa.bindparam("contact"),
+        t.CONVERSATIONS.c.subject_key == sa.bindparam("key"),
+        t.CONVERSATIONS.c.last_message_at >= sa.bindparam("since", type_=t.TIME),
+    )
+    .order_by(t.CONVERSATIONS.c.last_message_at.desc(), t.CONVERSATIONS.c.id.desc())
+    .limit(sa.bindparam("limit"))
+)
+_OPEN_ASSIGNED = sa.select(sa.func.count()).where(
+    t.CONVERSATIONS.c.assignee_id == sa.bindparam("user"),
+    t.CONVERSATIONS.c.status == ConversationStatus.OPEN.value,
+)
+_TICKET_OF = sa.select(t.TICKETS.c.data).where(
+    t.TICKETS.c.conversation_id == sa.bindparam("conversation")
+)
+_ROTATION_FOR_UPDATE = (
+    sa.select(t.ROTATIONS.c.data)
+    .where(t.ROTATIONS.c.channel_id == sa.bindparam("channel"))
+    .with_for_update()
+)
+_ROTATION_PLACEHOLDER = {
+    dialect: t.insert_ignoring(
+        dialect, t.ROTATIONS, {"channel_id": "", "data": None}, ["channel_id"]
+    )
+    for dialect in ("sqlite", "postgresql")
+}
+_ROTATION_SAVE = {
+    dialect: t.upsert(dialect, t.ROTATIONS, {"channel_id": "", "data": None}, ["channel_id"])
+    for dialect in ("sqlite", "postgresql")
+}
+_INTAKE_OF_RAW = (
+    sa.select(t.INTAKE_LOG.c.data)
+    .where(t.INTAKE_LOG.c.raw_id == sa.bindparam("raw_id"))
+    .order_by(t.INTAKE_LOG.c.seq)
+)
+
+
 class _Repo:
     def __init__(self, uow: SqlUnitOfWork) -> None:
         self._uow = uow
 
-    def _one(self, kind: type[R], statement: sa.Select[Any]) -> R | None:
-        row = self._uow.run(statement).first()
+    def _one(
+        self, kind: type[R], statement: sa.Select[Any], params: dict[str, Any] | None = None
+    ) -> R | None:
+        row = self._uow.run(statement, params).first()
         return None if row is None else converter.structure(row[0], kind)
 
-    def _many(self, kind: type[R], statement: sa.Select[Any]) -> tuple[R, ...]:
-        return tuple(converter.structure(row[0], kind) for row in self._uow.run(statement).all())
+    def _many(
+        self, kind: type[R], statement: sa.Select[Any], params: dict[str, Any] | None = None
+    ) -> tuple[R, ...]:
+        rows = self._uow.run(statement, params).all()
+        return tuple(converter.structure(row[0], kind) for row in rows)
 
     def _must(self, kind: type[R], table: sa.TableClause, key: str) -> R:
-        found = self._one(kind, sa.select(table.c.data).where(table.c.id == key))
+        found = self._one(kind, _GET[table.name], {"id": key})
         if found is None:
             raise NotFoundError(f"no {kind.__name__} {key!r}")
         return found
 
+    def _newest_first(
+        self,
+        kind: type[R],
+        statement: sa.Select[Any],
+        at: sa.ColumnClause[Any],
+        key: sa.ColumnClause[Any],
+        after: PageCursor | None,
+        limit: int,
+    ) -> tuple[R, ...]:
+        """``limit + 1`` records of ``statement`` newest first by (``at``, ``key``), after the
+        cursor: keyset pagination, an index range scan however deep the page."""
+        if after is not None:
+            when = _utc(after.at)
+            statement = statement.where(sa.or_(at < when, sa.and_(at == when, key < after.id)))
+        return self._many(kind, statement.order_by(at.desc(), key.desc()).limit(limit + 1))
+
     def _insert(self, table: sa.TableClause, values: dict[str, Any]) -> None:
-        self._uow.run(sa.insert(table).values(values), write=True)
+        self._uow.run(_INSERT[table.name], values, write=True)
 
     def _update(self, kind: type[Any], table: sa.TableClause, values: dict[str, Any]) -> None:
         key = values["id"]
-        result = self._uow.run(sa.update(table).where(table.c.id == key).values(values), write=True)
+        result = self._uow.run(_UPDATE[table.name], {**values, "record_id": key}, write=True)
         if result.rowcount == 0:
             raise NotFoundError(f"no {kind.__name__} {key!r}")
 
@@ -526,9 +624,7 @@ class _Channels(_Repo):
         self._check_retired(channel)
 
     def by_forwarding_address(self, address_key: str) -> Channel | None:
-        c = t.CHANNELS.c
-        key = _key(address_key.lower())
-        return self._one(Channel, sa.select(c.data).where(c.address_key == key))
+        return self._one(Channel, _CHANNEL_BY_ADDRESS, {"key": _key(address_key.lower())})
 
     def for_account(self, account_id: AccountId) -> tuple[Channel, ...]:
         c = t.CHANNELS.c
@@ -565,13 +661,8 @@ class _Contacts(_Repo):
         return self._must(Contact, t.CONTACTS, contact_id)
 
     def by_email(self, account_id: AccountId, email_key: str) -> Contact | None:
-        c = t.CONTACTS.c
-        return self._one(
-            Contact,
-            sa.select(c.data).where(
-                c.account_id == account_id, c.email_key == _key(email_key.lower())
-            ),
-        )
+        params = {"account": account_id, "key": _key(email_key.lower())}
+        return self._one(Contact, _CONTACT_BY_EMAIL, params)
 
     def add(self, contact: Contact) -> None:
         self._insert(t.CONTACTS, self._values(contact))
@@ -592,6 +683,8 @@ class _Conversations(_Repo):
             "assignee_id": conversation.assignee_id,
             "created_at": _utc(conversation.created_at),
             "last_message_at": _utc(conversation.last_message_at),
+            "subject_key": subject_key(conversation.subject),
+            "kind": conversation.kind.value,
             "data": _data(conversation),
         }
 
@@ -626,12 +719,44 @@ class _Conversations(_Repo):
             sa.select(c.data).where(c.channel_id == channel_id).order_by(c.created_at, c.seq),
         )
 
-    def count_open_assigned(self, user_id: UserId) -> int:
+    def by_subject(
+        self,
+        channel_id: ChannelId,
+        contact_id: ContactId,
+        subject_key: str,
+        since: datetime,
+        limit: int = 20,
+    ) -> tuple[Conversation, ...]:
+        check_page_size(limit)
+        params = {
+            "channel": channel_id,
+            "contact": contact_id,
+            "key": subject_key,
+            "since": _utc(since),
+            "limit": limit,
+        }
+        return self._many(Conversation, _CONVERSATIONS_BY_SUBJECT, params)
+
+    def page(self, query: ConversationQuery) -> Page[Conversation]:
         c = t.CONVERSATIONS.c
-        statement = sa.select(sa.func.count()).where(
-            c.assignee_id == user_id, c.status == ConversationStatus.OPEN.value
+        statement = sa.select(c.data).where(c.channel_id == query.channel_id)
+        if query.status is not None:
+            statement = statement.where(c.status == query.status.value)
+        if query.kind is not None:
+            statement = statement.where(c.kind == query.kind.value)
+        if query.assignee is not None:
+            statement = statement.where(c.assignee_id == query.assignee)
+        if query.unassigned:
+            statement = statement.where(c.assignee_id.is_(None))
+        if query.contact_id is not None:
+            statement = statement.where(c.contact_id == query.contact_id)
+        found = self._newest_first(
+            Conversation, statement, c.last_message_at, c.id, query.after, query.limit
         )
-        return int(self._uow.run(statement).scalar() or 0)
+        return _page(found, query.limit, lambda r: r.last_message_at)
+
+    def count_open_assigned(self, user_id: UserId) -> int:
+        return int(self._uow.run(_OPEN_ASSIGNED, {"user": user_id}).scalar() or 0)
 
 
 class _Messages(_Repo):
@@ -657,24 +782,18 @@ class _Messages(_Repo):
         self._update(Message, t.MESSAGES, self._values(message))
 
     def by_dedup_key(self, channel_id: ChannelId, dedup_key: str) -> Message | None:
-        c = t.MESSAGES.c
-        return self._one(
-            Message,
-            sa.select(c.data).where(c.channel_id == channel_id, c.dedup_key == _key(dedup_key)),
-        )
+        params = {"channel": channel_id, "key": _key(dedup_key)}
+        return self._one(Message, _MESSAGE_BY_KEY, params)
 
     def by_rfc_message_ids(
         self, channel_id: ChannelId, rfc_message_ids: Sequence[str]
     ) -> tuple[Message, ...]:
-        c = t.MESSAGES.c
         keys = list(dict.fromkeys(_key(f"mid:{mid}") for mid in rfc_message_ids))
         found: dict[str, Message] = {}
         for start in range(0, len(keys), _IN_CHUNK):
             chunk = keys[start : start + _IN_CHUNK]
-            statement = sa.select(c.dedup_key, c.data).where(
-                c.channel_id == channel_id, c.dedup_key.in_(chunk)
-            )
-            rows: Sequence[Any] = self._uow.run(statement).all()
+            params = {"channel": channel_id, "keys": chunk}
+            rows: Sequence[Any] = self._uow.run(_MESSAGES_BY_KEYS, params).all()
             for key, data in rows:
                 found[key] = converter.structure(data, Message)
         return tuple(found[k] for k in keys if k in found)
@@ -688,6 +807,29 @@ class _Messages(_Repo):
             .order_by(c.received_at, c.seq),
         )
 
+    def page(
+        self, conversation_id: ConversationId, *, after: PageCursor | None = None, limit: int = 50
+    ) -> Page[Message]:
+        check_page_size(limit)
+        c = t.MESSAGES.c
+        statement = sa.select(c.data).where(c.conversation_id == conversation_id)
+        if after is not None:
+            when = _utc(after.at)
+            statement = statement.where(
+                sa.or_(c.received_at > when, sa.and_(c.received_at == when, c.id > after.id))
+            )
+        found = self._many(Message, statement.order_by(c.received_at, c.id).limit(limit + 1))
+        return _page(found, limit, lambda m: m.received_at)
+
+
+def _page(found: tuple[_Keyed, ...], limit: int, at: Callable[[_Keyed], datetime]) -> Page[_Keyed]:
+    """A page of at most ``limit`` records from ``limit + 1`` read: the extra one says there is
+    a next page, whose cursor is the last record shown."""
+    items = found[:limit]
+    if len(found) <= limit or not items:
+        return Page(items=items)
+    return Page(items=items, next=PageCursor(at=at(items[-1]), id=items[-1].id))
+
 
 class _Tickets(_Repo):
     @staticmethod
@@ -698,6 +840,9 @@ class _Tickets(_Repo):
             "channel_id": ticket.channel_id,
             "conversation_id": ticket.conversation_id,
             "created_at": _utc(ticket.created_at),
+            "status": ticket.status.value,
+            "owner_id": ticket.owner_id,
+            "updated_at": _utc(ticket.updated_at),
             "data": _data(ticket),
         }
 
@@ -711,8 +856,7 @@ class _Tickets(_Repo):
         self._update(Ticket, t.TICKETS, self._values(ticket))
 
     def for_conversation(self, conversation_id: ConversationId) -> Ticket | None:
-        c = t.TICKETS.c
-        return self._one(Ticket, sa.select(c.data).where(c.conversation_id == conversation_id))
+        return self._one(Ticket, _TICKET_OF, {"conversation": conversation_id})
 
     def for_channel(self, channel_id: ChannelId) -> tuple[Ticket, ...]:
         c = t.TICKETS.c
@@ -721,26 +865,31 @@ class _Tickets(_Repo):
             sa.select(c.data).where(c.channel_id == channel_id).order_by(c.created_at, c.seq),
         )
 
+    def page(self, query: TicketQuery) -> Page[Ticket]:
+        c = t.TICKETS.c
+        statement = sa.select(c.data).where(c.channel_id == query.channel_id)
+        if query.status is not None:
+            statement = statement.where(c.status == query.status.value)
+        if query.owner_id is not None:
+            statement = statement.where(c.owner_id == query.owner_id)
+        found = self._newest_first(Ticket, statement, c.updated_at, c.id, query.after, query.limit)
+        return _page(found, query.limit, lambda r: r.updated_at)
+
 
 class _Routing(_Repo):
     def rotation(self, channel_id: ChannelId) -> RotationState | None:
         # An empty row first, so that there is always a row to lock: two workers making the
         # first assignment then queue on it like all later ones instead of racing to insert.
         placeholder = {"channel_id": channel_id, "data": None}
-        self._uow.run(
-            t.insert_ignoring(self._uow.dialect, t.ROTATIONS, placeholder, ["channel_id"]),
-            write=True,
-        )
-        c = t.ROTATIONS.c
-        statement = sa.select(c.data).where(c.channel_id == channel_id).with_for_update()
-        row = self._uow.run(statement, write=True).first()
+        self._uow.run(_ROTATION_PLACEHOLDER[self._uow.dialect], placeholder, write=True)
+        row = self._uow.run(_ROTATION_FOR_UPDATE, {"channel": channel_id}, write=True).first()
         if row is None or row[0] is None:
             return None
         return converter.structure(row[0], RotationState)
 
     def save_rotation(self, state: RotationState) -> None:
         values = {"channel_id": state.channel_id, "data": _data(state)}
-        self._uow.run(t.upsert(self._uow.dialect, t.ROTATIONS, values, ["channel_id"]), write=True)
+        self._uow.run(_ROTATION_SAVE[self._uow.dialect], values, write=True)
 
 
 class _IntakeLog(_Repo):
@@ -782,5 +931,4 @@ class _IntakeLog(_Repo):
         return tuple(first.values())
 
     def for_raw_message(self, raw_id: RawMessageId) -> tuple[IntakeRecord, ...]:
-        c = t.INTAKE_LOG.c
-        return self._many(IntakeRecord, sa.select(c.data).where(c.raw_id == raw_id).order_by(c.seq))
+        return self._many(IntakeRecord, _INTAKE_OF_RAW, {"raw_id": raw_id})

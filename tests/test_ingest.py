@@ -27,6 +27,7 @@ from inboxcore.domain.model import (
 from inboxcore.domain.outcomes import Disposition
 from inboxcore.ingest import (
     IntakeConfig,
+    IntakeDuplicate,
     IntakePorts,
     channel_for_recipients,
     check_declared_size,
@@ -236,6 +237,7 @@ def test_duplicate_points_at_the_first_message() -> None:
         )
         uow.commit()
     result = ingest(CUSTOMER_MAIL, _envelope(), ports=ports)
+    assert isinstance(result, IntakeDuplicate)
     assert result.disposition is Disposition.DUPLICATE
     assert result.duplicate_of == "msg-1"
     assert result.smtp.code == 250

@@ -60,6 +60,7 @@ from inboxcore.domain.model import (
     User,
 )
 from inboxcore.domain.outcomes import Disposition
+from inboxcore.ingest import IntakeDuplicate
 from inboxcore.policies.outbound import OutboundConfig
 from inboxcore.policies.threads import (
     BOUNCE_TAG_HEADER,
@@ -279,6 +280,7 @@ def test_same_message_twice_changes_nothing() -> None:
     )
     again = w.service.receive(mail(), envelope())
     assert again.disposition is Disposition.DUPLICATE
+    assert isinstance(again.intake, IntakeDuplicate)
     assert again.intake.duplicate_of is not None
     assert (
         w.storage.records(Conversation),

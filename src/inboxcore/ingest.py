@@ -37,7 +37,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Collection, Iterable
-from typing import BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 import attrs
 
@@ -59,7 +59,7 @@ from inboxcore.domain.model import (
     MessageKind,
     default_dedup_key,
 )
-from inboxcore.domain.outcomes import Disposition, Reason, SmtpReply
+from inboxcore.domain.outcomes import Disposition, Reason, Reply, SmtpReply
 from inboxcore.mail.classify import (
     Classification,
     ClassificationContext,
@@ -80,8 +80,13 @@ from inboxcore.ports import (
 )
 
 __all__ = [
+    "IntakeAccepted",
     "IntakeConfig",
+    "IntakeDeferred",
+    "IntakeDuplicate",
     "IntakePorts",
+    "IntakeQuarantined",
+    "IntakeRejected",
     "IntakeResult",
     "channel_for_recipients",
     "check_declared_size",
@@ -130,28 +135,14 @@ class IntakePorts:
     spam: SpamScorer | None = None
 
 
-@attrs.frozen(kw_only=True)
-class IntakeResult:
-    """What intake decided about one message, and everything later stages need."""
+class _Outcome:
+    """What every intake outcome answers alike (a plain base of the frozen outcome classes)."""
 
-    disposition: Disposition
+    __slots__ = ()
+    disposition: ClassVar[Disposition]
     reasons: tuple[Reason, ...]
-    smtp: SmtpReply
-    """The reply intake proposes. When :attr:`needs_record` holds it is provisional: given only
-    once the service has committed the record listing the message
-    (:attr:`~inboxcore.app.service.Delivery.smtp` is the reply to give)."""
-    envelope: Envelope
-    size: int
-    raw_id: RawMessageId | None = None
-    channel: Channel | None = None
-    duplicate_of: MessageId | None = None
-    fingerprint: str | None = None
-    dedup_key: str | None = None
-    """The key the message is (or would be) stored under; see :func:`find_duplicate`."""
-    parsed: ParsedMessage | None = attrs.field(default=None, eq=False, repr=False)
-    classification: Classification | None = None
-    sender: SenderResolution | None = None
-    authentication: AuthenticationResult | None = None
+    raw_id: RawMessageId | None
+    classification: Classification | None
 
     @property
     def reason_codes(self) -> tuple[str, ...]:
@@ -163,22 +154,168 @@ class IntakeResult:
 
     @property
     def needs_record(self) -> bool:
-        """Whether :attr:`smtp` may be given only after an intake record listing the message is
+        """Whether ``smtp`` may be given only after an intake record listing the message is
         committed: a stored message with a final verdict (anything but a deferral)."""
         return self.raw_id is not None and self.disposition is not Disposition.DEFERRED
 
 
+def _optional_parsed() -> Any:
+    """The ``parsed`` field of an outcome whose stages may not have parsed the message (a
+    field of its own per class: attrs fields are not shared)."""
+    return attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen(kw_only=True)
+class IntakeAccepted(_Outcome):
+    """Let in: every stage ran, and everything applying it needs is here, never None."""
+
+    disposition: ClassVar[Disposition] = Disposition.ACCEPTED
+    reasons: tuple[Reason, ...]
+    smtp: SmtpReply
+    """The reply intake proposes, provisional until the service committed the message
+    (:attr:`~inboxcore.app.service.Delivery.smtp` is the reply to give)."""
+    envelope: Envelope
+    size: int
+    raw_id: RawMessageId
+    channel: Channel
+    parsed: ParsedMessage = attrs.field(eq=False, repr=False)
+    classification: Classification
+    fingerprint: str
+    dedup_key: str
+    """The key the message is stored under; see :func:`find_duplicate`."""
+    sender: SenderResolution
+    authentication: AuthenticationResult
+
+
+@attrs.frozen(kw_only=True)
+class IntakeDuplicate(_Outcome):
+    """The channel holds this message already (:attr:`duplicate_of`); nothing new is stored."""
+
+    disposition: ClassVar[Disposition] = Disposition.DUPLICATE
+    reasons: tuple[Reason, ...]
+    smtp: SmtpReply
+    envelope: Envelope
+    size: int
+    raw_id: RawMessageId
+    channel: Channel
+    duplicate_of: MessageId
+    parsed: ParsedMessage | None = _optional_parsed()  # noqa: RUF009
+    classification: Classification | None = None
+    fingerprint: str | None = None
+    dedup_key: str | None = None
+    sender: SenderResolution | None = None
+    authentication: AuthenticationResult | None = None
+
+
+@attrs.frozen(kw_only=True)
+class IntakeQuarantined(_Outcome):
+    """Kept aside with its raw id (a loop, a failing check, no sender, an internal error); the
+    stages that ran left what they found."""
+
+    disposition: ClassVar[Disposition] = Disposition.QUARANTINED
+    reasons: tuple[Reason, ...]
+    smtp: SmtpReply
+    envelope: Envelope
+    size: int
+    raw_id: RawMessageId
+    channel: Channel | None = None
+    parsed: ParsedMessage | None = _optional_parsed()  # noqa: RUF009
+    classification: Classification | None = None
+    fingerprint: str | None = None
+    dedup_key: str | None = None
+    sender: SenderResolution | None = None
+    authentication: AuthenticationResult | None = None
+
+
+@attrs.frozen(kw_only=True)
+class IntakeRejected(_Outcome):
+    """Refused for good (unknown recipient, too big, a DMARC reject the channel applies); stored
+    only when the refusal came after the raw store."""
+
+    disposition: ClassVar[Disposition] = Disposition.REJECTED
+    reasons: tuple[Reason, ...]
+    smtp: SmtpReply
+    envelope: Envelope
+    size: int
+    raw_id: RawMessageId | None = None
+    channel: Channel | None = None
+    parsed: ParsedMessage | None = _optional_parsed()  # noqa: RUF009
+    classification: Classification | None = None
+    fingerprint: str | None = None
+    dedup_key: str | None = None
+    sender: SenderResolution | None = None
+    authentication: AuthenticationResult | None = None
+
+
+@attrs.frozen(kw_only=True)
+class IntakeDeferred(_Outcome):
+    """Refused for now (storage failing, a DNS failure in a live session): the sender keeps the
+    message and retries; nothing lists it."""
+
+    disposition: ClassVar[Disposition] = Disposition.DEFERRED
+    reasons: tuple[Reason, ...]
+    smtp: SmtpReply
+    envelope: Envelope
+    size: int
+    raw_id: RawMessageId | None = None
+    channel: Channel | None = None
+    parsed: ParsedMessage | None = _optional_parsed()  # noqa: RUF009
+    classification: Classification | None = None
+    fingerprint: str | None = None
+    dedup_key: str | None = None
+    sender: SenderResolution | None = None
+    authentication: AuthenticationResult | None = None
+
+
+IntakeResult = (
+    IntakeAccepted | IntakeDuplicate | IntakeQuarantined | IntakeRejected | IntakeDeferred
+)
+"""What intake decided about one message: one type per outcome."""
+
+_BY_DISPOSITION: dict[Disposition, type[IntakeResult]] = {
+    Disposition.ACCEPTED: IntakeAccepted,
+    Disposition.DUPLICATE: IntakeDuplicate,
+    Disposition.QUARANTINED: IntakeQuarantined,
+    Disposition.REJECTED: IntakeRejected,
+    Disposition.DEFERRED: IntakeDeferred,
+}
+
+
+@attrs.frozen(kw_only=True)
+class _State:
+    """What the stages found so far; each verdict turns it into its outcome's type."""
+
+    envelope: Envelope
+    size: int
+    raw_id: RawMessageId | None = None
+    channel: Channel | None = None
+    parsed: ParsedMessage | None = attrs.field(default=None, eq=False, repr=False)
+    classification: Classification | None = None
+    fingerprint: str | None = None
+    dedup_key: str | None = None
+    sender: SenderResolution | None = None
+    authentication: AuthenticationResult | None = None
+    duplicate_of: MessageId | None = None
+
+    def verdict(self, disposition: Disposition, smtp: SmtpReply, *reasons: Reason) -> IntakeResult:
+        fields = attrs.asdict(self, recurse=False)
+        if disposition is not Disposition.DUPLICATE:
+            fields.pop("duplicate_of")
+        outcome: IntakeResult = _BY_DISPOSITION[disposition](smtp=smtp, reasons=reasons, **fields)
+        return outcome
+
+
 # --- SMTP replies ----------------------------------------------------------------------------
 
-_ACCEPTED = SmtpReply(code=250, enhanced="2.0.0", text="Message accepted")
-_KEPT = SmtpReply(code=250, enhanced="2.0.0", text="Message accepted for review")
-_DUPLICATE = SmtpReply(code=250, enhanced="2.0.0", text="Message already received")
-_UNKNOWN = SmtpReply(code=550, enhanced="5.1.1", text="No such mailbox")
-_RETIRED = SmtpReply(code=550, enhanced="5.1.1", text="Mailbox no longer in service")
-_TOO_BIG = SmtpReply(code=552, enhanced="5.3.4", text="Message too big")
-_STORE_DOWN = SmtpReply(code=451, enhanced="4.3.0", text="Temporary failure, try again later")
-_REFUSED = SmtpReply(code=550, enhanced="5.7.1", text="Message refused")
-_TRY_LATER = SmtpReply(code=451, enhanced="4.7.0", text="Temporary failure, try again later")
+_ACCEPTED = Reply.ACCEPTED.value
+_KEPT = Reply.KEPT.value
+_DUPLICATE = Reply.DUPLICATE.value
+_UNKNOWN = Reply.UNKNOWN_RECIPIENT.value
+_RETIRED = Reply.RETIRED.value
+_TOO_BIG = Reply.TOO_BIG.value
+_STORE_DOWN = Reply.STORAGE_DOWN.value
+_REFUSED = Reply.REFUSED.value
+_TRY_LATER = Reply.TRY_LATER.value
 
 
 def _too_big(limit: int) -> Reason:
@@ -350,14 +487,8 @@ def ingest(
     limit = channel.intake.max_message_size if channel else config.max_message_size
     raw = read_limited(message, limit)
     if raw is None:
-        return IntakeResult(
-            disposition=Disposition.REJECTED,
-            reasons=(_too_big(limit),),
-            smtp=_TOO_BIG,
-            envelope=envelope,
-            size=limit + 1,
-            channel=channel,
-        )
+        too_big = _State(envelope=envelope, size=limit + 1, channel=channel)
+        return too_big.verdict(Disposition.REJECTED, _TOO_BIG, _too_big(limit))
     try:
         raw_id = ports.raw_store.put(raw, envelope)
     except PortError as exc:
@@ -427,69 +558,80 @@ def _process_stored(
         return _decide(raw, raw_id, envelope, channel, run)
     except StorageError as exc:
         log.warning("storage unavailable during intake of raw message %s: %s", raw_id, exc)
-        return attrs.evolve(
-            _result(
-                Disposition.DEFERRED,
-                "storage_unavailable",
-                f"Storage failed ({type(exc).__name__}); nothing was recorded and the sender "
-                "will retry.",
-                _STORE_DOWN,
-                envelope,
-                len(raw),
+        stored = _State(envelope=envelope, size=len(raw), raw_id=raw_id, channel=channel)
+        return stored.verdict(
+            Disposition.DEFERRED,
+            _STORE_DOWN,
+            Reason(
+                code="storage_unavailable",
+                message=f"Storage failed ({type(exc).__name__}); nothing was recorded and the "
+                "sender will retry.",
             ),
-            raw_id=raw_id,
-            channel=channel,
         )
     except Exception as exc:  # the promise: no exception escapes for a bad message
         log.exception("intake failed for raw message %s", raw_id)
-        return IntakeResult(
-            disposition=Disposition.QUARANTINED,
-            reasons=(
-                Reason(
-                    code="internal_error",
-                    message=f"Processing failed ({type(exc).__name__}); the message is kept "
-                    f"as {raw_id} and can be processed again.",
-                ),
+        stored = _State(envelope=envelope, size=len(raw), raw_id=raw_id, channel=channel)
+        return stored.verdict(
+            Disposition.QUARANTINED,
+            _KEPT,
+            Reason(
+                code="internal_error",
+                message=f"Processing failed ({type(exc).__name__}); the message is kept "
+                f"as {raw_id} and can be processed again.",
             ),
-            smtp=_KEPT,
-            envelope=envelope,
-            size=len(raw),
-            raw_id=raw_id,
-            channel=channel,
         )
 
 
 def _decide(
     raw: bytes, raw_id: RawMessageId, envelope: Envelope, channel: Channel | None, run: _Run
 ) -> IntakeResult:
-    ports, config = run.ports, run.config
+    """The stages in order: each adds what it found to the state or ends with a verdict."""
     parsed = parse_message(raw)
-    # The result grows stage by stage; each refusal below is this partial result with a verdict.
-    state = IntakeResult(
-        disposition=Disposition.ACCEPTED,
-        reasons=(),
-        smtp=_ACCEPTED,
-        envelope=envelope,
-        size=len(raw),
-        raw_id=raw_id,
-        parsed=parsed,
-        channel=channel,
+    state = _State(envelope=envelope, size=len(raw), raw_id=raw_id, parsed=parsed, channel=channel)
+    routed = _recipient_stage(state, raw, run)
+    if not isinstance(routed, Channel):
+        return routed
+    classification = _classify(parsed, envelope, routed, run)
+    fingerprint = content_fingerprint(parsed)
+    state = attrs.evolve(
+        state, channel=routed, classification=classification, fingerprint=fingerprint
     )
+    if classification.kind is MessageKind.LOOP:
+        # Kept aside with a 250: refusing it would send a bounce round the same loop.
+        reason = Reason(code=classification.reason, message=classification.explanation)
+        return state.verdict(Disposition.QUARANTINED, _KEPT, reason)
+    duplicate, dedup_key = _find_duplicate(run.ports.storage, routed, parsed, fingerprint)
+    state = attrs.evolve(state, dedup_key=dedup_key, duplicate_of=duplicate)
+    if duplicate is not None:
+        what = f"Message-ID {parsed.message_id}" if parsed.message_id else "the same content"
+        message = f"The channel already received this message ({what})."
+        return state.verdict(
+            Disposition.DUPLICATE, _DUPLICATE, Reason(code="duplicate", message=message)
+        )
+    checked = _authenticate(raw, parsed, envelope, routed, classification, run)
+    state = attrs.evolve(
+        state,
+        classification=checked.classification,
+        sender=checked.sender,
+        authentication=checked.authentication,
+    )
+    return _verdict(state, checked, run)
 
-    def verdict(disposition: Disposition, smtp: SmtpReply, *reasons: Reason) -> IntakeResult:
-        return attrs.evolve(state, disposition=disposition, smtp=smtp, reasons=reasons)
 
+def _recipient_stage(state: _State, raw: bytes, run: _Run) -> Channel | IntakeResult:
+    """The channel (from the delivery headers when the envelope named none), open, big enough."""
+    channel = state.channel
     if channel is None:
-        channel = _find_channel(ports.storage, recipient_candidates(envelope, parsed))
+        parsed = state.parsed
+        channel = _find_channel(run.ports.storage, recipient_candidates(state.envelope, parsed))
         if channel is None:
-            return verdict(
+            return state.verdict(
                 Disposition.REJECTED,
                 _UNKNOWN,
                 Reason(code="unknown_recipient", message="No channel receives this message."),
             )
-        state = attrs.evolve(state, channel=channel)
     if channel.state is ChannelState.DISCONNECTED:
-        return verdict(
+        return state.verdict(
             Disposition.REJECTED,
             _RETIRED,
             Reason(
@@ -499,38 +641,44 @@ def _decide(
             ),
         )
     if len(raw) > channel.intake.max_message_size:
-        return verdict(Disposition.REJECTED, _TOO_BIG, _too_big(channel.intake.max_message_size))
+        limit = channel.intake.max_message_size
+        return state.verdict(Disposition.REJECTED, _TOO_BIG, _too_big(limit))
+    return channel
 
+
+def _classify(
+    parsed: ParsedMessage, envelope: Envelope, channel: Channel, run: _Run
+) -> Classification:
     context = ClassificationContext(
         channel_address=channel.forwarding_address,
         channel_id=channel.id,
-        own_message_id_domains=config.own_message_id_domains,
+        own_message_id_domains=run.config.own_message_id_domains,
         loop_header_value=channel.id,
     )
-    classification = classify(parsed, envelope.mail_from, context)
-    fingerprint = content_fingerprint(parsed)
-    state = attrs.evolve(state, classification=classification, fingerprint=fingerprint)
-    if classification.kind is MessageKind.LOOP:
-        # Kept aside with a 250: refusing it would send a bounce round the same loop.
-        return verdict(
-            Disposition.QUARANTINED,
-            _KEPT,
-            Reason(code=classification.reason, message=classification.explanation),
-        )
+    return classify(parsed, envelope.mail_from, context)
 
-    duplicate, dedup_key = _find_duplicate(ports.storage, channel, parsed, fingerprint)
-    state = attrs.evolve(state, dedup_key=dedup_key)
-    if duplicate is not None:
-        what = f"Message-ID {parsed.message_id}" if parsed.message_id else "the same content"
-        state = attrs.evolve(state, duplicate_of=duplicate)
-        return verdict(
-            Disposition.DUPLICATE,
-            _DUPLICATE,
-            Reason(
-                code="duplicate", message=f"The channel already received this message ({what})."
-            ),
-        )
 
+@attrs.frozen(kw_only=True)
+class _Checked:
+    """What the checks found: their result, who wrote the message on that evidence, the
+    classification with a confirmation verified, and the reasons that say who vouched."""
+
+    authentication: AuthenticationResult
+    sender: SenderResolution
+    classification: Classification
+    notes: tuple[Reason, ...]
+
+
+def _authenticate(
+    raw: bytes,
+    parsed: ParsedMessage,
+    envelope: Envelope,
+    channel: Channel,
+    classification: Classification,
+    run: _Run,
+) -> _Checked:
+    """SPF, DKIM, ARC, DMARC and spam; then who wrote it, on the evidence they found."""
+    ports, config = run.ports, run.config
     dns = ports.dns
     if isinstance(dns, BudgetedDnsResolver) and config.dns_budget is not None:
         dns = dns.budget(config.dns_budget)
@@ -544,24 +692,31 @@ def _decide(
         now=ports.clock.now(),
         spam=ports.spam,
     )
-    keys = frozenset(k.lower() for k in run.team_addresses)
-    keys |= _team_addresses(channel, ports.directory)
     trust = SenderTrust(
         evidence=auth.evidence,
         mailboxes=[a.key for a in channel.mailbox_addresses],
         forwarding_path=run.forwarding_path or _forwarding_path(auth, envelope, channel),
     )
+    keys = frozenset(k.lower() for k in run.team_addresses)
     sender = resolve_sender(
-        parsed, team_addresses=keys, channel_address=channel.forwarding_address, trust=trust
+        parsed,
+        team_addresses=keys | _team_addresses(channel, ports.directory),
+        channel_address=channel.forwarding_address,
+        trust=trust,
     )
-    trusted: tuple[Reason, ...] = sender.reasons
+    notes = sender.reasons
     if classification.forwarding_confirmation is not None:
         confirmation, checked = verify_confirmation(
             classification.forwarding_confirmation, parsed, auth.evidence
         )
         classification = attrs.evolve(classification, forwarding_confirmation=confirmation)
-        trusted = (*trusted, checked)
-    state = attrs.evolve(state, classification=classification, sender=sender, authentication=auth)
+        notes = (*notes, checked)
+    return _Checked(authentication=auth, sender=sender, classification=classification, notes=notes)
+
+
+def _verdict(state: _State, checked: _Checked, run: _Run) -> IntakeResult:
+    """The checks' disposition (released by the team, when it was), then a usable sender."""
+    auth, sender, classification = checked.authentication, checked.sender, checked.classification
     released: tuple[Reason, ...] = ()
     if run.release:
         # Recorded whatever the checks say this time: the team took the decision.
@@ -572,35 +727,39 @@ def _decide(
             released = (*released, *auth.reasons)
             auth = attrs.evolve(auth, verdict=AuthVerdict.DELIVER, reasons=())
     if auth.verdict is AuthVerdict.REJECT:
-        return verdict(Disposition.REJECTED, auth.smtp or _REFUSED, *auth.reasons)
+        return state.verdict(Disposition.REJECTED, auth.smtp or _REFUSED, *auth.reasons)
     if auth.verdict is AuthVerdict.TEMPORARY:
         # Never reject on a temporary error: defer inside a live session, else keep for a recheck.
         if run.live_smtp:
-            return verdict(Disposition.DEFERRED, auth.smtp or _TRY_LATER, *auth.reasons)
-        return verdict(Disposition.QUARANTINED, _KEPT, *auth.reasons)
+            return state.verdict(Disposition.DEFERRED, auth.smtp or _TRY_LATER, *auth.reasons)
+        return state.verdict(Disposition.QUARANTINED, _KEPT, *auth.reasons)
     if auth.verdict is AuthVerdict.QUARANTINE:
-        return verdict(Disposition.QUARANTINED, _KEPT, *auth.reasons)
-    if sender.sender is None and not any(True for _ in parsed.header_names()):
-        return verdict(
-            Disposition.QUARANTINED,
-            _KEPT,
-            Reason(
-                code="not_mail",
-                message="The data has no header fields at all: it is not an email (an empty "
-                "file, a document or an image?). It is kept; a person can discard it.",
-            ),
-        )
-    if sender.sender is None and classification.kind is MessageKind.MESSAGE:
-        return verdict(
-            Disposition.QUARANTINED,
-            _KEPT,
-            Reason(
-                code="no_sender",
-                message="The message names no usable sender address, so it belongs to no contact.",
-            ),
-        )
+        return state.verdict(Disposition.QUARANTINED, _KEPT, *auth.reasons)
+    if sender.sender is None:
+        unusable = _no_sender(state.parsed, classification)
+        if unusable is not None:
+            return state.verdict(Disposition.QUARANTINED, _KEPT, unusable)
     kind = Reason(code=f"kind.{classification.kind.value}", message=classification.explanation)
-    return verdict(Disposition.ACCEPTED, _ACCEPTED, kind, *released, *auth.reasons, *trusted)
+    return attrs.evolve(state, authentication=auth).verdict(
+        Disposition.ACCEPTED, _ACCEPTED, kind, *released, *auth.reasons, *checked.notes
+    )
+
+
+def _no_sender(parsed: ParsedMessage | None, classification: Classification) -> Reason | None:
+    """Why a message without a usable sender is held (data that is no mail at all, or mail that
+    names nobody), or None (automatic mail: a notice of the mail system)."""
+    if parsed is None or not any(True for _ in parsed.header_names()):
+        return Reason(
+            code="not_mail",
+            message="The data has no header fields at all: it is not an email (an empty "
+            "file, a document or an image?). It is kept; a person can discard it.",
+        )
+    if classification.kind is MessageKind.MESSAGE:
+        return Reason(
+            code="no_sender",
+            message="The message names no usable sender address, so it belongs to no contact.",
+        )
+    return None
 
 
 def _forwarding_path(
@@ -668,10 +827,6 @@ def _result(
     envelope: Envelope,
     size: int,
 ) -> IntakeResult:
-    return IntakeResult(
-        disposition=disposition,
-        reasons=(Reason(code=code, message=message),),
-        smtp=smtp,
-        envelope=envelope,
-        size=size,
+    return _State(envelope=envelope, size=size).verdict(
+        disposition, smtp, Reason(code=code, message=message)
     )

@@ -68,7 +68,7 @@ MAX_TICKET_NAME_LENGTH = 200
 """Longer subjects are cut (with an ellipsis) so that ticket lists stay readable."""
 
 
-class TicketStep(enum.StrEnum):
+class TicketStep(enum.Enum):
     """What happened to a ticket's conversation; the columns of :data:`TICKET_TRANSITIONS`."""
 
     INBOUND_REPLY = "inbound_reply"
@@ -114,7 +114,7 @@ def allowed_steps(status: TicketStatus) -> tuple[TicketStep, ...]:
     return tuple(step for (state, step) in TICKET_TRANSITIONS if state is status)
 
 
-def apply_ticket_step(ticket: Ticket, step: TicketStep | str, now: datetime) -> Ticket:
+def apply_ticket_step(ticket: Ticket, step: TicketStep, now: datetime) -> Ticket:
     """The ticket after ``step``; the same object when the status does not change.
 
     ``updated_at`` becomes ``now`` (never earlier than it was) when the status changes. Raises
@@ -122,12 +122,9 @@ def apply_ticket_step(ticket: Ticket, step: TicketStep | str, now: datetime) -> 
     ticket's status (closing a closed ticket, reopening an open one): the caller asked for
     something impossible, which is a programming or UI error, not bad mail.
     """
-    try:
-        new = TICKET_TRANSITIONS.get((ticket.status, TicketStep(step)))
-    except ValueError:
-        new = None
+    new = TICKET_TRANSITIONS.get((ticket.status, step))
     if new is None:
-        raise InvalidTransition("ticket", ticket.status.value, str(step))
+        raise InvalidTransition("ticket", ticket.status.value, step.value)
     if new is ticket.status:
         return ticket
     return attrs.evolve(ticket, status=new, updated_at=max(now, ticket.updated_at))

@@ -257,7 +257,7 @@ class Outbox:
                             ticket_id=ticket.id,
                             old=ticket.status,
                             new=moved.status,
-                            step=str(TicketStep.AGENT_REPLY),
+                            step=TicketStep.AGENT_REPLY.value,
                         )
                     )
             uow.commit()

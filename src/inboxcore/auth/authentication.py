@@ -37,7 +37,7 @@ from inboxcore.auth.spf import SPF_RESULTS, SpfResult, SpfResultWord, check_spf
 from inboxcore.domain.errors import PortError
 from inboxcore.domain.ids import raw_message_id
 from inboxcore.domain.model import DmarcFailureAction, Envelope, IntakeSettings
-from inboxcore.domain.outcomes import Reason, SmtpReply
+from inboxcore.domain.outcomes import Reason, Reply, SmtpReply
 from inboxcore.mail.evidence import Evidence, EvidenceMethod, aligned, proof_for
 from inboxcore.mail.parsing import ParsedMessage
 from inboxcore.ports import DnsResolver, SpamScorer
@@ -155,9 +155,7 @@ def _spam(
             return (
                 AuthVerdict.TEMPORARY,
                 Reason(code="spam.unavailable", message=f"The spam filter is unavailable ({exc})."),
-                SmtpReply(
-                    code=451, enhanced="4.7.0", text="Spam filter unavailable, try again later"
-                ),
+                Reply.SPAM_FILTER_DOWN.value,
                 None,
             )
     elif config.trust_upstream_spam_headers:
@@ -174,7 +172,7 @@ def _spam(
                 message=f"Spam score {score:g} is at or above the channel's rejection threshold "
                 f"{settings.spam_reject_threshold:g}.",
             ),
-            SmtpReply(code=550, enhanced="5.7.1", text="Message refused as spam"),
+            Reply.SPAM.value,
             score,
         )
     if (
@@ -390,7 +388,7 @@ def _disposition(
             AuthVerdict.TEMPORARY,
             "dmarc.temperror",
             f"The DMARC policy could not be looked up for now ({dmarc.reason.message}).",
-            SmtpReply(code=451, enhanced="4.7.0", text="DNS lookup failed, try again later"),
+            Reply.DNS_TRY_LATER.value,
         )
     enforced = dmarc.result == "fail" and dmarc.applied_policy in ("quarantine", "reject")
     if not enforced:
@@ -433,7 +431,7 @@ def _disposition(
             "auth.temperror",
             "DMARC failed while a check could not be completed (temporary DNS error); "
             "the message is held for a recheck.",
-            SmtpReply(code=451, enhanced="4.7.0", text="DNS lookup failed, try again later"),
+            Reply.DNS_TRY_LATER.value,
         )
     explanation = (
         f"{from_domain} publishes DMARC p={dmarc.applied_policy} and the message did not "
@@ -447,10 +445,6 @@ def _disposition(
             AuthVerdict.REJECT,
             "dmarc.fail.reject",
             explanation,
-            SmtpReply(
-                code=550,
-                enhanced="5.7.26",
-                text="Unauthenticated email from this domain is not accepted (DMARC)",
-            ),
+            Reply.DMARC_REJECT.value,
         )
     return decided(AuthVerdict.QUARANTINE, f"dmarc.fail.{dmarc.applied_policy}", explanation)

@@ -13,6 +13,7 @@ import attrs
 __all__ = [
     "Disposition",
     "Reason",
+    "Reply",
     "SmtpReply",
 ]
 
@@ -68,3 +69,35 @@ class SmtpReply:
 
     def __str__(self) -> str:
         return f"{self.code} {self.enhanced} {self.text}"
+
+
+class Reply(enum.Enum):
+    """Every SMTP reply inboxcore gives about a message, in one table (intake, authentication,
+    the service and the LMTP/SMTP receiver all take theirs from here): ``Reply.ACCEPTED.value``.
+    """
+
+    ACCEPTED = SmtpReply(code=250, enhanced="2.0.0", text="Message accepted")
+    KEPT = SmtpReply(code=250, enhanced="2.0.0", text="Message accepted for review")
+    DUPLICATE = SmtpReply(code=250, enhanced="2.0.0", text="Message already received")
+    UNKNOWN_RECIPIENT = SmtpReply(code=550, enhanced="5.1.1", text="No such mailbox")
+    RETIRED = SmtpReply(code=550, enhanced="5.1.1", text="Mailbox no longer in service")
+    BAD_ADDRESS = SmtpReply(code=553, enhanced="5.1.3", text="Bad recipient address syntax")
+    TOO_BIG = SmtpReply(code=552, enhanced="5.3.4", text="Message too big")
+    OTHER_CHANNEL = SmtpReply(
+        code=452,
+        enhanced="4.5.3",
+        text="Too many recipients: send to this one in a new transaction",
+    )
+    STORAGE_DOWN = SmtpReply(code=451, enhanced="4.3.0", text="Temporary failure, try again later")
+    REFUSED = SmtpReply(code=550, enhanced="5.7.1", text="Message refused")
+    TRY_LATER = SmtpReply(code=451, enhanced="4.7.0", text="Temporary failure, try again later")
+    DNS_TRY_LATER = SmtpReply(code=451, enhanced="4.7.0", text="DNS lookup failed, try again later")
+    SPAM_FILTER_DOWN = SmtpReply(
+        code=451, enhanced="4.7.0", text="Spam filter unavailable, try again later"
+    )
+    SPAM = SmtpReply(code=550, enhanced="5.7.1", text="Message refused as spam")
+    DMARC_REJECT = SmtpReply(
+        code=550,
+        enhanced="5.7.26",
+        text="Unauthenticated email from this domain is not accepted (DMARC)",
+    )

@@ -256,6 +256,31 @@ def test_connect_and_disconnect_emit_state_events(world: World) -> None:
     ]
 
 
+
+class _BrokenSink:
+    def emit(self, event: object) -> None:
+        raise RuntimeError("the host's queue is down")
+
+
+def test_a_failing_event_sink_never_undoes_a_committed_connect(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One rule everywhere: events after commit, and a host's sink failing is logged, never
+    raised into the caller (the channel is connected all the same)."""
+    channel = world.ready()
+    setup = ChannelSetup(
+        storage=world.storage,
+        transport=world.transport,
+        clock=world.clock,
+        ids=world.ids,
+        config=CONFIG,
+        events=_BrokenSink(),
+    )
+    connected = setup.connect(channel.id)
+    assert connected.state is ChannelState.CONNECTED
+    assert world.channel(channel.id).state is ChannelState.CONNECTED
+    assert "event sink failed for ChannelStateChanged" in caplog.text
+
 def test_connect_requires_a_complete_channel(world: World) -> None:
     """A channel without a company name cannot be connected."""
     channel = world.setup.create_channel(ACME.id, "Support")

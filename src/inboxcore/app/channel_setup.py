@@ -54,6 +54,7 @@ from urllib.parse import quote, urlsplit
 
 import attrs
 
+from inboxcore.app.publish import publish
 from inboxcore.auth.dkim_sign import sign_message
 from inboxcore.channels import (
     SUFFIX_BYTES,
@@ -679,18 +680,16 @@ class ChannelSetup:
         )
 
     def _emit(self, old: Channel, new: Channel, step: ChannelStep, at: datetime) -> None:
-        if self._events is None:
-            return
-        self._events.emit(
-            ChannelStateChanged(
-                at=at,
-                account_id=new.account_id,
-                channel_id=new.id,
-                old=old.state,
-                new=new.state,
-                step=step.value,
-            )
+        """Announce a committed state change (a failing host sink is logged, never raised)."""
+        changed = ChannelStateChanged(
+            at=at,
+            account_id=new.account_id,
+            channel_id=new.id,
+            old=old.state,
+            new=new.state,
+            step=step.value,
         )
+        publish(self._events, [changed])
 
 
 def _require_live(channel: Channel, step: str) -> None:

@@ -38,6 +38,7 @@ from datetime import timedelta
 
 import attrs
 
+from inboxcore.app.publish import publish
 from inboxcore.auth.dkim_sign import sign_message
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import InvalidTransition, InvalidValueError, NotFoundError, PortError
@@ -437,8 +438,4 @@ class Outbox:
         )
 
     def _emit(self, events: Sequence[DomainEvent]) -> None:
-        for event in events:
-            try:
-                self.events.emit(event)
-            except Exception:  # committed already; a host's sink failing cannot undo it
-                log.exception("event sink failed for %s", type(event).__name__)
+        publish(self.events, events)

@@ -256,7 +256,6 @@ def test_connect_and_disconnect_emit_state_events(world: World) -> None:
     ]
 
 
-
 class _BrokenSink:
     def emit(self, event: object) -> None:
         raise RuntimeError("the host's queue is down")
@@ -280,6 +279,7 @@ def test_a_failing_event_sink_never_undoes_a_committed_connect(
     assert connected.state is ChannelState.CONNECTED
     assert world.channel(channel.id).state is ChannelState.CONNECTED
     assert "event sink failed for ChannelStateChanged" in caplog.text
+
 
 def test_connect_requires_a_complete_channel(world: World) -> None:
     """A channel without a company name cannot be connected."""

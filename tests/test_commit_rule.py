@@ -49,12 +49,12 @@ MESSAGES = {
 """The message each path delivers."""
 
 OUTCOMES = {
-    "accepted": {"accepted"},
-    "duplicate": {"duplicate"},
-    "quarantined": {"quarantined"},
+    "accepted": {Disposition.ACCEPTED},
+    "duplicate": {Disposition.DUPLICATE},
+    "quarantined": {Disposition.QUARANTINED},
     # The bug strikes once: a delivery deferred before it reached the bug is quarantined on the
     # retry; one that reached it and was deferred is accepted on the retry.
-    "internal_error": {"quarantined", "accepted"},
+    "internal_error": {Disposition.QUARANTINED, Disposition.ACCEPTED},
 }
 
 FAULTS: dict[str, Callable[[Case, int], None]] = {
@@ -97,13 +97,13 @@ class Case:
     def deliver(self) -> Delivery:
         return self.service.receive(self.message, scenarios.envelope())
 
-    def listing(self) -> list[str]:
+    def listing(self) -> list[Disposition]:
         """The committed records listing the message (a deferral lists nothing)."""
         raw_id = raw_message_id(self.message)
         return [
             r.disposition
             for r in self.storage.intake_records()
-            if r.raw_id == raw_id and r.disposition != Disposition.DEFERRED.value
+            if r.raw_id == raw_id and r.disposition is not Disposition.DEFERRED
         ]
 
     def made_of_it(self) -> int:
@@ -136,8 +136,8 @@ def new_case(backend: Backend, path: str) -> Case:
 def check(case: Case, first: Delivery, faults: set[str], *, retry_by: str) -> None:
     """The rule, for one delivery and its retry."""
     if first.smtp.code < 300:
-        assert case.listing() == [first.disposition.value]
-        assert first.disposition.value in OUTCOMES[case.path]
+        assert case.listing() == [first.disposition]
+        assert first.disposition in OUTCOMES[case.path]
         assert case.made_of_it() == (1 if first.disposition is Disposition.ACCEPTED else 0)
         return
     assert (first.smtp.code, first.smtp.enhanced) == (451, "4.3.0")
@@ -146,7 +146,7 @@ def check(case: Case, first: Delivery, faults: set[str], *, retry_by: str) -> No
     # Only a commit that applied with its answer lost (and could not be checked) leaves a
     # record behind a 451; the retry then finds the message stored.
     lost = "commit_lost" in faults
-    assert case.listing() == [] or (lost and case.listing() == ["accepted"])
+    assert case.listing() == [] or (lost and case.listing() == [Disposition.ACCEPTED])
     events_before = len(case.world.events.events)
     if retry_by == "sweep" and first.raw_id is not None:
         case.world.clock.advance(timedelta(hours=1))
@@ -156,10 +156,10 @@ def check(case: Case, first: Delivery, faults: set[str], *, retry_by: str) -> No
         second = case.deliver()
         assert second.smtp.code == 250
     final = case.listing()
-    assert len(final) == 1 or (lost and final == ["accepted", "duplicate"])
+    assert len(final) == 1 or (lost and final == [Disposition.ACCEPTED, Disposition.DUPLICATE])
     assert final[0] in OUTCOMES[case.path]
-    assert case.made_of_it() == (1 if final[0] == "accepted" else 0)
-    if final[0] == "quarantined" or (final[0] == "accepted" and not lost):
+    assert case.made_of_it() == (1 if final[0] == Disposition.ACCEPTED else 0)
+    if final[0] == Disposition.QUARANTINED or (final[0] == Disposition.ACCEPTED and not lost):
         assert len(case.world.events.events) > events_before  # the host hears of it
 
 
@@ -304,4 +304,4 @@ def test_the_receiver_answers_451_when_nothing_was_recorded() -> None:
         loop.close()
     assert replies[0] == (451, b"4.3.0 Temporary failure, try again later")
     assert replies[1][0] == 250
-    assert case.listing() == ["accepted"]
+    assert case.listing() == [Disposition.ACCEPTED]

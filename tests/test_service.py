@@ -243,7 +243,7 @@ def test_forwarded_customer_email_becomes_contact_conversation_and_ticket() -> N
     (channel,) = w.storage.records(Channel)
     assert channel.receiving_since == T0
     (record,) = w.storage.intake_records()
-    assert record.disposition == "accepted"
+    assert record.disposition == Disposition.ACCEPTED
     assert record.message_id == message.id
 
 
@@ -365,7 +365,7 @@ def test_failing_commit_is_a_451_and_the_retry_delivers_it_once() -> None:
     again = w.service.receive(mail(), envelope())
     assert again.disposition is Disposition.ACCEPTED
     assert len(w.storage.records(Conversation)) == 1
-    assert [r.disposition for r in w.storage.intake_records()] == ["accepted"]
+    assert [r.disposition for r in w.storage.intake_records()] == [Disposition.ACCEPTED]
 
 
 def test_a_bug_while_applying_quarantines_and_reprocess_recovers() -> None:
@@ -874,9 +874,12 @@ def test_a_person_discards_a_held_message_on_record() -> None:
     assert held.reason_codes == ("not_mail",)
     assert held.raw_id is not None
     entry = w.service.discard(held.raw_id, note="a stray file")
-    assert (entry.disposition, entry.reason_codes) == ("discarded", ("discarded",))
+    assert (entry.disposition, entry.reason_codes) == (Disposition.DISCARDED, ("discarded",))
     assert w.service.quarantined() == ()
-    assert [e.disposition for e in w.storage.intake_records()] == ["quarantined", "discarded"]
+    assert [e.disposition for e in w.storage.intake_records()] == [
+        Disposition.QUARANTINED,
+        Disposition.DISCARDED,
+    ]
     (event,) = w.events.of_type(MessageDiscarded)
     assert (event.raw_id, event.note, event.account_id) == (held.raw_id, "a stray file", ACME)
     assert w.raw_store.contains(held.raw_id)
@@ -941,7 +944,7 @@ def test_commit_applied_but_unacknowledged_is_confirmed_and_accepted() -> None:
     assert len(w.storage.records(Message)) == 1
     (created,) = w.events.of_type(ConversationCreated)
     assert created.conversation_id == delivery.conversation_id
-    assert [r.disposition for r in flaky.intake_records()] == ["accepted"]
+    assert [r.disposition for r in flaky.intake_records()] == [Disposition.ACCEPTED]
 
 
 def test_commit_outcome_unknown_and_unreadable_is_a_451_then_found() -> None:
@@ -957,7 +960,10 @@ def test_commit_outcome_unknown_and_unreadable_is_a_451_then_found() -> None:
     again = w.service.receive(mail(), envelope())
     assert again.disposition is Disposition.DUPLICATE
     assert again.smtp.code == 250
-    assert [r.disposition for r in flaky.intake_records()] == ["accepted", "duplicate"]
+    assert [r.disposition for r in flaky.intake_records()] == [
+        Disposition.ACCEPTED,
+        Disposition.DUPLICATE,
+    ]
     assert len(w.storage.records(Message)) == 1
 
 
@@ -1018,7 +1024,7 @@ def test_no_positive_reply_when_nothing_was_recorded() -> None:
     assert w.events.events == []  # nothing is announced that was not recorded
     again = w.service.receive(mail(), envelope())  # the mail server retries
     assert again.disposition is Disposition.ACCEPTED
-    assert [r.disposition for r in flaky.intake_records()] == ["accepted"]
+    assert [r.disposition for r in flaky.intake_records()] == [Disposition.ACCEPTED]
     assert len(flaky.records(Message)) == 1
 
 
@@ -1043,7 +1049,7 @@ def test_a_refusal_waits_for_its_record_too() -> None:
     second = service.receive(mail(), envelope())
     assert second.disposition is Disposition.REJECTED
     assert second.smtp.code == 550
-    assert [r.disposition for r in flaky.intake_records()] == ["rejected"]
+    assert [r.disposition for r in flaky.intake_records()] == [Disposition.REJECTED]
     assert len(w.events.of_type(MessageRejected)) == 1
 
 
@@ -1068,7 +1074,7 @@ def test_recover_runs_a_message_stored_but_never_recorded() -> None:
     assert entry.reason_codes == ("unrecorded",)
     assert entry.disposition is Disposition.ACCEPTED
     (record,) = flaky.intake_records()
-    assert (record.disposition, record.reason_codes[0]) == ("accepted", "unrecorded")
+    assert (record.disposition, record.reason_codes[0]) == (Disposition.ACCEPTED, "unrecorded")
     assert record.envelope == envelope()
     assert len(w.events.of_type(ConversationCreated)) == 1
     again = w.service.recover()
@@ -1158,7 +1164,7 @@ def test_recover_beside_a_worker_delivering_the_same_bytes_records_once() -> Non
     (entry,) = w.service.recover().messages
     assert raced[0].disposition is Disposition.ACCEPTED
     assert entry.disposition is Disposition.DUPLICATE
-    assert [r.disposition for r in flaky.intake_records()] == ["accepted"]
+    assert [r.disposition for r in flaky.intake_records()] == [Disposition.ACCEPTED]
     assert len(w.storage.records(Message)) == 1
 
 

@@ -334,9 +334,9 @@ def test_workers_racing_through_the_service_file_everything_once(
             raw_message_id(item.raw) for w in range(WORKERS) for item in _deliveries_for(w)
         )
         for raw_id, count in deliveries_per_raw.items():
-            assert per_raw[(raw_id, "accepted")] == 1
-            assert per_raw[(raw_id, "duplicate")] == count - 1
-        assert {r.disposition for r in log} == {"accepted", "duplicate"}
+            assert per_raw[(raw_id, Disposition.ACCEPTED)] == 1
+            assert per_raw[(raw_id, Disposition.DUPLICATE)] == count - 1
+        assert {r.disposition for r in log} == {Disposition.ACCEPTED, Disposition.DUPLICATE}
 
         # Events of each change emitted once, by the worker whose unit committed it.
         emitted: Counter[str] = Counter()

@@ -201,7 +201,7 @@ def _log_accepted(
     entry = IntakeRecord(
         raw_id=result.raw_id,
         envelope=result.envelope,
-        disposition=Disposition.ACCEPTED.value,
+        disposition=Disposition.ACCEPTED,
         reason_codes=result.reason_codes,
         at=now,
         channel_id=result.channel.id,

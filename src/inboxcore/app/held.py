@@ -58,7 +58,7 @@ def discard(ctx: ServiceContext, raw_id: RawMessageId, *, note: str = "") -> Int
             raise NotFoundError(f"raw message {raw_id} is not held back")
         entry = attrs.evolve(
             holding,
-            disposition=Disposition.DISCARDED.value,
+            disposition=Disposition.DISCARDED,
             reason_codes=("discarded",),
             at=now,
             message_id=None,

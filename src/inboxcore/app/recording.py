@@ -17,17 +17,11 @@ log = logging.getLogger(__name__)
 
 # Verdicts that list a message in the intake log (a deferral does not: the sender still has it).
 _LISTING = frozenset(
-    d.value
-    for d in (
-        Disposition.ACCEPTED,
-        Disposition.DUPLICATE,
-        Disposition.QUARANTINED,
-        Disposition.REJECTED,
-    )
+    (Disposition.ACCEPTED, Disposition.DUPLICATE, Disposition.QUARANTINED, Disposition.REJECTED)
 )
 
 
-def latest_listing(history: Sequence[IntakeRecord]) -> str | None:
+def latest_listing(history: Sequence[IntakeRecord]) -> Disposition | None:
     """The disposition of the newest record that lists the message; None if none does."""
     for record in reversed(history):
         if record.disposition in _LISTING:

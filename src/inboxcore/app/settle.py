@@ -211,7 +211,7 @@ def _record(ctx: ServiceContext, delivery: Delivery, *, recovering: bool) -> Non
         entry = IntakeRecord(
             raw_id=raw_id,
             envelope=delivery.intake.envelope,
-            disposition=delivery.disposition.value,
+            disposition=delivery.disposition,
             reason_codes=delivery.reason_codes,
             at=ctx.clock.now(),
             channel_id=channel.id if channel else None,
@@ -247,7 +247,7 @@ def _recover_unacknowledged(ctx: ServiceContext, result: IntakeDuplicate) -> Del
     now = ctx.clock.now()
     with ctx.storage.unit_of_work() as uow:
         history = uow.intake_log.for_raw_message(result.raw_id)
-        if not history or history[-1].disposition != Disposition.QUARANTINED.value:
+        if not history or history[-1].disposition is not Disposition.QUARANTINED:
             return None
         if "internal_error" not in history[-1].reason_codes:
             return None
@@ -258,7 +258,7 @@ def _recover_unacknowledged(ctx: ServiceContext, result: IntakeDuplicate) -> Del
         entry = IntakeRecord(
             raw_id=result.raw_id,
             envelope=result.envelope,
-            disposition=Disposition.ACCEPTED.value,
+            disposition=Disposition.ACCEPTED,
             reason_codes=("recovered",),
             at=now,
             channel_id=message.channel_id,

@@ -32,6 +32,7 @@ from inboxcore.domain.ids import (
     TicketId,
     UserId,
 )
+from inboxcore.domain.outcomes import Disposition
 
 _R = TypeVar("_R")
 
@@ -507,8 +508,8 @@ class IntakeRecord:
 
     raw_id: RawMessageId
     envelope: Envelope
-    disposition: str
-    """A :class:`~inboxcore.domain.outcomes.Disposition` value."""
+    disposition: Disposition = attrs.field(converter=Disposition)
+    """What became of the message (its value, ``"accepted"``, is accepted too)."""
     reason_codes: tuple[str, ...] = ()
     at: datetime = attrs.field(validator=utc)
     channel_id: ChannelId | None = None
@@ -581,7 +582,7 @@ class Page(Generic[_R]):
     next: PageCursor | None = None
 
 
-_CLOSING = frozenset({"accepted", "duplicate", "discarded"})
+_CLOSING = frozenset({Disposition.ACCEPTED, Disposition.DUPLICATE, Disposition.DISCARDED})
 
 
 def held(history: Iterable[IntakeRecord]) -> IntakeRecord | None:
@@ -595,7 +596,7 @@ def held(history: Iterable[IntakeRecord]) -> IntakeRecord | None:
     for entry in history:
         if entry.disposition in _CLOSING:
             holding = None
-        elif entry.disposition == "quarantined" and holding is None:
+        elif entry.disposition is Disposition.QUARANTINED and holding is None:
             holding = entry
     return holding
 

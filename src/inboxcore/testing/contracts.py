@@ -69,6 +69,7 @@ from inboxcore.domain.model import (
     TicketQuery,
     TicketStatus,
 )
+from inboxcore.domain.outcomes import Disposition
 from inboxcore.policies.threads import subject_key
 from inboxcore.ports import RawMessageStore, Storage
 
@@ -581,8 +582,8 @@ class StorageContract:
         with storage.unit_of_work() as uow:
             assert [e.raw_id for e in uow.intake_log.quarantined(ChannelId("chan-1"))] == ["r2"]
             assert [e.disposition for e in uow.intake_log.for_raw_message(RawMessageId("r1"))] == [
-                "quarantined",
-                "accepted",
+                Disposition.QUARANTINED,
+                Disposition.ACCEPTED,
             ]
             assert uow.intake_log.for_raw_message(RawMessageId("r1"))[0].envelope == env
 

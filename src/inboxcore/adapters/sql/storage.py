@@ -897,7 +897,7 @@ class _IntakeLog(_Repo):
         values = {
             "raw_id": entry.raw_id,
             "channel_id": entry.channel_id,
-            "disposition": entry.disposition,
+            "disposition": entry.disposition.value,
             "at": _utc(entry.at),
             "data": _data(entry),
         }

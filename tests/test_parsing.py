@@ -566,6 +566,42 @@ def test_deep_nesting_is_cut_off_not_crashing() -> None:
     assert "NestingTooDeepDefect" in m.defects
 
 
+def _parts(count: int, *, nested: bool = False) -> bytes:
+    """A multipart/mixed of ``count`` small named text parts (each in its own multipart when
+    ``nested``)."""
+    lines = ["Subject: parts", 'Content-Type: multipart/mixed; boundary="b"', ""]
+    for i in range(count):
+        if nested:
+            lines += ["--b", 'Content-Type: multipart/mixed; boundary="c"', "", "--c"]
+        else:
+            lines.append("--b")
+        lines += [f'Content-Type: text/plain; name="f{i}.txt"', "", "x"]
+        if nested:
+            lines.append("--c--")
+    lines.append("--b--")
+    return "\r\n".join(lines).encode() + b"\r\n"
+
+
+def test_a_digest_of_hundreds_of_parts_keeps_them_all() -> None:
+    """A message of 900 parts (a large digest) lists every one, with no defect."""
+    m = parse_message(_parts(900))
+    assert len(m.attachments) == 900
+    assert "TooManyPartsDefect" not in m.defects
+
+
+def test_parts_past_a_thousand_are_left_out_and_recorded() -> None:
+    """100,000 tiny parts (about 2 KB of objects each: 40 times the message) stop at 1,000
+    parts in the tree, with TooManyPartsDefect; nested multiparts count against the same
+    budget."""
+    flat = parse_message(_parts(100_000))
+    assert len(flat.attachments) == 1_000
+    assert "TooManyPartsDefect" in flat.defects
+    nested = parse_message(_parts(2_000, nested=True))
+    assert sum(1 for _ in nested.root.walk()) <= 1_001
+    assert "TooManyPartsDefect" in nested.defects
+    touch_everything(nested)
+
+
 def test_deeply_nested_messages_are_cut_off() -> None:
     """A message/rfc822 chain thousands deep neither overflows the stack nor hangs."""
     raw = b"Content-Type: message/rfc822\r\n\r\n" * 3000 + b"Subject: core\r\n\r\nx"

@@ -48,6 +48,10 @@ __all__ = [
 # Deeper nesting than this is treated as an opaque leaf (and recorded): real mail never gets
 # near it, and a hostile message must not exhaust the stack or the time budget.
 MAX_DEPTH = 40
+# More parts than this in one message's tree are left out (and recorded): a part costs about two
+# kilobytes of objects, so 10**5 parts of a few bytes each would hold forty times the message.
+# Real mail has tens; 1,000 leaves room for the largest digests.
+MAX_PARTS = 1000
 # Work on huge encoded parts a chunk at a time so that memory stays bounded (a multiple of 4
 # and of typical line lengths; the exact value matters little).
 _CHUNK = 1 << 20
@@ -678,7 +682,10 @@ class MimePart:
         depth: int,
         default_type: str = "text/plain",
         top: bool = False,
+        budget: list[int] | None = None,
     ) -> None:
+        # The parts the tree may still grow, shared by every part of one tree.
+        self._budget = [MAX_PARTS] if budget is None else budget
         self._buf = buf
         self._start = start
         self._end = end
@@ -728,8 +735,19 @@ class MimePart:
         if not closed:
             self._defects.append("CloseBoundaryNotFoundDefect")
         child_type = "message/rfc822" if self._type == "multipart/digest" else "text/plain"
+        if len(parts) > self._budget[0]:
+            self._defects.append("TooManyPartsDefect")
+            parts = parts[: self._budget[0]]
+        self._budget[0] -= len(parts)
         self.children = tuple(
-            MimePart(self._buf, s, e, depth=self._depth + 1, default_type=child_type)
+            MimePart(
+                self._buf,
+                s,
+                e,
+                depth=self._depth + 1,
+                default_type=child_type,
+                budget=self._budget,
+            )
             for s, e in parts
         )
 

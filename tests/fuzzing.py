@@ -338,6 +338,10 @@ UNITS = (
     "-----Original Message-----\n",
     "From: a@b.example\n",
     "Begin forwarded message:\n",
+    "<",
+    "<li",
+    "<!--",
+    "<script",
 )
 """Pieces that, repeated, have made a regular expression or a loop quadratic somewhere."""
 
@@ -372,6 +376,18 @@ def body_text(unit: str, size: int) -> bytes:
     return _message(_BASE, _repeat(unit, size))
 
 
+def html_body(unit: str, size: int) -> bytes:
+    """A customer's HTML-only message (its text is rendered from the HTML), ``unit`` repeated."""
+    headers = (*_BASE, "MIME-Version: 1.0", "Content-Type: text/html; charset=utf-8")
+    return _message(headers, "<p>Hello</p>" + _repeat(unit, size))
+
+
+def qp_body(unit: str, size: int) -> bytes:
+    """A quoted-printable plain-text body of ``unit`` repeated."""
+    headers = (*_BASE, "MIME-Version: 1.0", "Content-Transfer-Encoding: quoted-printable")
+    return _message(headers, _repeat(unit, size))
+
+
 def forward_text(unit: str, size: int) -> bytes:
     """A manual forward by a team member whose body is ``unit`` repeated to ``size`` bytes."""
     return _message(
@@ -384,6 +400,8 @@ PLACEMENTS: dict[str, Callable[[str, int], bytes]] = {
     "bounce_notice": bounce_notice,
     "dsn_report": dsn_report,
     "body_text": body_text,
+    "html_body": html_body,
+    "qp_body": qp_body,
     "forward_text": forward_text,
 }
 """Where a repeated unit goes: each placement reaches other readers of the message."""
@@ -442,7 +460,7 @@ def _findings() -> dict[str, Callable[[], bytes]]:
         found[f"qmail_bounce_{count}"] = functools.partial(qmail_bounce, count)
     for count in (1_000, 4_000):
         found[f"exchange_bounce_{count}"] = functools.partial(exchange_bounce, count)
-    found["team_forward_27mb"] = functools.partial(team_forward, 27_000_000)
+    found["team_forward_27mb"] = functools.partial(team_forward, 20_000_000)  # 27 MB in base64
     found["parts_100000"] = functools.partial(many_parts, 100_000)
     return found
 

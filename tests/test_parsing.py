@@ -6,6 +6,7 @@ import base64
 import textwrap
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -564,6 +565,37 @@ def test_deep_nesting_is_cut_off_not_crashing() -> None:
     m = parse_message(raw)
     touch_everything(m)
     assert "NestingTooDeepDefect" in m.defects
+
+
+@pytest.mark.parametrize(
+    "piece", ["<", "<li", "<p", "<!--", "<script", "<style x", "</p ", "<br ", " ", "a "]
+)
+def test_html_to_text_is_linear_on_a_piece_repeated(piece: str) -> None:
+    """300 KB of one piece of markup that never closes (each opener once rescanned the rest of the
+    text for its ">": minutes) is rendered; so is the same with one ">" at the end."""
+    markup = piece * (300_000 // len(piece))
+    assert isinstance(html_to_text(markup), str)
+    assert isinstance(html_to_text(markup + ">"), str)
+
+
+def test_html_to_text_still_drops_tags_comments_and_scripts() -> None:
+    """The linear rendering keeps the rules: tags, comments and script bodies go, blocks break
+    lines, list items get a marker, an unclosed comment stays text."""
+    markup = (
+        "<div>Hello <b>Ann</b><!-- hidden --></div><ul><li class=x>one<li>two</ul>"
+        "<script>alert(1)</script><p title='a'>Bye</p>x <!-- never closed"
+    )
+    assert html_to_text(markup) == "Hello Ann\n\n- one\n- two\n\nBye\nx <!-- never closed"
+
+
+def test_quoted_printable_with_a_long_blank_run_is_decoded() -> None:
+    """Trailing blanks are removed before each line break (RFC 2045), in one pass even when a
+    run of 300,000 blanks ends without one."""
+    body = b"a  \r\nb" + b" " * 300_000 + b"c=\r\nd\r\n"
+    m = parse_message(
+        b"Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + body
+    )
+    assert m.text == "a\nb" + " " * 300_000 + "cd\n"
 
 
 def _parts(count: int, *, nested: bool = False) -> bytes:

@@ -62,7 +62,9 @@ _MEDIA_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
 _FOLD = re.compile(r"\r?\n[ \t]*")
 _LINE_BREAK = re.compile(r"\r?\n")
 _CRLF = re.compile(r"\r+\n?")
-_QP_TRAILING_WS = re.compile(rb"[ \t]+(?=\r?\n)")
+# From the start of a run only, and possessive: a long run of blanks not followed by a line break
+# would otherwise be rescanned from each of its characters.
+_QP_TRAILING_WS = re.compile(rb"(?<![ \t])[ \t]++(?=\r?\n)")
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _NOT_B64 = bytes(b for b in range(256) if b not in _B64_ALPHABET)
 _B64_WHITESPACE = b" \t\r\n="
@@ -390,15 +392,48 @@ def _unflow(text: str, delsp: bool) -> str:
 
 # --- HTML to text ----------------------------------------------------------------------------
 
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_TAG = re.compile(r"<[^>]*>")
-_BLOCK_END = re.compile(
-    r"</(?:p|div|tr|h[1-6]|blockquote|table|ul|ol|pre|address|section|article)\s*>"
-    r"|<br\s*/?>|<(?:p|div|tr|li|h[1-6]|table)\b[^>]*>",
+# The openers of tags whose attributes run to the next ">": matched with _through_gt (linear),
+# never with "[^>]*>" in a pattern (quadratic when many openers precede one ">" or none).
+_BLOCK_CLOSE = re.compile(
+    r"</(?:p|div|tr|h[1-6]|blockquote|table|ul|ol|pre|address|section|article)\s*+>|<br\s*+/?>",
     re.I,
 )
-_LIST_ITEM = re.compile(r"<li\b[^>]*>", re.I)
+_BLOCK_OPEN = re.compile(r"<(?:p|div|tr|li|h[1-6]|table)\b", re.I)
+_LIST_ITEM = re.compile(r"<li\b", re.I)
+_TAG_OPEN = re.compile(r"<")
 _DROPPED_OPEN = re.compile(r"<(script|style|head|title)\b", re.I)
+_BLANKS = re.compile(r"\s+")
+
+
+def _through_gt(markup: str, opener: re.Pattern[str], replacement: str) -> str:
+    """Each ``opener`` and what follows it up to the next ``>`` replaced: what ``re.sub`` of
+    ``opener + "[^>]*>"`` does, in linear time."""
+    out: list[str] = []
+    pos = 0
+    for found in opener.finditer(markup):
+        if found.start() < pos:
+            continue  # inside a tag already replaced
+        gt = markup.find(">", found.end())
+        if gt < 0:
+            break  # no ">" after this opener, so none after any later one either
+        out += (markup[pos : found.start()], replacement)
+        pos = gt + 1
+    out.append(markup[pos:])
+    return "".join(out)
+
+
+def _drop_comments(markup: str) -> str:
+    """``<!-- ... -->`` removed (the shortest match, as ``<!--.*?-->`` would), linearly."""
+    out: list[str] = []
+    pos = 0
+    while (start := markup.find("<!--", pos)) >= 0:
+        end = markup.find("-->", start + 4)
+        if end < 0:
+            break  # unclosed: no later comment closes either
+        out.append(markup[pos:start])
+        pos = end + 3
+    out.append(markup[pos:])
+    return "".join(out)
 
 
 def _drop_elements(markup: str) -> str:
@@ -406,6 +441,7 @@ def _drop_elements(markup: str) -> str:
     out: list[str] = []
     pos = 0
     lower: str | None = None
+    closes: dict[str, int] = {}  # the last closing tag found per element; -1 for none left
     while True:
         found = _DROPPED_OPEN.search(markup, pos)
         if found is None:
@@ -414,7 +450,10 @@ def _drop_elements(markup: str) -> str:
         out.append(markup[pos : found.start()])
         if lower is None:
             lower = markup.lower()
-        close = lower.find("</" + found.group(1).lower(), found.end())
+        name = found.group(1).lower()
+        close = closes.get(name, 0)
+        if 0 <= close < found.end():
+            close = closes[name] = lower.find("</" + name, found.end())
         if close < 0:
             # An unclosed <head> in sloppy mail usually runs into the body: drop only the tag.
             gt = markup.find(">", found.end())
@@ -432,13 +471,15 @@ def html_to_text(markup: str) -> str:
     styles and comments vanish, entities are decoded and runs of blank lines collapse to one.
     Linear in the input: it runs on whatever HTML the outside world sends.
     """
-    text = _COMMENT.sub("", markup) if "<!--" in markup else markup
+    text = _drop_comments(markup)
     text = _drop_elements(text)
-    text = _LIST_ITEM.sub("\n- ", text)
-    text = _BLOCK_END.sub("\n", text)
-    text = _TAG.sub("", text)
+    text = _through_gt(text, _LIST_ITEM, "\n- ")
+    text = _BLOCK_CLOSE.sub("\n", text)
+    text = _through_gt(text, _BLOCK_OPEN, "\n")
+    text = _through_gt(text, _TAG_OPEN, "")
     text = html_module.unescape(text)
-    lines = [" ".join(line.split()) for line in text.splitlines()]
+    # blanks collapsed by substitution: line.split() would hold a long line word by word
+    lines = [_BLANKS.sub(" ", line).strip() for line in text.splitlines()]
     out: list[str] = []
     for line in lines:
         if line or (out and out[-1]):

@@ -342,6 +342,9 @@ UNITS = (
     "<li",
     "<!--",
     "<script",
+    "a_",
+    "a=",
+    '"',
 )
 """Pieces that, repeated, have made a regular expression or a loop quadratic somewhere."""
 
@@ -388,6 +391,27 @@ def qp_body(unit: str, size: int) -> bytes:
     return _message(headers, _repeat(unit, size))
 
 
+def dkim_tag(unit: str, size: int) -> bytes:
+    """A DKIM-Signature whose h= tag is ``unit`` repeated (the tags are parsed before any key
+    is fetched)."""
+    signature = f"DKIM-Signature: v=1; a=rsa-sha256; d=x.example; s=s; h=from:{_repeat(unit, size)}"
+    return _message([signature + "; bh=AAAA; b=AAAA", *_BASE])
+
+
+def arc_results(unit: str, size: int) -> bytes:
+    """One ARC set whose ARC-Authentication-Results is ``unit`` repeated (it is parsed whatever
+    the seal says)."""
+    return _message(
+        [
+            "ARC-Seal: i=1; a=rsa-sha256; cv=none; d=f.example; s=s; b=AAAA",
+            "ARC-Message-Signature: i=1; a=rsa-sha256; c=relaxed/relaxed; d=f.example; s=s; "
+            "h=from; bh=AAAA; b=AAAA",
+            "ARC-Authentication-Results: i=1; f.example; " + _repeat(unit, size),
+            *_BASE,
+        ]
+    )
+
+
 def forward_text(unit: str, size: int) -> bytes:
     """A manual forward by a team member whose body is ``unit`` repeated to ``size`` bytes."""
     return _message(
@@ -403,6 +427,8 @@ PLACEMENTS: dict[str, Callable[[str, int], bytes]] = {
     "html_body": html_body,
     "qp_body": qp_body,
     "forward_text": forward_text,
+    "dkim_tag": dkim_tag,
+    "arc_results": arc_results,
 }
 """Where a repeated unit goes: each placement reaches other readers of the message."""
 

@@ -85,10 +85,12 @@ _AAR_PREFIX = re.compile(rb"\s*i\s*=\s*([0-9]+)\s*;")
 _DIGITS = re.compile(rb"[0-9]{1,76}")
 _WSP = re.compile(rb"\s+")
 _WSP_STR = re.compile(r"\s+")
-_H_SEP = re.compile(rb"\s*:\s*")
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
+# A key is tried from the start of its run of name characters only (what leads the run and
+# cannot begin a key is skipped): every start inside a long run would rescan the rest of it.
 _TOKEN = re.compile(
-    r"""([A-Za-z0-9][A-Za-z0-9_.\-]*(?:\s*/\s*[0-9]+)?)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s;"]*)"""
+    r"""(?<![A-Za-z0-9_.\-])[_.\-]*+"""
+    r"""([A-Za-z0-9][A-Za-z0-9_.\-]*+(?:\s*/\s*[0-9]+)?)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s;"]*)"""
 )
 
 
@@ -189,7 +191,7 @@ def _strip_comments(text: str) -> str:
             out.append(ch)
             if ch == '"':
                 quoted = True
-    return " ".join("".join(out).split())
+    return _WSP_STR.sub(" ", "".join(out)).strip()
 
 
 def _split_semicolons(text: str) -> list[str]:
@@ -487,7 +489,7 @@ def _check_ams(
         policy = CanonicalizationPolicy.from_c_value(tags.get(b"c", b"relaxed/relaxed").strip())
     except InvalidCanonicalizationPolicyError:
         return Refusal(result="fail", code="arc.syntax", reason="c= is invalid")
-    include = [h.lower() for h in _H_SEP.split(tags[b"h"].strip())]
+    include = [h.strip().lower() for h in tags[b"h"].strip().split(b":")]
     if _AS in include:
         return Refusal(result="fail", code="arc.syntax", reason="h= signs an ARC-Seal")
     if b"x" in tags and int(tags[b"x"].strip()) < (now - CLOCK_SKEW).timestamp():

@@ -286,7 +286,8 @@ class _ReceiverSession(SMTP):
         self.inbox_handler = handler
         self.receiver = receiver
         self.in_data = False
-        self.in_greeting = False
+        self.in_hello = False
+        """Inside HELO/EHLO/LHLO, whose replies carry no enhanced code (RFC 2034 section 3)."""
         # MAIL FROM's line grows by SIZE (RFC 1870: 26) and BODY (RFC 6152: 14); aiosmtpd adds
         # SMTPUTF8's 10 at EHLO. Its limits live in a class-wide dict: give the session its own.
         self.command_size_limits = collections.defaultdict(
@@ -306,21 +307,21 @@ class _ReceiverSession(SMTP):
 
     async def push(self, status: str | bytes) -> None:
         data = status.encode("utf-8") if isinstance(status, str) else status
-        await super().push(data if self.in_greeting else _with_enhanced_code(data))
+        await super().push(data if self.in_hello else _with_enhanced_code(data))
 
     async def smtp_EHLO(self, hostname: str) -> None:
-        self.in_greeting = True
+        self.in_hello = True
         try:
             await super().smtp_EHLO(hostname)
         finally:
-            self.in_greeting = False
+            self.in_hello = False
 
     async def smtp_HELO(self, hostname: str) -> None:
-        self.in_greeting = True
+        self.in_hello = True
         try:
             await super().smtp_HELO(hostname)
         finally:
-            self.in_greeting = False
+            self.in_hello = False
 
     async def smtp_DATA(self, arg: str) -> None:
         # Inside DATA (reading the message, then delivering it) a shutdown waits for the session.

@@ -392,7 +392,7 @@ def _unflow(text: str, delsp: bool) -> str:
 
 # --- HTML to text ----------------------------------------------------------------------------
 
-# The openers of tags whose attributes run to the next ">": matched with _through_gt (linear),
+# The openers of tags whose attributes run to the next ">": matched with _through (linear),
 # never with "[^>]*>" in a pattern (quadratic when many openers precede one ">" or none).
 _BLOCK_CLOSE = re.compile(
     r"</(?:p|div|tr|h[1-6]|blockquote|table|ul|ol|pre|address|section|article)\s*+>|<br\s*+/?>",
@@ -401,37 +401,24 @@ _BLOCK_CLOSE = re.compile(
 _BLOCK_OPEN = re.compile(r"<(?:p|div|tr|li|h[1-6]|table)\b", re.I)
 _LIST_ITEM = re.compile(r"<li\b", re.I)
 _TAG_OPEN = re.compile(r"<")
+_COMMENT_OPEN = re.compile(r"<!--")
 _DROPPED_OPEN = re.compile(r"<(script|style|head|title)\b", re.I)
 _BLANKS = re.compile(r"\s+")
 
 
-def _through_gt(markup: str, opener: re.Pattern[str], replacement: str) -> str:
-    """Each ``opener`` and what follows it up to the next ``>`` replaced: what ``re.sub`` of
-    ``opener + "[^>]*>"`` does, in linear time."""
+def _through(markup: str, opener: re.Pattern[str], closer: str, replacement: str) -> str:
+    """Each ``opener`` and what follows it up to the next ``closer`` replaced: what ``re.sub``
+    of ``opener + ".*?" + closer`` (DOTALL) does, in linear time."""
     out: list[str] = []
     pos = 0
     for found in opener.finditer(markup):
         if found.start() < pos:
-            continue  # inside a tag already replaced
-        gt = markup.find(">", found.end())
-        if gt < 0:
-            break  # no ">" after this opener, so none after any later one either
-        out += (markup[pos : found.start()], replacement)
-        pos = gt + 1
-    out.append(markup[pos:])
-    return "".join(out)
-
-
-def _drop_comments(markup: str) -> str:
-    """``<!-- ... -->`` removed (the shortest match, as ``<!--.*?-->`` would), linearly."""
-    out: list[str] = []
-    pos = 0
-    while (start := markup.find("<!--", pos)) >= 0:
-        end = markup.find("-->", start + 4)
+            continue  # inside a span already replaced
+        end = markup.find(closer, found.end())
         if end < 0:
-            break  # unclosed: no later comment closes either
-        out.append(markup[pos:start])
-        pos = end + 3
+            break  # no closer after this opener, so none after any later one either
+        out += (markup[pos : found.start()], replacement)
+        pos = end + len(closer)
     out.append(markup[pos:])
     return "".join(out)
 
@@ -471,12 +458,12 @@ def html_to_text(markup: str) -> str:
     styles and comments vanish, entities are decoded and runs of blank lines collapse to one.
     Linear in the input: it runs on whatever HTML the outside world sends.
     """
-    text = _drop_comments(markup)
+    text = _through(markup, _COMMENT_OPEN, "-->", "")
     text = _drop_elements(text)
-    text = _through_gt(text, _LIST_ITEM, "\n- ")
+    text = _through(text, _LIST_ITEM, ">", "\n- ")
     text = _BLOCK_CLOSE.sub("\n", text)
-    text = _through_gt(text, _BLOCK_OPEN, "\n")
-    text = _through_gt(text, _TAG_OPEN, "")
+    text = _through(text, _BLOCK_OPEN, ">", "\n")
+    text = _through(text, _TAG_OPEN, ">", "")
     text = html_module.unescape(text)
     # blanks collapsed by substitution: line.split() would hold a long line word by word
     lines = [_BLANKS.sub(" ", line).strip() for line in text.splitlines()]

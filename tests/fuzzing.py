@@ -379,15 +379,25 @@ def body_text(unit: str, size: int) -> bytes:
     return _message(_BASE, _repeat(unit, size))
 
 
+_TEAM_FORWARD = (
+    f"From: Anna <{AGENT}>",
+    f"To: {CHANNEL}",
+    "Subject: Fwd: x",
+    "Message-ID: <f@a.example>",
+    "MIME-Version: 1.0",
+)
+
+
 def html_body(unit: str, size: int) -> bytes:
-    """A customer's HTML-only message (its text is rendered from the HTML), ``unit`` repeated."""
-    headers = (*_BASE, "MIME-Version: 1.0", "Content-Type: text/html; charset=utf-8")
+    """A team member's HTML-only forward (its text, searched for the forwarded block, is
+    rendered from the HTML), ``unit`` repeated."""
+    headers = (*_TEAM_FORWARD, "Content-Type: text/html; charset=utf-8")
     return _message(headers, "<p>Hello</p>" + _repeat(unit, size))
 
 
 def qp_body(unit: str, size: int) -> bytes:
-    """A quoted-printable plain-text body of ``unit`` repeated."""
-    headers = (*_BASE, "MIME-Version: 1.0", "Content-Transfer-Encoding: quoted-printable")
+    """A team member's quoted-printable forward (its text is decoded), ``unit`` repeated."""
+    headers = (*_TEAM_FORWARD, "Content-Transfer-Encoding: quoted-printable")
     return _message(headers, _repeat(unit, size))
 
 
@@ -414,10 +424,7 @@ def arc_results(unit: str, size: int) -> bytes:
 
 def forward_text(unit: str, size: int) -> bytes:
     """A manual forward by a team member whose body is ``unit`` repeated to ``size`` bytes."""
-    return _message(
-        (f"From: Anna <{AGENT}>", f"To: {CHANNEL}", "Subject: Fwd: x", "Message-ID: <f@a.example>"),
-        "---------- Forwarded message ---------\n" + _repeat(unit, size),
-    )
+    return _message(_TEAM_FORWARD, "---------- Forwarded message ---------\n" + _repeat(unit, size))
 
 
 PLACEMENTS: dict[str, Callable[[str, int], bytes]] = {

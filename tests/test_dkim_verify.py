@@ -519,3 +519,15 @@ def test_header_hash_equals_dkimpy(
     canonical = policy.canonicalize_headers([list(h) for h in message.headers])
     dkim.hash_headers(theirs, policy, canonical, list(include), signature, {})
     assert ours.digest() == theirs.digest()
+
+
+def test_a_signature_verifies_above_twenty_thousand_filler_fields() -> None:
+    """Only the first 10,000 header fields are read (as the parser keeps them): a signature and
+    the fields it signs above 20,000 unsigned ones still pass; one below them is not seen."""
+    signed = sign(MESSAGE)
+    head, _, body = signed.partition(b"\r\n\r\n")
+    fillers = b"".join(b"X-Filler-%d: x\r\n" % i for i in range(20_000))
+    padded = head + b"\r\n" + fillers + b"\r\n" + body
+    assert only(verify_dkim(padded, default_dns(), now=NOW)).result == "pass"
+    buried = fillers + signed
+    assert verify_dkim(buried, default_dns(), now=NOW) == ()

@@ -598,6 +598,31 @@ def test_quoted_printable_with_a_long_blank_run_is_decoded() -> None:
     assert m.text == "a\nb" + " " * 300_000 + "cd\n"
 
 
+def _fields(count: int) -> bytes:
+    fillers = "".join(f"X-Filler-{i}: {i}\r\n" for i in range(count))
+    return ("Subject: many\r\n" + fillers + "X-Last: yes\r\n\r\nthe body\r\n").encode()
+
+
+def test_a_header_section_of_thousands_of_fields_keeps_them_all() -> None:
+    """9,000 header fields (a long relay chain is a few hundred) are all read."""
+    m = parse_message(_fields(9_000))
+    assert m.header("X-Last") == "yes"
+    assert "TooManyHeadersDefect" not in m.defects
+    assert m.text == "the body\n"
+
+
+def test_header_fields_past_ten_thousand_are_left_out_and_recorded() -> None:
+    """20,000 fields (a few hundred bytes of objects each: thirty times the section) keep the
+    first 10,000, with TooManyHeadersDefect; the body still starts after the section."""
+    m = parse_message(_fields(20_000))
+    assert m.header("Subject") == "many"
+    assert m.header("X-Filler-9998") == "9998"
+    assert m.header("X-Filler-9999") is None
+    assert m.header("X-Last") is None
+    assert "TooManyHeadersDefect" in m.defects
+    assert m.text == "the body\n"
+
+
 def _parts(count: int, *, nested: bool = False) -> bytes:
     """A multipart/mixed of ``count`` small named text parts (each in its own multipart when
     ``nested``)."""

@@ -52,6 +52,10 @@ MAX_DEPTH = 40
 # kilobytes of objects, so 10**5 parts of a few bytes each would hold forty times the message.
 # Real mail has tens; 1,000 leaves room for the largest digests.
 MAX_PARTS = 1000
+# Header fields past this many in one header section are left out (and recorded): a field costs
+# a few hundred bytes of objects, so a section of 10**6 tiny fields would hold thirty times its
+# size. Real mail has tens, a long relay chain a few hundred.
+MAX_HEADER_FIELDS = 10_000
 # Work on huge encoded parts a chunk at a time so that memory stays bounded (a multiple of 4
 # and of typical line lengths; the exact value matters little).
 _CHUNK = 1 << 20
@@ -513,6 +517,7 @@ def _scan_headers(
     """
     fields: list[_Field] = []
     pos = start
+    kept = True  # whether the field the current line may continue was kept
     if top and buf.startswith(b"From ", pos, end):  # an mbox separator line
         nl = buf.find(b"\n", pos, end)
         pos = end if nl < 0 else nl + 1
@@ -524,9 +529,9 @@ def _scan_headers(
             return fields, line_end
         first = buf[pos]
         if first in (0x20, 0x09):
-            if fields:
+            if fields and kept:
                 fields[-1].end = line_end
-            else:
+            elif not fields:
                 defects.append("FirstHeaderLineIsContinuationDefect")
             pos = line_end
             continue
@@ -542,7 +547,11 @@ def _scan_headers(
                 continue
             defects.append("MissingHeaderBodySeparatorDefect")
             return fields, pos
-        fields.append(_Field(name.decode("ascii"), pos, colon + 1, line_end))
+        kept = len(fields) < MAX_HEADER_FIELDS
+        if kept:
+            fields.append(_Field(name.decode("ascii"), pos, colon + 1, line_end))
+        elif "TooManyHeadersDefect" not in defects:
+            defects.append("TooManyHeadersDefect")
         pos = line_end
     return fields, end
 

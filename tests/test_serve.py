@@ -451,6 +451,7 @@ def test_smtp_oversize_and_unknown(served: tuple[Server, Path]) -> None:
 
 # --- the protocol -----------------------------------------------------------------------------
 
+
 def logged(server: Server, needle: str) -> bool:
     """Whether a line with ``needle`` reaches the server's log (read by a thread) within 5 s."""
     deadline = time.monotonic() + 5

@@ -40,9 +40,11 @@ __all__ = [
 
 _STATUS = re.compile(r"(?<![\w.])([245])\.(\d{1,3})\.(\d{1,3})(?![\w]|\.\d)")
 _REPLY = re.compile(r"(?<![\w.\-/:#])([45])([0-5])(\d)(?:[ \-]|$)")
+# Used with fullmatch only; the repeats are possessive (a label never has to be given back when
+# the whole must match), so a long dotted token keeps no backtracking state per dot.
 _ADDRESS = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}\b"
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]++(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]++)*+"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)++[A-Za-z]{2,63}"
 )
 _MSGID = re.compile(r"<([^<>\s@]++@[^<>\s]+)>")
 # Runs of text between the characters that cannot be in an address: each run is tried once as a

@@ -260,8 +260,9 @@ _MAX_HEADER_LINES = 100  # a forwarded header block is a few lines; more is not 
 _MAX_REPLY_STYLE_LINE = 400
 _HEAD_LINES = _MAX_SCAN_LINES + _MAX_HEADER_LINES + 8
 """Lines split for the scan (a block found on the last scanned line may read this far)."""
-_BODY_CHUNK = 1 << 20
-"""Characters of the rest of a body turned into lines at a time."""
+_BODY_CHUNK = 1 << 16
+"""Characters of the rest of a body turned into lines at a time (a list of a chunk's lines costs
+eight bytes a line, so a chunk of empty lines holds eight times its size)."""
 
 # --- compiled forms -----------------------------------------------------------------------------
 
@@ -289,7 +290,9 @@ _DASHED = re.compile(
     r"^(?P<left>[-=]{2,})[ \t]*(?P<phrase>[^-=\n][^\n]*?)[ \t]*[-=]{2,}[ \t]*(?P<rest>.*)$"
 )
 _UNDERSCORES = re.compile(r"^_{10,}$")
-_QUOTE_PREFIX = re.compile(r"^(?:[ \t]*>)+[ \t]?")
+# Possessive: nothing after the repeat can fail, and a line of 10**5 ">" would otherwise keep a
+# backtracking mark per quote (50 MB).
+_QUOTE_PREFIX = re.compile(r"^(?:[ \t]*>)++[ \t]?")
 _ONE_QUOTE = re.compile(r"[ \t]*>[ \t]?")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _FORWARD_FOLDED = tuple(_fold(p) for p in _FORWARD_PHRASES)

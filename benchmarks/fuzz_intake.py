@@ -82,8 +82,7 @@ def run_corpus(inputs: int, seed: int, fillers: Sequence[bytes]) -> None:
     for n in range(seed, seed + inputs):
         outcome = harness.run(mutate(corpus[n % len(corpus)], n, fillers=fillers))
         failed += bool(outcome.failures)
-        for failure in outcome.failures:
-            key = (failure.invariant, failure.site)
+        for key in {(f.invariant, f.site) for f in outcome.failures}:
             sites[key] += 1
             examples.setdefault(key, n)
         slowest.append((outcome.receive_seconds + outcome.inspect_seconds, n, outcome.size))

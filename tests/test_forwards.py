@@ -602,3 +602,18 @@ def test_long_runs_in_an_address_field_are_cleaned_in_linear_time(run: str) -> N
     linear on a 300 KB run (each form once rescanned the rest of the field)."""
     value = run * (300_000 // len(run))
     assert len(forwards._clean_mailbox_text(value)) >= len(value) // 2
+
+
+def test_a_line_of_quote_marks_is_read_in_small_memory() -> None:
+    """A 400 KB line of ">" (the quote pattern once kept a backtracking mark per quote: 50 MB)
+    peaks under four times the text."""
+    text = "---------- Forwarded message ---------\nFrom: Ann <ann@example.org>\n\n" + ">" * 400_000
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        found = parse_forwarded(text, "Fwd: x")
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert found is not None
+    assert peak < 4 * len(text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import textwrap
+import tracemalloc
 from datetime import UTC, datetime
 
 import pytest
@@ -576,6 +577,21 @@ def test_html_to_text_is_linear_on_a_piece_repeated(piece: str) -> None:
     markup = piece * (300_000 // len(piece))
     assert isinstance(html_to_text(markup), str)
     assert isinstance(html_to_text(markup + ">"), str)
+
+
+@pytest.mark.parametrize("piece", ["\n", "a\n", " \n", "a  "])
+def test_html_to_text_of_many_short_lines_stays_small(piece: str) -> None:
+    """400 KB of short lines or short runs of blanks is rendered in under seven times its size
+    (every line was a list slot and a string, every word too: up to twenty times)."""
+    markup = piece * (400_000 // len(piece))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        html_to_text(markup)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert peak < 7 * len(markup)
 
 
 def test_html_to_text_still_drops_tags_comments_and_scripts() -> None:

@@ -62,6 +62,7 @@ __all__ = [
     "CLOCK_SKEW",
     "DkimKey",
     "DkimSignatureResult",
+    "MAX_SIGNED_FIELDS",
     "MIN_RSA_BITS",
     "RESULTS",
     "Refusal",
@@ -78,6 +79,11 @@ RESULTS = ("fail", "neutral", "pass", "permerror", "policy", "temperror")
 
 MIN_RSA_BITS = 1024
 """RSA keys shorter than this do not pass (RFC 8301 section 3.2)."""
+
+MAX_SIGNED_FIELDS = 1_000
+"""A signature whose ``h=`` lists more fields is a ``permerror`` (``dkim.syntax``) and an
+ARC-Message-Signature's a ``fail``: real ones list a few dozen, and each entry costs memory
+before any check."""
 
 CLOCK_SKEW = timedelta(minutes=15)
 """Grace given to an ``x=`` expiry for clocks that disagree."""
@@ -392,6 +398,8 @@ def _parse_signature(
         policy = CanonicalizationPolicy.from_c_value(tags.get(b"c", b"simple/simple").strip())
     except InvalidCanonicalizationPolicyError:
         return perm("dkim.canonicalization", "c= names an unknown canonicalization")
+    if tags[b"h"].count(b":") >= MAX_SIGNED_FIELDS:
+        return perm("dkim.syntax", f"h= lists more than {MAX_SIGNED_FIELDS} fields")
     # split on ":" and strip, not a "\s*:\s*" pattern: that rescans every run of blanks
     include = tuple(h.strip().lower() for h in tags[b"h"].strip().split(b":"))
     if b"from" not in include:

@@ -294,3 +294,12 @@ def test_validate_never_raises_on_mangled_chains(data: st.DataObject) -> None:
             st.sampled_from([b";", b"i=0;", b"i=2;", b"\r\nARC-Seal: i=1\r\n", b"cv=fail;", b" "])
         )
     assert validate_arc(bytes(raw), zone(), now=NOW).result in ARC_RESULTS
+
+
+@pytest.mark.parametrize("run", ["a" * 200_000, "_a" * 100_000, " " * 200_000, "a " * 100_000])
+def test_a_long_results_field_is_parsed_in_linear_time(run: str) -> None:
+    """An Authentication-Results value of 200,000 name characters or blanks (every start inside
+    the run once rescanned the rest of it: minutes) is parsed; a result after it is still read."""
+    parsed = parse_authentication_results(f"mx.example; {run} dkim=pass header.d=example.com")
+    assert parsed is not None
+    assert [(r.method, r.result) for r in parsed.results] == [("dkim", "pass")]

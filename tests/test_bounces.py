@@ -434,3 +434,93 @@ Hello
     assert report.bounce.recipients == ("j.doe@contoso.example",)
     assert report.bounce.status == "5.1.10"
     assert report.original_message_id == "reply.77aa@mail.helpdesk.example"
+
+
+def qmail_notice(recipients: int) -> bytes:
+    """A qmail bounce listing ``recipients`` bare ``<address>:`` lines, one explanation above."""
+    listed = "\n".join(f"<user{i}@x.example>:" for i in range(recipients))
+    return crlf(
+        f"""\
+From: MAILER-DAEMON@mx.example
+To: support@acme.example
+Subject: failure notice
+
+Hi. This is the qmail-send program at mx.example.
+I'm afraid I wasn't able to deliver your message to the following addresses.
+This is a permanent error; I've given up. Sorry it didn't work out.
+
+{listed}
+
+--- Below this line is a copy of the message.
+"""
+    )
+
+
+def test_qmail_bounce_of_a_few_recipients_names_each() -> None:
+    """A qmail bounce lists its bare addresses, each with the status the notice implies."""
+    report = read_delivery_report(parse_message(qmail_notice(3)), "")
+    assert report is not None
+    assert report.bounce is not None
+    assert report.bounce.format == "qmail"
+    assert report.recipients == ("user0@x.example", "user1@x.example", "user2@x.example")
+    assert {d.status[0] for d in report.bounce.details if d.status} == {"5"}
+
+
+def test_qmail_bounce_of_a_thousand_recipients_names_the_first_hundred() -> None:
+    """1,000 bare addresses (once tens of seconds: every address re-read the rest of the notice)
+    give the first 100, in order, read in one pass."""
+    report = read_delivery_report(parse_message(qmail_notice(1_000)), "")
+    assert report is not None
+    assert report.bounce is not None
+    assert report.recipients == tuple(f"user{i}@x.example" for i in range(100))
+    assert report.bounce.status is not None
+    assert report.bounce.status.startswith("5.")
+
+
+def test_an_address_after_the_phrase_is_read_whole() -> None:
+    """ "to the following recipients: john@x.example" names john, not "n@x.example" (the
+    phrase's pattern once took the shortest local part before the "@")."""
+    raw = crlf(
+        """\
+From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>
+To: support@acme.example
+Subject: Delivery Status Notification (Failure)
+
+Delivery to the following recipients failed permanently: john@x.example
+
+Technical details of permanent failure: 550 5.1.1 user unknown
+"""
+    )
+    report = read_delivery_report(parse_message(raw), "")
+    assert report is not None
+    assert report.recipients == ("john@x.example",)
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "a@",
+        "<a@a@",
+        ":a",
+        "a:",
+        "a@b.example,",
+        "connect to x ",
+        "to the following recipients ",
+        "RCPT TO:<a@",
+        "Message-ID: <a@",
+        " ",
+        "\n",
+        ">",
+        "x",
+    ],
+)
+def test_a_notice_of_one_piece_repeated_is_read_in_linear_time(unit: str) -> None:
+    """A 300 KB notice of one piece repeated (each once made a pattern quadratic: minutes) is
+    read, and what it reports stays bounded: 100 recipients, 1,000-character diagnostics."""
+    body = "Your message could not be delivered.\n" + unit * (300_000 // len(unit))
+    raw = crlf(f"From: MAILER-DAEMON@mx.example\nSubject: Undelivered Mail\n\n{body}\n")
+    report = read_delivery_report(parse_message(raw), "")
+    assert report is not None
+    assert report.bounce is not None
+    assert len(report.recipients) <= 100
+    assert all(len(d.diagnostic or "") <= 1_000 for d in report.bounce.details)

@@ -541,3 +541,26 @@ def test_a_label_refuses_what_idna_2008_refuses() -> None:
     assert a_label("😀.example") is None
     assert a_label("\u200d.example") is None
     assert a_label("Sel_1._domainkey.Straße.example") == "sel_1._domainkey.xn--strae-oqa.example"
+
+
+def test_a_signature_verifies_above_twenty_thousand_filler_fields() -> None:
+    """Only the first 10,000 header fields are read (as the parser keeps them): a signature and
+    the fields it signs above 20,000 unsigned ones still pass; one below them is not seen."""
+    signed = sign(MESSAGE)
+    head, _, body = signed.partition(b"\r\n\r\n")
+    fillers = b"".join(b"X-Filler-%d: x\r\n" % i for i in range(20_000))
+    padded = head + b"\r\n" + fillers + b"\r\n" + body
+    assert only(verify_dkim(padded, default_dns(), now=NOW)).result == "pass"
+    buried = fillers + signed
+    assert verify_dkim(buried, default_dns(), now=NOW) == ()
+
+
+def test_a_signature_listing_too_many_fields_is_a_permerror() -> None:
+    """An h= of 200,000 names (each a bytes object before any check: 27 times the message) is
+    refused as a syntax error before it is split; a few repeated names still verify."""
+    signed = sign(MESSAGE)
+    padded = signed.replace(b"h=", b"h=" + b"x:" * 200_000, 1)
+    result = only(verify_dkim(padded, default_dns(), now=NOW))
+    assert (result.result, result.code) == ("permerror", "dkim.syntax")
+    assert "more than 1000 fields" in result.reason
+    assert only(verify_dkim(signed, default_dns(), now=NOW)).result == "pass"

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import time
+import tracemalloc
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from inboxcore.mail import forwards
 from inboxcore.mail.forwards import (
     HEADER_LABELS,
     ForwardClient,
@@ -1555,3 +1559,96 @@ def test_a_subject_taken_from_the_forward_itself_holds_no_controls(outer: str, k
     """A block without a Subject line takes the forward's own, and cleans it the same way."""
     text = GMAIL_EN.replace("Subject: Cannot log in to my account\n", "")
     assert _parse(text, outer).subject == kept
+
+
+def test_a_long_forward_is_read_in_a_small_multiple_of_its_size() -> None:
+    """A 3 MB forward: its lines are never all held at once (once over four times the text)."""
+    line = "The quoted original goes on and on, as long mail threads do.\n"
+    text = (
+        "FYI\n\n---------- Forwarded message ---------\nFrom: Ceo <ceo@bigbank.example>\n"
+        "Subject: contract\n\n" + line * 50_000
+    )
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        found = parse_forwarded(text, "Fwd: contract")
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert found is not None
+    assert found.from_address is not None
+    assert found.from_address.address == "ceo@bigbank.example"
+    assert found.body == (line * 50_000).strip()
+    assert peak < 3.5 * len(text)
+
+
+@contextmanager
+def _small_chunks() -> Iterator[None]:
+    """The scanner with tiny limits: a few lines split up front, a few characters per chunk."""
+    saved = (forwards._HEAD_LINES, forwards._BODY_CHUNK)
+    forwards._HEAD_LINES, forwards._BODY_CHUNK = forwards._MAX_SCAN_LINES + 108, 5
+    try:
+        yield
+    finally:
+        forwards._HEAD_LINES, forwards._BODY_CHUNK = saved
+
+
+_BODY_LINES = st.lists(
+    st.sampled_from(
+        ["", " ", "  indented", "\tTabbed", "> quoted", ">> deeper", "text  ", "\ufeff"]
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    lines=_BODY_LINES,
+    newline=st.sampled_from(["\n", "\r\n", "\r"]),
+    quote=st.sampled_from(["", "> ", "  "]),
+)
+def test_a_body_read_in_chunks_is_the_body_read_whole(
+    lines: list[str], newline: str, quote: str
+) -> None:
+    """The body assembled chunk by chunk (quotes, blank lines, indentation, line endings) is the
+    body read in one piece."""
+    block = ["---------- Forwarded message ---------", "From: Ann <ann@example.org>", ""]
+    text = newline.join(quote + line for line in [*block, *lines])
+    whole = parse_forwarded(text, "Fwd: x")
+    with _small_chunks():
+        chunked = parse_forwarded(text, "Fwd: x")
+    assert whole == chunked
+
+
+@pytest.mark.parametrize("body", [">" * 200_000, "From: x" + " " * 200_000 + "y", "-- a" * 50_000])
+def test_long_runs_in_a_forward_are_read_in_linear_time(body: str) -> None:
+    """Runs that once made a pattern quadratic (unquoting a line of 200,000 quote marks took
+    minutes) are read."""
+    text = f"---------- Forwarded message ---------\nFrom: Ann <ann@example.org>\n\n{body}"
+    found = parse_forwarded(text, "Fwd: x")
+    assert found is not None
+    assert found.from_address is not None
+    assert found.from_address.address == "ann@example.org"
+
+
+@pytest.mark.parametrize("run", ["[mailto:", "<mailto:", "[a@a@", "(a@a@", ", a@a@"])
+def test_long_runs_in_an_address_field_are_cleaned_in_linear_time(run: str) -> None:
+    """Rewriting a To or Cc field's client forms ([mailto:...], (addr), addr <addr>) stays
+    linear on a 300 KB run (each form once rescanned the rest of the field)."""
+    value = run * (300_000 // len(run))
+    assert len(forwards._clean_mailbox_text(value)) >= len(value) // 2
+
+
+def test_a_line_of_quote_marks_is_read_in_small_memory() -> None:
+    """A 400 KB line of ">" (the quote pattern once kept a backtracking mark per quote: 50 MB)
+    peaks under four times the text."""
+    text = "---------- Forwarded message ---------\nFrom: Ann <ann@example.org>\n\n" + ">" * 400_000
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        found = parse_forwarded(text, "Fwd: x")
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert found is not None
+    assert peak < 4 * len(text)

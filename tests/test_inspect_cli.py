@@ -6,11 +6,12 @@ import io
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from inboxcore.cli.inspect import inspect_files, run_inspect
+from inboxcore.cli.inspect import inspect_files, inspect_message, report, run_inspect
 from inboxcore.cli.main import build_parser, main
 
 CUSTOMER = (
@@ -217,6 +218,16 @@ def test_trusted_forwarder_flag_reaches_the_disposition(tmp_path: Path) -> None:
     (_, result) = results[0]
     assert result.channel is not None
     assert result.channel.intake.trusted_forwarders == ("lists.example.net",)
+
+
+def test_inspect_message_reads_bytes_as_inspect_files_reads_a_file(tmp_path: Path) -> None:
+    """inspect_message() takes the bytes (a fuzz harness, a host's own tool): the same report."""
+    path = tmp_path / "m.eml"
+    path.write_bytes(CUSTOMER)
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    ((_, from_file),) = inspect_files([path], dns=None, now=now)
+    from_bytes = inspect_message(CUSTOMER, dns=None, now=now)
+    assert report("m.eml", from_bytes) == report("m.eml", from_file)
 
 
 def test_human_output_explains(tmp_path: Path) -> None:

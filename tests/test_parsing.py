@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import textwrap
+import tracemalloc
 from datetime import UTC, datetime
 
 import pytest
@@ -664,6 +665,129 @@ def test_deep_nesting_is_cut_off_not_crashing() -> None:
     m = parse_message(raw)
     touch_everything(m)
     assert "NestingTooDeepDefect" in m.defects
+
+
+@pytest.mark.parametrize(
+    "piece", ["<", "<li", "<p", "<!--", "<script", "<style x", "</p ", "<br ", " ", "a "]
+)
+def test_html_to_text_is_linear_on_a_piece_repeated(piece: str) -> None:
+    """300 KB of one piece of markup that never closes (each opener once rescanned the rest of the
+    text for its ">": minutes) is rendered; so is the same with one ">" at the end."""
+    markup = piece * (300_000 // len(piece))
+    assert isinstance(html_to_text(markup), str)
+    assert isinstance(html_to_text(markup + ">"), str)
+
+
+@pytest.mark.parametrize("piece", ["\n", "a\n", " \n", "a  "])
+def test_html_to_text_of_many_short_lines_stays_small(piece: str) -> None:
+    """400 KB of short lines or short runs of blanks is rendered in under seven times its size
+    (every line was a list slot and a string, every word too: up to twenty times)."""
+    markup = piece * (400_000 // len(piece))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        html_to_text(markup)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert peak < 7 * len(markup)
+
+
+def test_html_to_text_still_drops_tags_comments_and_scripts() -> None:
+    """The linear rendering keeps the rules: tags, comments and script bodies go, blocks break
+    lines, list items get a marker, an unclosed comment stays text."""
+    markup = (
+        "<div>Hello <b>Ann</b><!-- hidden --></div><ul><li class=x>one<li>two</ul>"
+        "<script>alert(1)</script><p title='a'>Bye</p>x <!-- never closed"
+    )
+    assert html_to_text(markup) == "Hello Ann\n\n- one\n- two\n\nBye\nx <!-- never closed"
+
+
+def test_quoted_printable_of_blank_ended_short_lines_stays_small() -> None:
+    """400 KB of " \\n" lines in quoted-printable is decoded in under four times its size (one
+    substitution over it held ninety times)."""
+    body = b" \r\n" * 130_000
+    raw = b"Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + body
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        text = parse_message(raw).text
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert text == "\n" * 130_000
+    assert peak < 4 * len(raw)
+
+
+def test_quoted_printable_with_a_long_blank_run_is_decoded() -> None:
+    """Trailing blanks are removed before each line break (RFC 2045), in one pass even when a
+    run of 300,000 blanks ends without one."""
+    body = b"a  \r\nb" + b" " * 300_000 + b"c=\r\nd\r\n"
+    m = parse_message(
+        b"Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + body
+    )
+    assert m.text == "a\nb" + " " * 300_000 + "cd\n"
+
+
+def _fields(count: int) -> bytes:
+    fillers = "".join(f"X-Filler-{i}: {i}\r\n" for i in range(count))
+    return ("Subject: many\r\n" + fillers + "X-Last: yes\r\n\r\nthe body\r\n").encode()
+
+
+def test_a_header_section_of_thousands_of_fields_keeps_them_all() -> None:
+    """9,000 header fields (a long relay chain is a few hundred) are all read."""
+    m = parse_message(_fields(9_000))
+    assert m.header("X-Last") == "yes"
+    assert "TooManyHeadersDefect" not in m.defects
+    assert m.text == "the body\n"
+
+
+def test_header_fields_past_ten_thousand_are_left_out_and_recorded() -> None:
+    """20,000 fields (a few hundred bytes of objects each: thirty times the section) keep the
+    first 10,000, with TooManyHeadersDefect; the body still starts after the section."""
+    m = parse_message(_fields(20_000))
+    assert m.header("Subject") == "many"
+    assert m.header("X-Filler-9998") == "9998"
+    assert m.header("X-Filler-9999") is None
+    assert m.header("X-Last") is None
+    assert "TooManyHeadersDefect" in m.defects
+    assert m.text == "the body\n"
+
+
+def _parts(count: int, *, nested: bool = False) -> bytes:
+    """A multipart/mixed of ``count`` small named text parts (each in its own multipart when
+    ``nested``)."""
+    lines = ["Subject: parts", 'Content-Type: multipart/mixed; boundary="b"', ""]
+    for i in range(count):
+        if nested:
+            lines += ["--b", 'Content-Type: multipart/mixed; boundary="c"', "", "--c"]
+        else:
+            lines.append("--b")
+        lines += [f'Content-Type: text/plain; name="f{i}.txt"', "", "x"]
+        if nested:
+            lines.append("--c--")
+    lines.append("--b--")
+    return "\r\n".join(lines).encode() + b"\r\n"
+
+
+def test_a_digest_of_hundreds_of_parts_keeps_them_all() -> None:
+    """A message of 900 parts (a large digest) lists every one, with no defect."""
+    m = parse_message(_parts(900))
+    assert len(m.attachments) == 900
+    assert "TooManyPartsDefect" not in m.defects
+
+
+def test_parts_past_a_thousand_are_left_out_and_recorded() -> None:
+    """100,000 tiny parts (about 2 KB of objects each: 40 times the message) stop at 1,000
+    parts in the tree, with TooManyPartsDefect; nested multiparts count against the same
+    budget."""
+    flat = parse_message(_parts(100_000))
+    assert len(flat.attachments) == 1_000
+    assert "TooManyPartsDefect" in flat.defects
+    nested = parse_message(_parts(2_000, nested=True))
+    assert sum(1 for _ in nested.root.walk()) <= 1_001
+    assert "TooManyPartsDefect" in nested.defects
+    touch_everything(nested)
 
 
 def test_deeply_nested_messages_are_cut_off() -> None:

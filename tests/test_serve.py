@@ -3,8 +3,10 @@ the SQLite inbox checked afterwards, and a receiver killed in the middle of deli
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
+import re
 import signal
 import smtplib
 import socket
@@ -13,12 +15,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from inboxcore.app.service import InboxService
 from inboxcore.cli.inbox import ChannelSpec, Inbox, InboxSpec, create_inbox, open_inbox
 from inboxcore.cli.main import main
 from inboxcore.domain.errors import InvalidValueError
@@ -26,10 +30,14 @@ from inboxcore.domain.ids import ChannelId, RawMessageId
 from inboxcore.domain.outcomes import SmtpReply
 from inboxcore.entrypoints.receiver import (
     ListenAddress,
+    Receiver,
     ReceiverProtocol,
     ReceiverSettings,
     format_delivery_line,
 )
+from inboxcore.testing import FlakyStorage, InMemoryStorage
+from tests.fuzzing import CHANNEL as FUZZ_CHANNEL
+from tests.fuzzing import inbox_service, qmail_bounce
 
 SUPPORT = "support@acme.inbox.example"
 BILLING = "billing@acme.inbox.example"
@@ -439,6 +447,245 @@ def test_smtp_oversize_and_unknown(served: tuple[Server, Path]) -> None:
     client.rset()
     assert client.mail("jane12@customer.example", [f"SIZE={SERVER_LIMIT * 2}"])[0] == 552
     client.quit()
+
+
+# --- the protocol -----------------------------------------------------------------------------
+
+
+def logged(server: Server, needle: str) -> bool:
+    """Whether a line with ``needle`` reaches the server's log (read by a thread) within 5 s."""
+    deadline = time.monotonic() + 5
+    while not any(needle in line for line in server.lines) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return any(needle in line for line in server.lines)
+
+
+ENHANCED = re.compile(rb"^[245]\d\d[ -][245]\.\d{1,3}\.\d{1,3}( |$)")
+
+
+class Wire:
+    """A raw connection: commands as bytes, replies as lists of lines (for what smtplib will not
+    send: UTF-8 commands, pipelined groups, broken syntax)."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.file = self.sock.makefile("rb")
+        self.greeting = self.reply()
+
+    def reply(self) -> list[bytes]:
+        lines: list[bytes] = []
+        while True:
+            line = self.file.readline()
+            assert line, "connection closed"
+            lines.append(line.rstrip(b"\r\n"))
+            if line[3:4] != b"-":
+                return lines
+
+    def send(self, *commands: bytes) -> None:
+        """Send ``commands`` in one write (a pipelined group, RFC 2920)."""
+        self.sock.sendall(b"".join(c + b"\r\n" for c in commands))
+
+    def ask(self, command: bytes) -> list[bytes]:
+        self.send(command)
+        return self.reply()
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+    def __enter__(self) -> Wire:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def test_lhlo_and_ehlo_list_pipelining_and_enhanced_status_codes(
+    served: tuple[Server, Path],
+) -> None:
+    """RFC 2033 section 5 requires PIPELINING and ENHANCEDSTATUSCODES of LMTP; both listeners
+    advertise them with SIZE, 8BITMIME and SMTPUTF8 (and XFORWARD to the local relay)."""
+    server, _db = served
+    for port, hello in ((server.ports["lmtp"], b"LHLO"), (server.ports["smtp"], b"EHLO")):
+        with Wire(port) as wire:
+            lines = wire.ask(hello + b" postfix.test")
+        extensions = {line[4:].split(b" ")[0] for line in lines[1:]}
+        assert {b"PIPELINING", b"ENHANCEDSTATUSCODES", b"8BITMIME", b"SMTPUTF8"} <= extensions
+        assert f"250-SIZE {SERVER_LIMIT}".encode() in lines
+        assert b"XFORWARD" in extensions
+
+
+@pytest.mark.parametrize("protocol", ["lmtp", "smtp"])
+def test_every_reply_carries_an_enhanced_status_code(
+    served: tuple[Server, Path], protocol: str
+) -> None:
+    """Whoever writes it (the inbox, or aiosmtpd for syntax and sequence errors), every reply but
+    the greeting and the LHLO/EHLO reply carries an RFC 3463 code (RFC 2034)."""
+    server, _db = served
+    with Wire(server.ports[protocol]) as wire:
+        hello = b"LHLO" if protocol == "lmtp" else b"EHLO"
+        replies = [wire.ask(b"MAIL FROM:<jane40@customer.example>")]  # before the greeting
+        wire.ask(hello + b" postfix.test")
+        for command in (
+            b"NOOP",
+            b"RSET",
+            b"VRFY <jane@customer.example>",
+            b"HELP",
+            b"BOGUS",
+            b"RCPT TO:<" + SUPPORT.encode() + b">",  # before MAIL
+            b"DATA",  # before RCPT
+            b"MAIL FROM:",
+            b"MAIL FROM:<jane40@customer.example> BODY=BOGUS",
+            b"MAIL FROM:<jane40@customer.example>",
+            b"MAIL FROM:<jane40@customer.example>",  # nested
+            b"RCPT TO:<nobody@acme.inbox.example>",
+            b"RCPT TO:",
+            b"DATA extra",
+            b"XFORWARD ADDR=198.51.100.23",  # inside a transaction
+            b"RSET",
+            b"QUIT",
+        ):
+            replies.append(wire.ask(command))
+    lines = [line for reply in replies for line in reply]
+    assert [line for line in lines if not ENHANCED.match(line)] == []
+
+
+def test_pipelined_transaction_gets_its_replies_in_order(served: tuple[Server, Path]) -> None:
+    """MAIL, RCPTs and DATA sent as one group (PIPELINING): each reply in order, then one per
+    recipient after the data."""
+    server, db = served
+    mid, raw = message(41)
+    with Wire(server.ports["lmtp"]) as wire:
+        wire.ask(b"LHLO postfix.test")
+        wire.send(
+            b"MAIL FROM:<jane41@customer.example>",
+            b"RCPT TO:<" + SUPPORT.encode() + b">",
+            b"RCPT TO:<nobody@acme.inbox.example>",
+            b"RCPT TO:<" + BILLING.encode() + b">",
+            b"DATA",
+        )
+        group = [wire.reply()[0][:9] for _ in range(5)]
+        assert group == [b"250 2.1.0", b"250 2.1.5", b"550 5.1.1", b"250 2.1.5", b"354 End d"]
+        wire.sock.sendall(raw + b".\r\n")
+        assert [wire.reply(), wire.reply()] == [[b"250 2.0.0 Message accepted"]] * 2
+    assert stored(db, SUPPORT, mid) == (True, True)
+    assert stored(db, BILLING, mid) == (True, True)
+
+
+def test_utf8_sender_needs_smtputf8(served: tuple[Server, Path]) -> None:
+    """A UTF-8 MAIL FROM without SMTPUTF8 gets 553 5.6.7 (RFC 6531 section 3.5); with it, the
+    same sender's message is delivered."""
+    server, db = served
+    mid, raw = message(42, sender="Jörg <jörg@customer.example>")
+    with Wire(server.ports["lmtp"]) as wire:
+        wire.ask(b"LHLO postfix.test")
+        sender = "MAIL FROM:<jörg@customer.example>".encode()
+        assert wire.ask(sender) == [b"553 5.6.7 Non-ASCII addresses not permitted for that sender"]
+        assert wire.ask(sender + b" SMTPUTF8 BODY=8BITMIME")[0].startswith(b"250 2.1.0")
+        assert wire.ask(b"RCPT TO:<" + SUPPORT.encode() + b">")[0].startswith(b"250 2.1.5")
+        assert wire.ask(b"DATA")[0].startswith(b"354")
+        wire.sock.sendall(raw + b".\r\n")
+        assert wire.reply() == [b"250 2.0.0 Message accepted"]
+    assert stored(db, SUPPORT, mid) == (True, True)
+
+
+def test_utf8_recipient_needs_smtputf8(served: tuple[Server, Path]) -> None:
+    """A UTF-8 RCPT TO in a transaction without SMTPUTF8 gets 553 5.6.7, logged; an ASCII
+    recipient of the same transaction is accepted."""
+    server, _db = served
+    with Wire(server.ports["lmtp"]) as wire:
+        wire.ask(b"LHLO postfix.test")
+        wire.ask(b"MAIL FROM:<jane43@customer.example>")
+        refused = wire.ask("RCPT TO:<süpport@acme.inbox.example>".encode())
+        assert refused == [b"553 5.6.7 Non-ASCII addresses not permitted for that recipient"]
+        assert wire.ask(b"RCPT TO:<" + SUPPORT.encode() + b">")[0].startswith(b"250 2.1.5")
+    assert logged(server, "reasons=utf8_without_smtputf8")
+
+
+def test_a_line_too_long_gets_500_5_5_2_per_recipient(served: tuple[Server, Path]) -> None:
+    """A data line over 1,000 octets: the data is read to its end, then 500 5.5.2 once per LMTP
+    recipient; nothing is stored and the session goes on."""
+    server, db = served
+    mid, raw = message(44)
+    long_raw = raw.replace(b"Regards,", b"Regards," + b"x" * 2_000, 1)
+    client = server.lmtp()
+    client.mail("jane44@customer.example")
+    client.rcpt(SUPPORT)
+    client.rcpt(BILLING)
+    assert [client.data(long_raw), client.getreply()] == [(500, b"5.5.2 Line too long")] * 2
+    client.mail("jane44@customer.example")
+    client.rcpt(SUPPORT)
+    assert client.data(raw) == (250, b"2.0.0 Message accepted")
+    client.quit()
+    assert stored(db, SUPPORT, mid) == (True, True)
+    assert logged(server, "reasons=line_too_long")
+
+
+def test_hostile_bounces_do_not_hold_the_delivery_threads(served: tuple[Server, Path]) -> None:
+    """Four qmail-style bounces of 1,000 recipients each, sent at once (they once kept all four
+    delivery threads busy for 81 s), then an ordinary message: every one is answered within the
+    client's 10 s timeout."""
+    server, db = served
+    bounce = qmail_bounce(1_000)
+    replies: list[tuple[int, bytes]] = []
+
+    def deliver(n: int) -> None:
+        client = server.lmtp()
+        client.mail("")
+        client.rcpt(SUPPORT)
+        replies.append(client.data(bounce.replace(b"<bounce@", f"<bounce{n}@".encode())))
+        client.quit()
+
+    senders = [threading.Thread(target=deliver, args=(n,)) for n in range(4)]
+    for sender in senders:
+        sender.start()
+    mid, raw = message(45)
+    client = server.lmtp()
+    client.mail("jane45@customer.example")
+    client.rcpt(SUPPORT)
+    assert client.data(raw) == (250, b"2.0.0 Message accepted")
+    client.quit()
+    for sender in senders:
+        sender.join(timeout=30)
+    assert [code for code, _text in replies] == [250] * 4
+    assert stored(db, SUPPORT, mid) == (True, True)
+
+
+@contextmanager
+def receiver_in_a_thread(service: InboxService) -> Iterator[int]:
+    """A :class:`Receiver` of ``service`` in this process (its loop in a thread); yields the
+    LMTP port."""
+    loop = asyncio.new_event_loop()
+    receiver = Receiver(
+        service,
+        [ListenAddress(protocol=ReceiverProtocol.LMTP, host="127.0.0.1", port=0)],
+        ReceiverSettings(hostname="mx.test", workers=1),
+    )
+    (bound,) = loop.run_until_complete(receiver.start())
+    thread = threading.Thread(target=loop.run_until_complete, args=(receiver.serve(),))
+    thread.start()
+    try:
+        yield bound.port
+    finally:
+        loop.call_soon_threadsafe(receiver.request_stop)
+        thread.join(timeout=30)
+        loop.close()
+
+
+def test_an_unexpected_error_in_a_command_is_a_temporary_failure() -> None:
+    """A command that fails inside the receiver (the storage raising what its contract does not
+    allow) is answered 451 4.3.0, so the sender retries, never aiosmtpd's 500 naming the
+    exception; the next try, with the storage well, is accepted."""
+    storage = FlakyStorage(InMemoryStorage())
+    with receiver_in_a_thread(inbox_service(storage)) as port, Wire(port) as wire:
+        wire.ask(b"LHLO postfix.test")
+        wire.ask(b"MAIL FROM:<jane46@customer.example>")
+        storage.fail_next_units(1, RuntimeError("disk on fire"))
+        failed = wire.ask(f"RCPT TO:<{FUZZ_CHANNEL}>".encode())
+        retried = wire.ask(f"RCPT TO:<{FUZZ_CHANNEL}>".encode())
+        wire.ask(b"QUIT")
+    assert failed == [b"451 4.3.0 Temporary failure, try again later"]
+    assert retried == [b"250 2.1.5 Recipient OK"]
 
 
 # --- shutdown and crashes ------------------------------------------------------------------

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 import attrs
 
 from inboxcore.domain.errors import InvalidValueError
+from inboxcore.mail.parsing import MAX_HEADER_FIELDS
 
 __all__ = [
     "BodyHashKey",
@@ -86,13 +87,24 @@ def split_message(raw: bytes) -> tuple[tuple[Header, ...], int]:
     if blank is not None and text.endswith(b"\r"):
         text = text[:-1]  # the CR of the last field's CRLF, whose LF ends the block
     headers: list[Header] = []
-    for field in _FIELD_START.split(text):
+    for field in _fields(text):
         match = _FIELD_NAME.match(field)
         if match is None or field[match.end() : match.end() + 1] != b":":
             continue  # an mbox "From " line, a stray continuation or garbage: nothing signs it
         value = field[match.end() + 1 :].replace(b"\n", b"\r\n") + b"\r\n"
         headers.append((field[: match.end()], value))
+        if len(headers) == MAX_HEADER_FIELDS:
+            break  # the parser keeps as many (TooManyHeadersDefect): both see the same fields
     return tuple(headers), body_offset
+
+
+def _fields(text: bytes) -> Iterator[bytes]:
+    """The header block's fields (each with its continuation lines), one at a time."""
+    start = 0
+    for found in _FIELD_START.finditer(text):
+        yield text[start : found.start()]
+        start = found.end()
+    yield text[start:]
 
 
 @attrs.frozen(kw_only=True)

@@ -38,7 +38,7 @@ from inboxcore.mail.parsing import ParsedMessage, parse_message
 from inboxcore.ports import DnsResolver
 from inboxcore.testing import FakeClock, InMemoryRawStore, InMemoryStorage
 
-__all__ = ["add_inspect_arguments", "inspect_files", "report", "run_inspect"]
+__all__ = ["add_inspect_arguments", "inspect_files", "inspect_message", "report", "run_inspect"]
 
 _FALLBACK_RECIPIENT = "inspect@inbox.invalid"
 _AUTHSERV_ID = AuthenticationConfig().authserv_id
@@ -220,55 +220,91 @@ def inspect_files(
     now: datetime | None = None,
     mailbox_export: bool = False,
 ) -> list[tuple[Path, IntakeResult]]:
-    """Run intake on each file with in-memory adapters. Raises OSError for an unreadable file.
+    """Run intake on each file with in-memory adapters (:func:`inspect_message`). Raises OSError
+    for an unreadable file.
 
     ``mailbox_export``: the files come from the team's own mailbox (the operator's word, which
     stands in for proof of the team's addresses)."""
+    at = now or datetime.now(UTC)
+    return [
+        (
+            path,
+            inspect_message(
+                path.read_bytes(),
+                recipient=recipient,
+                team_addresses=team_addresses,
+                mail_from=mail_from,
+                client_ip=client_ip,
+                helo=helo,
+                max_size=max_size,
+                dns=dns,
+                trusted_forwarders=trusted_forwarders,
+                now=at,
+                mailbox_export=mailbox_export,
+            ),
+        )
+        for path in paths
+    ]
+
+
+def inspect_message(
+    raw: bytes,
+    *,
+    recipient: str | None = None,
+    team_addresses: Sequence[str] = (),
+    mail_from: str | None = None,
+    client_ip: str | None = None,
+    helo: str | None = None,
+    max_size: int | None = None,
+    dns: DnsResolver | None = None,
+    trusted_forwarders: Sequence[str] = (),
+    now: datetime | None = None,
+    mailbox_export: bool = False,
+) -> IntakeResult:
+    """Run intake on one message through a throwaway channel whose forwarding address is
+    ``recipient`` (default: the message's first To), with in-memory adapters. Never raises for a
+    bad message; a ``recipient`` or team address that is not an address raises
+    :class:`~inboxcore.domain.errors.InvalidEmailAddress`."""
     clock = FakeClock(now or datetime.now(UTC))
-    results: list[tuple[Path, IntakeResult]] = []
     teams = [EmailAddress.parse(a).key for a in team_addresses]
-    for path in paths:
-        raw = path.read_bytes()
-        address = _recipient(raw, recipient)
-        storage, raw_store = InMemoryStorage(), InMemoryRawStore()
-        intake = IntakeSettings(trusted_forwarders=tuple(trusted_forwarders))
-        if max_size is not None:
-            intake = attrs.evolve(intake, max_message_size=max_size)
-        channel = Channel(
-            id=ChannelId("inspect"),
-            account_id=AccountId("inspect"),
-            name="inspect",
-            forwarding_address=address.untagged,
-            created_at=clock.now(),
-            state=ChannelState.CONNECTED,
-            intake=intake,
-        )
-        with storage.unit_of_work() as uow:
-            uow.accounts.add(Account(id=AccountId("inspect"), name="inspect", subdomain="inspect"))
-            uow.channels.add(channel)
-            uow.commit()
-        envelope = Envelope(
-            received_at=clock.now(),
-            mail_from=mail_from,
-            rcpt_to=(address.address,),
-            client_ip=client_ip,
-            helo=helo,
-        )
-        config = IntakeConfig(
-            max_message_size=max_size or IntakeConfig().max_message_size,
-            authentication=AuthenticationConfig(authserv_id=_AUTHSERV_ID),
-        )
-        ports = IntakePorts(storage=storage, raw_store=raw_store, clock=clock, dns=dns)
-        result = ingest(
-            raw,
-            envelope,
-            ports=ports,
-            config=config,
-            team_addresses=teams,
-            forwarding_path=MAILBOX_EXPORT if mailbox_export else None,
-        )
-        results.append((path, result))
-    return results
+    address = _recipient(raw, recipient)
+    storage, raw_store = InMemoryStorage(), InMemoryRawStore()
+    intake = IntakeSettings(trusted_forwarders=tuple(trusted_forwarders))
+    if max_size is not None:
+        intake = attrs.evolve(intake, max_message_size=max_size)
+    channel = Channel(
+        id=ChannelId("inspect"),
+        account_id=AccountId("inspect"),
+        name="inspect",
+        forwarding_address=address.untagged,
+        created_at=clock.now(),
+        state=ChannelState.CONNECTED,
+        intake=intake,
+    )
+    with storage.unit_of_work() as uow:
+        uow.accounts.add(Account(id=AccountId("inspect"), name="inspect", subdomain="inspect"))
+        uow.channels.add(channel)
+        uow.commit()
+    envelope = Envelope(
+        received_at=clock.now(),
+        mail_from=mail_from,
+        rcpt_to=(address.address,),
+        client_ip=client_ip,
+        helo=helo,
+    )
+    config = IntakeConfig(
+        max_message_size=max_size or IntakeConfig().max_message_size,
+        authentication=AuthenticationConfig(authserv_id=_AUTHSERV_ID),
+    )
+    ports = IntakePorts(storage=storage, raw_store=raw_store, clock=clock, dns=dns)
+    return ingest(
+        raw,
+        envelope,
+        ports=ports,
+        config=config,
+        team_addresses=teams,
+        forwarding_path=MAILBOX_EXPORT if mailbox_export else None,
+    )
 
 
 def _explain(path: Path, result: IntakeResult, out: TextIO) -> None:

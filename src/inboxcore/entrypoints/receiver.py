@@ -31,6 +31,14 @@ What a sending mail server (Postfix, say) sees, and why:
 - **Graceful shutdown** (:meth:`Receiver.request_stop`, wired to SIGTERM/SIGINT by the CLI): stop
   listening, answer idle sessions ``421 4.3.2``, let sessions inside DATA finish their delivery
   (up to a grace period), then close.
+- **By the protocol.** LHLO and EHLO list PIPELINING and ENHANCEDSTATUSCODES (RFC 2033 section 5
+  requires both of LMTP), SIZE, 8BITMIME and SMTPUTF8. Every reply but the greeting and the
+  LHLO/EHLO reply carries an enhanced status code (RFC 2034), the receiver's own and those
+  aiosmtpd writes for syntax and sequence errors (derived from the basic code, RFC 5248). A
+  non-ASCII address in MAIL FROM or RCPT TO of a transaction without ``SMTPUTF8`` is refused
+  ``553 5.6.7`` (RFC 6531 section 3.5). A command that fails inside the receiver is a ``451
+  4.3.0``. The receiver reads DATA itself and checks sizes itself: it never matches the text of
+  an aiosmtpd reply.
 
 Every message is logged in one line (logger ``inboxcore.receiver``, level INFO): the time, the
 protocol, the raw-message id, the recipients, the disposition, the reason codes, the size and the
@@ -40,6 +48,7 @@ reply. A recipient refused at RCPT gets a line too, without a raw id.
 from __future__ import annotations
 
 import asyncio
+import collections
 import enum
 import ipaddress
 import logging
@@ -87,18 +96,34 @@ _OTHER_CHANNEL = SmtpReply(
     code=452, enhanced="4.5.3", text="Too many recipients: send to this one in a new transaction"
 )
 _STORE_DOWN = SmtpReply(code=451, enhanced="4.3.0", text="Temporary failure, try again later")
+_LINE_TOO_LONG = SmtpReply(code=500, enhanced="5.5.2", text="Line too long")
 _SHUTTING_DOWN = "421 4.3.2 Service shutting down, try again later"
-
-# aiosmtpd enforces the advertised SIZE itself (before our hooks run, and while the data
-# streams in, discarding what is over) but answers without an enhanced status code. Its two
-# fixed texts are replaced by ours, so the sender reads 552 5.3.4 whichever check caught it.
-_AIOSMTPD_TOO_BIG_DECLARED = b"552 Error: message size exceeds fixed maximum message size"
-_AIOSMTPD_TOO_MUCH_DATA = b"552 Error: Too much mail data"
-# Replies aiosmtpd gives after the final dot without calling the handler: LMTP owes one per
-# recipient (RFC 2033 section 4.2), or the client waits for the rest forever.
-_AIOSMTPD_DATA_FAILURES = frozenset(
-    {_AIOSMTPD_TOO_MUCH_DATA, b"500 Line too long (see RFC5321 4.5.3.1.6)"}
+# RFC 6531 section 3.5: a non-ASCII address in a transaction that did not ask for SMTPUTF8.
+_UTF8_SENDER = "553 5.6.7 Non-ASCII addresses not permitted for that sender"
+_UTF8_RECIPIENT = SmtpReply(
+    code=553, enhanced="5.6.7", text="Non-ASCII addresses not permitted for that recipient"
 )
+_BAD_SENDER = "553 5.1.7 Bad sender address syntax"
+
+# The enhanced status code (RFC 3463) of a reply aiosmtpd writes itself (syntax and sequence
+# errors, NOOP, RSET, QUIT): derived from its basic code, as RFC 5248 associates them. Every
+# reply the receiver writes carries one (RFC 2034), except the greeting and the HELO/EHLO/LHLO
+# replies, which RFC 2034 section 3 leaves without.
+_ENHANCED_FOR_CODE = {
+    421: "4.3.2",
+    451: "4.3.0",
+    452: "4.3.1",
+    454: "4.7.0",
+    500: "5.5.2",
+    501: "5.5.4",
+    502: "5.5.1",
+    503: "5.5.1",
+    504: "5.5.4",
+    530: "5.7.0",
+    552: "5.3.4",
+    555: "5.5.4",
+}
+_NEEDS_ENHANCED = re.compile(rb"[245]\d\d[ -](?![245]\.\d{1,3}\.\d{1,3}(?: |$))")
 _SIZE_PARAM = re.compile(r"^SIZE=(\d+)$", re.IGNORECASE)
 _XTEXT = re.compile(r"\+([0-9A-Fa-f]{2})")
 _XFORWARD_UNAVAILABLE = ("[UNAVAILABLE]", "[TEMPUNAVAIL]")
@@ -239,14 +264,35 @@ class _InboxEnvelope(Envelope):
         self.xforward: dict[str, str] = {}
 
 
+def _with_enhanced_code(reply: bytes) -> bytes:
+    """``reply`` (one line or several) with an enhanced status code on each line."""
+    lines = reply.split(b"\r\n")
+    for index, line in enumerate(lines):
+        if line[:3] != b"220" and _NEEDS_ENHANCED.match(line):
+            code = int(line[:3])
+            enhanced = _ENHANCED_FOR_CODE.get(code, f"{code // 100}.0.0")
+            lines[index] = line[:4] + enhanced.encode("ascii") + b" " + line[4:]
+    return b"\r\n".join(lines)
+
+
 class _ReceiverSession(SMTP):
-    """One SMTP session on the receiver: aiosmtpd with shutdown tracking and XFORWARD."""
+    """One SMTP session on the receiver: aiosmtpd with shutdown tracking, XFORWARD, its own DATA
+    (the size and line limits, a reply per LMTP recipient) and an enhanced code on every reply."""
 
     def __init__(self, handler: InboxHandler, receiver: Receiver, **kwargs: Any) -> None:
-        super().__init__(handler, **kwargs)
+        # aiosmtpd's own SIZE check would answer without an enhanced code and before our hooks:
+        # the receiver checks the size itself (MAIL FROM, RCPT, DATA) and advertises it.
+        super().__init__(handler, data_size_limit=None, **kwargs)
         self.inbox_handler = handler
         self.receiver = receiver
         self.in_data = False
+        self.in_hello = False
+        """Inside HELO/EHLO/LHLO, whose replies carry no enhanced code (RFC 2034 section 3)."""
+        # MAIL FROM's line grows by SIZE (RFC 1870: 26) and BODY (RFC 6152: 14); aiosmtpd adds
+        # SMTPUTF8's 10 at EHLO. Its limits live in a class-wide dict: give the session its own.
+        self.command_size_limits = collections.defaultdict(
+            lambda: SMTP.command_size_limit, {"MAIL": SMTP.command_size_limit + 26 + 14}
+        )
 
     def _create_envelope(self) -> Envelope:
         return _InboxEnvelope()
@@ -261,40 +307,94 @@ class _ReceiverSession(SMTP):
 
     async def push(self, status: str | bytes) -> None:
         data = status.encode("utf-8") if isinstance(status, str) else status
-        if self.in_data and data in _AIOSMTPD_DATA_FAILURES:
-            recipients = list(self.envelope.rcpt_tos) if self.envelope is not None else []
-            self._log_data_failure(recipients, data)
-            if isinstance(self, _LmtpSession):
-                for _ in recipients[1:]:
-                    await self._push_one(data)
-        await self._push_one(data)
+        await super().push(data if self.in_hello else _with_enhanced_code(data))
 
-    async def _push_one(self, data: bytes) -> None:
-        if data in (_AIOSMTPD_TOO_BIG_DECLARED, _AIOSMTPD_TOO_MUCH_DATA):
-            data = str(_TOO_BIG).encode("ascii")
-        await super().push(data)
+    async def smtp_EHLO(self, hostname: str) -> None:
+        self.in_hello = True
+        try:
+            await super().smtp_EHLO(hostname)
+        finally:
+            self.in_hello = False
 
-    def _log_data_failure(self, recipients: Sequence[str], data: bytes) -> None:
-        envelope = self.envelope
-        if not isinstance(envelope, _InboxEnvelope) or self.session is None:
-            return
-        too_big = data == _AIOSMTPD_TOO_MUCH_DATA
-        reply = _TOO_BIG if too_big else SmtpReply(code=500, enhanced="5.5.2", text="Line too long")
-        self.inbox_handler.log_refusal(
-            self.session,
-            envelope,
-            recipients,
-            reply,
-            "size_limit" if too_big else "line_too_long",
-        )
+    async def smtp_HELO(self, hostname: str) -> None:
+        self.in_hello = True
+        try:
+            await super().smtp_HELO(hostname)
+        finally:
+            self.in_hello = False
 
     async def smtp_DATA(self, arg: str) -> None:
         # Inside DATA (reading the message, then delivering it) a shutdown waits for the session.
         self.in_data = True
         try:
-            await super().smtp_DATA(arg)
+            await self._data(arg)
         finally:
             self.in_data = False
+
+    async def _data(self, arg: str | None) -> None:
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        envelope = self.envelope
+        assert isinstance(envelope, _InboxEnvelope)
+        assert self.session is not None
+        if not envelope.rcpt_tos:
+            await self.push("503 5.5.1 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 5.5.4 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        content, refusal = await self._read_data()
+        if refusal is not None:
+            reason = "size_limit" if refusal is _TOO_BIG else "line_too_long"
+            recipients = list(envelope.rcpt_tos)
+            self.inbox_handler.log_refusal(self.session, envelope, recipients, refusal, reason)
+            self.envelope = self._create_envelope()  # the transaction is over
+            # LMTP owes one reply per accepted recipient (RFC 2033 section 4.2), or the client
+            # waits for the rest forever; SMTP has one for the transaction.
+            count = len(recipients) if isinstance(self, _LmtpSession) else 1
+            await self.push("\r\n".join([str(refusal)] * count))
+            return
+        envelope.content = envelope.original_content = content
+        status = await self._call_handler_hook("DATA")
+        self.envelope = self._create_envelope()  # the transaction is over
+        await self.push(status)
+
+    async def _read_data(self) -> tuple[bytes, SmtpReply | None]:
+        """The data up to the lone dot, dot-unstuffed (RFC 5321 section 4.5.2), or the refusal
+        it earned: more than the size limit, or a line over the line limit. Data past a limit
+        is read and discarded as it arrives, never held; the refusal waits for the end of the
+        data (RFC 5321 section 4.2.5)."""
+        limit = self.inbox_handler.settings.max_message_size
+        buffer = bytearray()
+        refusal: SmtpReply | None = None
+        size = 0
+        inside_long_line = False
+        while True:
+            try:
+                line = await self._reader.readuntil(b"\r\n")
+            except asyncio.LimitOverrunError as error:
+                # a line longer than the reader's limit arrives in pieces, all discarded
+                line = await self._reader.read(error.consumed)
+                refusal, inside_long_line = refusal or _LINE_TOO_LONG, True
+            if line == b".\r\n" and not inside_long_line:
+                break
+            size += len(line)
+            if line.endswith(b"\r\n"):
+                inside_long_line = False
+            if refusal is None and len(line) > self.line_length_limit:
+                refusal = _LINE_TOO_LONG
+            if refusal is None and size > limit:
+                refusal = _TOO_BIG
+            if refusal is not None:
+                buffer.clear()
+            elif line.startswith(b"."):
+                buffer += memoryview(line)[1:]
+            else:
+                buffer += line
+        content = bytes(buffer)
+        del buffer
+        return content, refusal
 
     async def smtp_XFORWARD(self, arg: str | None) -> None:
         """Postfix's XFORWARD: the original client of the mail this relay passes on."""
@@ -340,6 +440,15 @@ class _LmtpSession(_ReceiverSession):
 
     async def smtp_EHLO(self, arg: str) -> None:
         await self.push('500 5.5.1 Error: command "EHLO" not recognized')
+
+
+def _utf8_address(address: str) -> bool:
+    """Whether an address arrived as UTF-8 (aiosmtpd keeps other bytes as lone surrogates)."""
+    try:
+        address.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _declared_size(options: Iterable[str]) -> int | None:
@@ -420,9 +529,16 @@ class InboxHandler:
         responses: list[str],
     ) -> list[str]:
         session.host_name = hostname
+        extensions = [
+            "PIPELINING",  # RFC 2920; RFC 2033 section 5 requires it of LMTP
+            f"SIZE {self.settings.max_message_size}",
+            "8BITMIME",
+            "SMTPUTF8",
+            "ENHANCEDSTATUSCODES",  # RFC 2034; required of LMTP too
+        ]
         if self.is_trusted_relay(session):
-            responses.insert(len(responses) - 1, "250-XFORWARD NAME ADDR PROTO HELO")
-        return responses
+            extensions.append("XFORWARD NAME ADDR PROTO HELO")
+        return [f"250-{server.hostname}", *(f"250-{e}" for e in extensions), "250 HELP"]
 
     async def handle_MAIL(
         self,
@@ -437,6 +553,10 @@ class InboxHandler:
         declared = _declared_size(mail_options)
         if declared is not None and declared > self.settings.max_message_size:
             return str(_TOO_BIG)
+        if not _utf8_address(address):
+            return _BAD_SENDER
+        if not address.isascii() and not envelope.smtp_utf8:
+            return _UTF8_SENDER
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         if isinstance(envelope, _InboxEnvelope):
@@ -460,13 +580,18 @@ class InboxHandler:
         refusal: SmtpReply | None = None
         reason = ""
         channel: Channel | None = None
-        try:
-            channel = await self._in_thread(self._lookup, address)
-        except InvalidEmailAddress:
+        if not _utf8_address(address):
             refusal, reason = _BAD_ADDRESS, "invalid_recipient"
-        except PortError as exc:
-            log.warning("storage unavailable while checking recipient %s: %s", address, exc)
-            refusal, reason = _STORE_DOWN, "storage_unavailable"
+        elif not address.isascii() and not envelope.smtp_utf8:
+            refusal, reason = _UTF8_RECIPIENT, "utf8_without_smtputf8"
+        else:
+            try:
+                channel = await self._in_thread(self._lookup, address)
+            except InvalidEmailAddress:
+                refusal, reason = _BAD_ADDRESS, "invalid_recipient"
+            except PortError as exc:
+                log.warning("storage unavailable while checking recipient %s: %s", address, exc)
+                refusal, reason = _STORE_DOWN, "storage_unavailable"
         if refusal is None:
             if channel is None:
                 refusal, reason = _UNKNOWN, "unknown_recipient"
@@ -492,6 +617,12 @@ class InboxHandler:
         envelope.rcpt_options.extend(rcpt_options)
         envelope.channels.append(channel.id)
         return _OK_RECIPIENT
+
+    async def handle_exception(self, error: Exception) -> str:
+        """A command that failed inside the receiver: a temporary failure, so that the sender
+        tries again, never aiosmtpd's default reply naming the exception."""
+        log.error("session command failed", exc_info=error)
+        return str(_STORE_DOWN)
 
     def log_refusal(
         self,
@@ -626,7 +757,6 @@ class Receiver:
             return cls(
                 handler,
                 self,
-                data_size_limit=self.settings.max_message_size,
                 enable_SMTPUTF8=True,
                 decode_data=False,
                 hostname=self.settings.hostname,

@@ -51,9 +51,8 @@ import enum
 import functools
 import itertools
 import re
-import textwrap
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 
 import attrs
@@ -121,7 +120,11 @@ class ForwardedMessage:
 def _fold(text: str) -> str:
     # Turkish dotted capital I casefolds to "i" plus a combining dot; drop the dot so that
     # "İLETİLEN İLETİ" and "iletilen ileti" compare equal.
-    return " ".join(text.split()).casefold().replace("\u0307", "")
+    # White space collapsed by a substitution: text.split() would hold a long line word by word.
+    return _SPACES.sub(" ", text).strip().casefold().replace("\u0307", "")
+
+
+_SPACES = re.compile(r"\s+")
 
 
 # --- the rules, compiled from the language table ----------------------------------------------
@@ -134,18 +137,28 @@ _INTRO_CLIENTS: Mapping[str, ForwardClient] = {"forwarded message": ForwardClien
 _MAX_SCAN_LINES = 5000
 _MAX_HEADER_LINES = 100  # a forwarded header block is a few lines; more is not one
 _MAX_REPLY_STYLE_LINE = 400
+_HEAD_LINES = _MAX_SCAN_LINES + _MAX_HEADER_LINES + 8
+"""Lines split for the scan (a block found on the last scanned line may read this far)."""
+_BODY_CHUNK = 1 << 16
+"""Characters of the rest of a body turned into lines at a time (a list of a chunk's lines costs
+eight bytes a line, so a chunk of empty lines holds eight times its size)."""
 _MAX_ATTRIBUTIONS = 50  # candidate attribution lines read per body
 
+# The value runs to the end of the line (its trailing "*" and blanks are stripped in code: a lazy
+# value before "[ \t*]*$" rescans every run of blanks inside it).
 _LABEL_LINE = re.compile(
     r"^[ \t]*[*_]{0,2}(?P<label>[^\W\d_][^:：\n]{0,40}?)[*_]{0,2}[ \t]*[:：][*_]{0,2}[ \t]*"
-    r"(?P<value>.*?)[ \t*]*$"
+    r"(?P<value>.*)$"
 )
 _DASHED = re.compile(
     r"^(?P<left>[-=]{2,})[ \t]*(?P<phrase>[^-=\n][^\n]*?)[ \t]*[-=]{2,}[ \t]*(?P<rest>.*)$"
 )
 _UNDERSCORES = re.compile(r"^_{10,}$")
-_QUOTE_PREFIX = re.compile(r"^(?:[ \t]*>)+[ \t]?")
-_ONE_QUOTE = re.compile(r"^[ \t]*>[ \t]?")
+# Possessive: nothing after the repeat can fail, and a line of 10**5 ">" would otherwise keep a
+# backtracking mark per quote (50 MB).
+_QUOTE_PREFIX = re.compile(r"^(?:[ \t]*>)++[ \t]?")
+_ONE_QUOTE = re.compile(r"[ \t]*>[ \t]?")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _SUBJECT_PREFIX = re.compile(
     r"^[ \t]*(?P<prefix>[^\W\d_][^\W\d_.]{0,19}\.?)[ \t]*(?:\[\d+\])?[ \t]*[:：][ \t]*"
 )
@@ -313,12 +326,14 @@ def strip_subject_prefixes(
 # --- mailboxes and dates ------------------------------------------------------------------------
 
 _MAILTO_NESTED = re.compile(r"<([^<>]*)<mailto:[^<>]*>>", re.IGNORECASE)
-_MAILTO_BRACKET = re.compile(r"[\[<]mailto:([^\]>]*)[\]>]", re.IGNORECASE)
-_SQUARE_ADDR = re.compile(r"\[([^\[\]\s]+@[^\[\]\s]+)\]")
-_PAREN_ADDR = re.compile(r"\(\s*<?([^()<>\s]+@[^()<>\s]+?)>?\s*\)")
+# Linear on any value: a local part holds no "@" (one way to split a run at its "@", not one per
+# "@" in it) and a bracket's content no opening bracket (each opening scans to its own close).
+_MAILTO_BRACKET = re.compile(r"[\[<]mailto:([^\]>\[<]*)[\]>]", re.IGNORECASE)
+_SQUARE_ADDR = re.compile(r"\[([^\[\]\s@]++@[^\[\]\s]+)\]")
+_PAREN_ADDR = re.compile(r"\(\s*+<?([^()<>\s@]++@[^()<>\s]+?)>?\s*\)")
 _SINGLE_QUOTED_NAME = re.compile(r"'([^'<>]*)'\s*<")
 _ONE_MAILBOX = re.compile(r"^\s*(?P<name>[^<>@\s][^<>@]*)<[^<>@\s]+@[^<>@\s]+>\s*$")
-_ADDRESS_AS_NAME = re.compile(r"(^|[,;]\s*)([^\s<>,;\"']+@[^\s<>,;\"']+)\s*<")
+_ADDRESS_AS_NAME = re.compile(r"(^|[,;]\s*+)([^\s<>,;\"'@]++@[^\s<>,;\"']+)\s*<")
 
 
 def _clean_mailbox_text(value: str) -> str:
@@ -400,18 +415,51 @@ def _normalise(text: str) -> list[str]:
     return text.split("\n")
 
 
+class _Head(list[str]):
+    """The first :data:`_HEAD_LINES` lines of a text, normalised; the text after them stays one
+    string (``text[rest:]``), read only for a block's body: a long message is never held as a
+    list of lines."""
+
+    def __init__(self, text: str) -> None:
+        rest = len(text)
+        for count, match in enumerate(_LINE_BREAK.finditer(text), start=1):
+            if count == _HEAD_LINES:
+                rest = match.end()
+                break
+        lines = _normalise(text[:rest])
+        if rest < len(text):
+            lines.pop()  # the empty string after the last line break: the rest begins there
+        super().__init__(lines)
+        self.text = text
+        self.rest = rest
+
+    def chunks(self, start: int) -> Iterator[list[str]]:
+        """The lines from ``start`` to the end of the text, a chunk of lines at a time."""
+        yield self[start:]
+        text, position = self.text, self.rest
+        while position < len(text):
+            end = text.find("\n", position + _BODY_CHUNK)
+            end = len(text) if end < 0 else end
+            piece = text[position:end]
+            if end < len(text) and piece.endswith("\r"):
+                piece = piece[:-1]  # the "\r" of a "\r\n" cut at its "\n"
+            yield _normalise(piece)
+            position = end + 1
+
+
 def _depth(line: str) -> int:
     match = _QUOTE_PREFIX.match(line)
     return match.group(0).count(">") if match else 0
 
 
 def _unquote(line: str, depth: int) -> str:
+    position = 0
     for _ in range(depth):
-        match = _ONE_QUOTE.match(line)
+        match = _ONE_QUOTE.match(line, position)
         if not match:
             break
-        line = line[match.end() :]
-    return line
+        position = match.end()
+    return line[position:]
 
 
 def _content(line: str) -> str:
@@ -425,7 +473,7 @@ def _label_field(line: str, rules: _Rules) -> tuple[str, str] | None:
     field = rules.label_field.get(_fold(match.group("label")))
     if field is None:
         return None
-    return field, match.group("value").strip()
+    return field, match.group("value").rstrip(" \t*").strip()
 
 
 @attrs.frozen(kw_only=True)
@@ -491,12 +539,44 @@ def _inline_headers(rest: str, rules: _Rules) -> dict[str, str]:
     return fields
 
 
-def _body(lines: Sequence[str], start: int) -> str:
-    rest = list(lines[start:])
-    depth = next((_depth(line) for line in rest if line.strip()), 0)
-    unquoted = [_unquote(line, depth) for line in rest]
-    unquoted = ["" if not line.strip() else line.rstrip() for line in unquoted]
-    return textwrap.dedent("\n".join(unquoted)).strip()
+def _body(lines: _Head, start: int) -> str:
+    """The block's body: the lines from ``start`` unquoted to the depth of the first line with
+    text, blank lines emptied, trailing blanks and the common indentation removed (the rule of
+    :func:`textwrap.dedent`). Built a chunk of lines at a time, so that a long body is held as
+    its pieces and the result, never as a list of lines."""
+    depth: int | None = None
+    margin: str | None = None
+    pieces: list[str] = []
+    for chunk in lines.chunks(start):
+        if depth is None:
+            depth = next((_depth(line) for line in chunk if line.strip()), None)
+        out = [_unquote(line, depth or 0) for line in chunk]
+        out = ["" if not line.strip() else line.rstrip() for line in out]
+        margin = _margin(margin, out)
+        pieces.append("\n".join(out))
+    if margin:
+        indented = re.compile("^" + margin, re.M)
+        pieces = [indented.sub("", piece) for piece in pieces]
+    body = "\n".join(pieces)
+    pieces.clear()  # before the strip's copy: the body is held twice at most, never three times
+    return body.strip()
+
+
+def _margin(margin: str | None, lines: Sequence[str]) -> str | None:
+    """The white space every non-empty line of ``lines`` starts with, within ``margin`` (None:
+    no line yet), as :func:`textwrap.dedent` finds it."""
+    for line in lines:
+        if not line:
+            continue
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if margin is None or margin.startswith(indent):
+            margin = indent
+        elif not indent.startswith(margin):
+            common = 0
+            while margin[common] == indent[common]:  # they differ before either ends
+                common += 1
+            margin = margin[:common]
+    return margin
 
 
 def _above(lines: Sequence[str], index: int) -> str | None:
@@ -517,7 +597,7 @@ class _Scan:
     """One body being scanned: its lines, what its subject says, the compiled rules, and how
     many candidate attribution lines were read (the only state that changes during a scan)."""
 
-    lines: Sequence[str]
+    lines: _Head
     subject: str | None
     kind: SubjectKind | None
     first: int
@@ -844,7 +924,7 @@ def parse_forwarded(
     if not isinstance(text, str) or not text:
         return None
     subject = subject if isinstance(subject, str) else None
-    lines = _normalise(text)
+    lines = _Head(text)
     first = next((i for i, line in enumerate(lines) if _content(line)), len(lines))
     scan = _Scan(lines=lines, subject=subject, kind=_kind(subject, rules), first=first, rules=rules)
     for index in range(min(len(lines), _MAX_SCAN_LINES)):

@@ -54,9 +54,18 @@ __all__ = [
 # Deeper nesting than this is treated as an opaque leaf (and recorded): real mail never gets
 # near it, and a hostile message must not exhaust the stack or the time budget.
 MAX_DEPTH = 40
+# More parts than this in one message's tree are left out (and recorded): a part costs about two
+# kilobytes of objects, so 10**5 parts of a few bytes each would hold forty times the message.
+# Real mail has tens; 1,000 leaves room for the largest digests.
+MAX_PARTS = 1000
+# Header fields past this many in one header section are left out (and recorded): a field costs
+# a few hundred bytes of objects, so a section of 10**6 tiny fields would hold thirty times its
+# size. Real mail has tens, a long relay chain a few hundred.
+MAX_HEADER_FIELDS = 10_000
 # Work on huge encoded parts a chunk at a time so that memory stays bounded (a multiple of 4
 # and of typical line lengths; the exact value matters little).
 _CHUNK = 1 << 20
+_QP_CHUNK = 1 << 13  # re.sub holds a piece per match: keep each substitution small
 
 _MSGID = re.compile(r"<([^<>\s]+)>")
 _FIELD_NAME = re.compile(rb"[!-9;-~]+")
@@ -64,7 +73,9 @@ _MEDIA_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
 _FOLD = re.compile(r"\r?\n[ \t]*")
 _LINE_BREAK = re.compile(r"\r?\n")
 _CRLF = re.compile(r"\r+\n?")
-_QP_TRAILING_WS = re.compile(rb"[ \t]+(?=\r?\n)")
+# From the start of a run only, and possessive: a long run of blanks not followed by a line break
+# would otherwise be rescanned from each of its characters.
+_QP_TRAILING_WS = re.compile(rb"(?<![ \t])[ \t]++(?=\r?\n)")
 _B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _NOT_B64 = bytes(b for b in range(256) if b not in _B64_ALPHABET)
 _B64_WHITESPACE = b" \t\r\n="
@@ -80,6 +91,15 @@ _DATE_SENTINEL = datetime(1, 1, 1)  # a marker for "dateutil found no year" (nai
 def _bytes_to_str(data: bytes) -> str:
     """Header bytes as text: UTF-8 (RFC 6532, ASCII included), else Windows-1252, never failing."""
     return decode_bytes(data, None)[0]
+
+
+def _line_ends(text: str) -> str:
+    """Every CR, CRLF or run of CRs as one LF. CRLF is replaced by ``str.replace`` first:
+    ``re.sub`` holds a piece per match, sixteen times a text of short CRLF lines."""
+    if "\r" not in text:
+        return text
+    text = text.replace("\r\n", "\n")
+    return _CRLF.sub("\n", text) if "\r" in text else text
 
 
 def _header_text(raw: str) -> str:
@@ -282,15 +302,40 @@ def _unflow(text: str, delsp: bool) -> str:
 
 # --- HTML to text ----------------------------------------------------------------------------
 
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_TAG = re.compile(r"<[^>]*>")
-_BLOCK_END = re.compile(
-    r"</(?:p|div|tr|h[1-6]|blockquote|table|ul|ol|pre|address|section|article)\s*>"
-    r"|<br\s*/?>|<(?:p|div|tr|li|h[1-6]|table)\b[^>]*>",
+# The openers of tags whose attributes run to the next ">": matched with _through (linear),
+# never with "[^>]*>" in a pattern (quadratic when many openers precede one ">" or none).
+_BLOCK_CLOSE = re.compile(
+    r"</(?:p|div|tr|h[1-6]|blockquote|table|ul|ol|pre|address|section|article)\s*+>|<br\s*+/?>",
     re.I,
 )
-_LIST_ITEM = re.compile(r"<li\b[^>]*>", re.I)
+_BLOCK_OPEN = re.compile(r"<(?:p|div|tr|li|h[1-6]|table)\b", re.I)
+_LIST_ITEM = re.compile(r"<li\b", re.I)
+_TAG_OPEN = re.compile(r"<")
+_COMMENT_OPEN = re.compile(r"<!--")
 _DROPPED_OPEN = re.compile(r"<(script|style|head|title)\b", re.I)
+# Each matches only what it changes: re.sub holds a piece per match, and a text of 10**5 line
+# breaks replaced by themselves would cost sixteen times its size.
+_LINE_BREAKS = re.compile("\r\n?|[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_INLINE_BLANKS = re.compile(r"[^\S\n]{2,}|[^\S\n ]")
+_EDGE_BLANKS = re.compile(r" \n ?|\n ")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def _through(markup: str, opener: re.Pattern[str], closer: str, replacement: str) -> str:
+    """Each ``opener`` and what follows it up to the next ``closer`` replaced: what ``re.sub``
+    of ``opener + ".*?" + closer`` (DOTALL) does, in linear time."""
+    out: list[str] = []
+    pos = 0
+    for found in opener.finditer(markup):
+        if found.start() < pos:
+            continue  # inside a span already replaced
+        end = markup.find(closer, found.end())
+        if end < 0:
+            break  # no closer after this opener, so none after any later one either
+        out += (markup[pos : found.start()], replacement)
+        pos = end + len(closer)
+    out.append(markup[pos:])
+    return "".join(out)
 
 
 def _drop_elements(markup: str) -> str:
@@ -298,6 +343,7 @@ def _drop_elements(markup: str) -> str:
     out: list[str] = []
     pos = 0
     lower: str | None = None
+    closes: dict[str, int] = {}  # the last closing tag found per element; -1 for none left
     while True:
         found = _DROPPED_OPEN.search(markup, pos)
         if found is None:
@@ -306,7 +352,10 @@ def _drop_elements(markup: str) -> str:
         out.append(markup[pos : found.start()])
         if lower is None:
             lower = markup.lower()
-        close = lower.find("</" + found.group(1).lower(), found.end())
+        name = found.group(1).lower()
+        close = closes.get(name, 0)
+        if 0 <= close < found.end():
+            close = closes[name] = lower.find("</" + name, found.end())
         if close < 0:
             # An unclosed <head> in sloppy mail usually runs into the body: drop only the tag.
             gt = markup.find(">", found.end())
@@ -324,18 +373,19 @@ def html_to_text(markup: str) -> str:
     styles and comments vanish, entities are decoded and runs of blank lines collapse to one.
     Linear in the input: it runs on whatever HTML the outside world sends.
     """
-    text = _COMMENT.sub("", markup) if "<!--" in markup else markup
+    text = _through(markup, _COMMENT_OPEN, "-->", "")
     text = _drop_elements(text)
-    text = _LIST_ITEM.sub("\n- ", text)
-    text = _BLOCK_END.sub("\n", text)
-    text = _TAG.sub("", text)
+    text = _through(text, _LIST_ITEM, ">", "\n- ")
+    text = _BLOCK_CLOSE.sub("\n", text)
+    text = _through(text, _BLOCK_OPEN, ">", "\n")
+    text = _through(text, _TAG_OPEN, ">", "")
     text = html_module.unescape(text)
-    lines = [" ".join(line.split()) for line in text.splitlines()]
-    out: list[str] = []
-    for line in lines:
-        if line or (out and out[-1]):
-            out.append(line)
-    return "\n".join(out).strip()
+    # Substitutions over the whole text, not a list of its lines: a line costs a list slot and a
+    # string object, fifty times the size of a text of empty lines.
+    text = _LINE_BREAKS.sub("\n", text)  # every break str.splitlines() knows
+    text = _INLINE_BLANKS.sub(" ", text)
+    text = _EDGE_BLANKS.sub("\n", text)  # each line stripped
+    return _BLANK_LINES.sub("\n\n", text).strip()  # a run of blank lines kept as one
 
 
 # --- the scanner -------------------------------------------------------------------------------
@@ -377,6 +427,7 @@ def _scan_headers(
     """
     fields: list[_Field] = []
     pos = start
+    kept = True  # whether the field the current line may continue was kept
     if top and buf.startswith(b"From ", pos, end):  # an mbox separator line
         nl = buf.find(b"\n", pos, end)
         pos = end if nl < 0 else nl + 1
@@ -388,9 +439,9 @@ def _scan_headers(
             return fields, line_end
         first = buf[pos]
         if first in (0x20, 0x09):
-            if fields:
+            if fields and kept:
                 fields[-1].end = line_end
-            else:
+            elif not fields:
                 defects.append("FirstHeaderLineIsContinuationDefect")
             pos = line_end
             continue
@@ -406,7 +457,11 @@ def _scan_headers(
                 continue
             defects.append("MissingHeaderBodySeparatorDefect")
             return fields, pos
-        fields.append(_Field(name.decode("ascii"), pos, colon + 1, line_end))
+        kept = len(fields) < MAX_HEADER_FIELDS
+        if kept:
+            fields.append(_Field(name.decode("ascii"), pos, colon + 1, line_end))
+        elif "TooManyHeadersDefect" not in defects:
+            defects.append("TooManyHeadersDefect")
         pos = line_end
     return fields, end
 
@@ -500,7 +555,17 @@ def _base64_decode(buf: bytes, start: int, end: int) -> bytes:
 
 
 def _qp_decode(data: bytes) -> bytes:
-    return binascii.a2b_qp(_QP_TRAILING_WS.sub(b"", data))
+    """Quoted-printable decoded after the trailing blanks of each line are removed, a chunk of
+    lines at a time: ``re.sub`` holds a piece per match, and a body of blank-ended short lines
+    held ninety times its size in one substitution."""
+    pieces: list[bytes] = []
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start + _QP_CHUNK)
+        end = len(data) if end < 0 else end + 1
+        pieces.append(_QP_TRAILING_WS.sub(b"", data[start:end]))
+        start = end
+    return binascii.a2b_qp(b"".join(pieces))
 
 
 def _uu_decode(data: bytes) -> bytes:
@@ -577,7 +642,10 @@ class MimePart:
         depth: int,
         default_type: str = "text/plain",
         top: bool = False,
+        budget: list[int] | None = None,
     ) -> None:
+        # The parts the tree may still grow, shared by every part of one tree.
+        self._budget = [MAX_PARTS] if budget is None else budget
         self._buf = buf
         self._start = start
         self._end = end
@@ -627,8 +695,19 @@ class MimePart:
         if not closed:
             self._defects.append("CloseBoundaryNotFoundDefect")
         child_type = "message/rfc822" if self._type == "multipart/digest" else "text/plain"
+        if len(parts) > self._budget[0]:
+            self._defects.append("TooManyPartsDefect")
+            parts = parts[: self._budget[0]]
+        self._budget[0] -= len(parts)
         self.children = tuple(
-            MimePart(self._buf, s, e, depth=self._depth + 1, default_type=child_type)
+            MimePart(
+                self._buf,
+                s,
+                e,
+                depth=self._depth + 1,
+                default_type=child_type,
+                budget=self._budget,
+            )
             for s, e in parts
         )
 
@@ -780,7 +859,7 @@ class MimePart:
     def _text(self) -> tuple[str, str | None]:
         data = self.payload
         text, defect = decode_bytes(data, self._params.get("charset"))
-        text = _CRLF.sub("\n", text) if "\r" in text else text
+        text = _line_ends(text)
         if self._params.get("format", "").lower() == "flowed" and self._type == "text/plain":
             text = _unflow(text, self._params.get("delsp", "").lower() == "yes")
         return text, defect
@@ -856,7 +935,7 @@ def _collect(part: MimePart, want: str, depth: int = 0) -> list[str] | None:
         # No delimiter was ever found: a reader still wants to see what the sender wrote.
         if want == "text/plain":
             text = decode_bytes(part._preamble(), part.charset)[0]
-            return [_CRLF.sub("\n", text)] if text.strip() else None
+            return [_line_ends(text)] if text.strip() else None
         return None
     if part.content_type == want and not part.is_attachment:
         return [part.text()]

@@ -38,6 +38,7 @@ from inboxcore.ingest import (
     reprocess,
 )
 from inboxcore.mail.parsing import parse_message
+from inboxcore.policies.recipients import check_recipient
 from inboxcore.testing import (
     FakeClock,
     FakeSpamScorer,
@@ -473,3 +474,56 @@ def test_a_header_block_without_a_sender_is_still_no_sender() -> None:
         b"Subject: hello\r\nTo: support@acme.example\r\n\r\nbody\r\n", _envelope(), ports=ports
     )
     assert result.reason_codes == ("no_sender",)
+
+
+# --- the one rule for recipients: intake and the receiver's RCPT answer alike --------------------
+
+
+def _disconnect(ports: IntakePorts, channel: Channel) -> None:
+    with ports.storage.unit_of_work() as uow:
+        uow.channels.update(attrs.evolve(channel, state=ChannelState.DISCONNECTED))
+        uow.commit()
+
+
+@pytest.mark.parametrize(
+    ("address", "size", "disconnected", "reply", "reason"),
+    [
+        (CHANNEL_ADDRESS, None, False, None, None),
+        ("SUPPORT-7F3K+tag@acme.inbox.example.net", 5_000, False, None, None),
+        ("nobody@acme.example", None, False, "550 5.1.1", "unknown_recipient"),
+        ("not an address", None, False, "553 5.1.3", "invalid_recipient"),
+        (CHANNEL_ADDRESS, None, True, "550 5.1.1", "channel_disconnected"),
+        (CHANNEL_ADDRESS, 5_001, False, "552 5.3.4", "size_limit"),
+    ],
+)
+def test_check_recipient_answers_as_intake_would(
+    address: str, size: int | None, disconnected: bool, reply: str | None, reason: str | None
+) -> None:
+    """Each RCPT answer, and the same refusal intake gives the whole message."""
+    ports, channel = _setup(max_message_size=5_000)
+    if disconnected:
+        _disconnect(ports, channel)
+    check = check_recipient(ports.storage, address, size)
+    if reply is None:
+        assert check.refusal is None
+        assert check.channel is not None and check.channel.id == channel.id
+        return
+    assert check.refusal is not None
+    assert str(check.refusal.reply).startswith(reply)
+    assert check.refusal.reason.code == reason
+    if reason in ("unknown_recipient", "channel_disconnected", "size_limit"):
+        body = CUSTOMER_MAIL + b"x" * (size or 0)
+        result = ingest(body, _envelope(address), ports=ports)
+        assert result.reason_codes[0] == reason
+        assert result.smtp == check.refusal.reply
+
+
+def test_check_recipient_with_storage_down_is_a_temporary_failure() -> None:
+    """The sender keeps the message and retries; nothing is refused for good."""
+    ports, _ = _setup()
+    flaky = FlakyStorage(ports.storage)
+    flaky.fail_next_units(1)
+    check = check_recipient(flaky, CHANNEL_ADDRESS)
+    assert check.refusal is not None
+    assert check.refusal.reply.is_temporary_failure
+    assert check.refusal.reason.code == "storage_unavailable"

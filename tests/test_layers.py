@@ -29,16 +29,17 @@ RANKS = {
     "app": 7,
     "adapters": 8,
     "testing": 9,
-    "entrypoints": 10,
-    "cli": 11,
-    "contrib": 11,
-    "__main__": 12,
+    "bootstrap": 10,
+    "entrypoints": 11,
+    "cli": 12,
+    "contrib": 12,
+    "__main__": 13,
     "_moved": 0,
 }
 POLICIES = {"channels", "routing", "tickets", "policies"}
 CORE_RANK = RANKS["app"]
 """Units at or below this rank are the core: no I/O libraries, no frameworks."""
-ROOT_IMPORTS = {"domain", "app", "_moved", "ingest"}
+ROOT_IMPORTS = {"domain", "app", "_moved", "ingest", "bootstrap"}
 """What the root package may re-export from."""
 
 
@@ -117,6 +118,9 @@ def test_no_package_imports_a_higher_one() -> None:
         ("app", "adapters", False),
         ("adapters", "testing", False),
         ("cli", "contrib", False),
+        ("bootstrap", "adapters", True),
+        ("adapters", "bootstrap", False),
+        ("entrypoints", "bootstrap", True),
         ("contrib", "cli", False),
     ],
 )

@@ -1,12 +1,18 @@
 """inboxcore: the domain core of a helpdesk's hosted email inbox channel.
 
 Hosts hand it raw messages and implement its ports (:mod:`inboxcore.ports`); inboxcore decides
-everything in between. The names below are the values and errors a host meets everywhere; the
-policies live in :mod:`inboxcore.channels`, :mod:`inboxcore.ingest`, :mod:`inboxcore.routing` and
+everything in between. The names below are what a host needs first: :func:`build_inbox` (the
+composition root) and the :class:`InboxService` it returns with its :class:`InboxConfig` and the
+:class:`Delivery` of each message, then the values and errors met everywhere. The policies live in
+:mod:`inboxcore.channels`, :mod:`inboxcore.ingest`, :mod:`inboxcore.routing` and
 :mod:`inboxcore.tickets`, and the fakes in :mod:`inboxcore.testing`.
 """
 
 from inboxcore import _moved
+from inboxcore.app.config import InboxConfig
+from inboxcore.app.delivery import Delivery
+from inboxcore.app.service import InboxService
+from inboxcore.bootstrap import build_inbox
 from inboxcore.domain.addresses import EmailAddress, parse_address_list
 from inboxcore.domain.errors import (
     ConfigurationError,
@@ -56,10 +62,13 @@ __all__ = [
     "ContactId",
     "Conversation",
     "ConversationId",
+    "Delivery",
     "Disposition",
     "DnsTemporaryError",
     "EmailAddress",
     "Envelope",
+    "InboxConfig",
+    "InboxService",
     "InboxcoreError",
     "InvalidEmailAddress",
     "InvalidTransition",
@@ -78,6 +87,7 @@ __all__ = [
     "User",
     "UserId",
     "__version__",
+    "build_inbox",
     "parse_address_list",
 ]
 

@@ -53,7 +53,6 @@ from inboxcore.domain.ids import ChannelId, MessageId, RawMessageId
 from inboxcore.domain.model import (
     DEFAULT_MAX_MESSAGE_SIZE,
     Channel,
-    ChannelState,
     Envelope,
     Message,
     MessageKind,
@@ -68,6 +67,13 @@ from inboxcore.mail.classify import (
 from inboxcore.mail.confirmations import verify_confirmation
 from inboxcore.mail.parsing import ParsedMessage, parse_message
 from inboxcore.mail.sender import SenderResolution, SenderTrust, resolve_sender
+from inboxcore.policies.recipients import (
+    channel_for_recipients,
+    find_channel,
+    recipient_candidates,
+    recipient_refusal,
+    size_refusal,
+)
 from inboxcore.ports import (
     BudgetedDnsResolver,
     Clock,
@@ -101,7 +107,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _HASH_CHUNK = 1 << 20
-_RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "X-Forwarded-To")
 
 
 def _domain_set(values: Iterable[str]) -> frozenset[str]:
@@ -311,18 +316,9 @@ _ACCEPTED = Reply.ACCEPTED.value
 _KEPT = Reply.KEPT.value
 _DUPLICATE = Reply.DUPLICATE.value
 _UNKNOWN = Reply.UNKNOWN_RECIPIENT.value
-_RETIRED = Reply.RETIRED.value
-_TOO_BIG = Reply.TOO_BIG.value
 _STORE_DOWN = Reply.STORAGE_DOWN.value
 _REFUSED = Reply.REFUSED.value
 _TRY_LATER = Reply.TRY_LATER.value
-
-
-def _too_big(limit: int) -> Reason:
-    return Reason(
-        code="size_limit",
-        message=f"The message is larger than the channel's limit of {limit:,} bytes.",
-    )
 
 
 def check_declared_size(
@@ -331,7 +327,7 @@ def check_declared_size(
     """For hosts that know the size before reading (SMTP SIZE, IMAP RFC822.SIZE): the refusal to
     give now, or None when the message may be sent."""
     limit = channel.intake.max_message_size if channel else config.max_message_size
-    return _TOO_BIG if declared > limit else None
+    return size_refusal(limit).reply if declared > limit else None
 
 
 def read_limited(source: bytes | bytearray | memoryview | BinaryIO, limit: int) -> bytes | None:
@@ -390,49 +386,6 @@ def content_fingerprint(parsed: ParsedMessage) -> str:
     return digest.hexdigest()
 
 
-def recipient_candidates(envelope: Envelope, parsed: ParsedMessage | None) -> tuple[str, ...]:
-    """Address keys (lowercase, untagged) that may name the channel: the envelope recipients,
-    else the delivery headers a forwarding provider adds."""
-    values: Iterable[str] = envelope.rcpt_to
-    if not envelope.rcpt_to and parsed is not None:
-        values = [v for name in _RECIPIENT_HEADERS for v in parsed.headers(name)]
-    return _address_keys(values)
-
-
-def _address_keys(values: Iterable[str]) -> tuple[str, ...]:
-    keys: list[str] = []
-    for value in values:
-        try:
-            address = EmailAddress.parse(value)
-        except InvalidEmailAddress:
-            continue
-        key = address.untagged.key
-        if key not in keys:
-            keys.append(key)
-    return tuple(keys)
-
-
-def channel_for_recipients(storage: Storage, recipients: Iterable[str]) -> Channel | None:
-    """The channel the first of ``recipients`` that names one receives for (case-insensitive,
-    plus-tags ignored, unusable addresses skipped), in any state; None when none does.
-
-    The one lookup of a channel by address: intake, SMTP SIZE checks and the receiver's RCPT
-    answers all use it, so they can never disagree about who receives what.
-    """
-    return _find_channel(storage, _address_keys(recipients))
-
-
-def _find_channel(storage: Storage, keys: Collection[str]) -> Channel | None:
-    if not keys:
-        return None
-    with storage.unit_of_work() as uow:
-        for key in keys:
-            channel = uow.channels.by_forwarding_address(key)
-            if channel is not None:
-                return channel
-    return None
-
-
 def _team_addresses(channel: Channel, directory: Directory | None) -> frozenset[str]:
     keys = {a.key for a in channel.mailbox_addresses}
     if directory is not None:
@@ -464,7 +417,7 @@ def ingest(
     keys = recipient_candidates(envelope, None)
     channel: Channel | None = None
     try:
-        channel = _find_channel(ports.storage, keys)
+        channel = find_channel(ports.storage, keys)
     except PortError as exc:
         log.warning("storage unavailable while finding the channel: %s", exc)
         return _result(
@@ -488,7 +441,8 @@ def ingest(
     raw = read_limited(message, limit)
     if raw is None:
         too_big = _State(envelope=envelope, size=limit + 1, channel=channel)
-        return too_big.verdict(Disposition.REJECTED, _TOO_BIG, _too_big(limit))
+        refusal = size_refusal(limit)
+        return too_big.verdict(Disposition.REJECTED, refusal.reply, refusal.reason)
     try:
         raw_id = ports.raw_store.put(raw, envelope)
     except PortError as exc:
@@ -532,7 +486,7 @@ def reprocess(
     channel: Channel | None = None
     keys = recipient_candidates(envelope, None)
     if keys:
-        channel = _find_channel(ports.storage, keys)
+        channel = find_channel(ports.storage, keys)
     run = _Run(ports=ports, config=config, team_addresses=team_addresses, release=release)
     return _process_stored(raw, raw_id, envelope, channel, run)
 
@@ -622,27 +576,12 @@ def _recipient_stage(state: _State, raw: bytes, run: _Run) -> Channel | IntakeRe
     """The channel (from the delivery headers when the envelope named none), open, big enough."""
     channel = state.channel
     if channel is None:
-        parsed = state.parsed
-        channel = _find_channel(run.ports.storage, recipient_candidates(state.envelope, parsed))
-        if channel is None:
-            return state.verdict(
-                Disposition.REJECTED,
-                _UNKNOWN,
-                Reason(code="unknown_recipient", message="No channel receives this message."),
-            )
-    if channel.state is ChannelState.DISCONNECTED:
-        return state.verdict(
-            Disposition.REJECTED,
-            _RETIRED,
-            Reason(
-                code="channel_disconnected",
-                message=f"{channel.forwarding_address.address} was disconnected and no longer "
-                "receives mail.",
-            ),
-        )
-    if len(raw) > channel.intake.max_message_size:
-        limit = channel.intake.max_message_size
-        return state.verdict(Disposition.REJECTED, _TOO_BIG, _too_big(limit))
+        keys = recipient_candidates(state.envelope, state.parsed)
+        channel = find_channel(run.ports.storage, keys)
+    refusal = recipient_refusal(channel, len(raw))
+    if refusal is not None:
+        return state.verdict(Disposition.REJECTED, refusal.reply, refusal.reason)
+    assert channel is not None  # no refusal: a channel receives
     return channel
 
 

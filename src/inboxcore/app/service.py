@@ -33,6 +33,7 @@ from inboxcore.domain.ids import MessageId, RawMessageId
 from inboxcore.domain.model import Channel, Envelope, IntakeRecord
 from inboxcore.domain.outcomes import SmtpReply
 from inboxcore.ingest import IntakePorts, channel_for_recipients, check_declared_size, ingest
+from inboxcore.policies.recipients import RecipientCheck, check_recipient
 from inboxcore.ports import (
     Clock,
     Directory,
@@ -124,6 +125,13 @@ class InboxService:
     def check_size(self, declared: int, rcpt_to: Sequence[str]) -> SmtpReply | None:
         """For SMTP SIZE: the refusal to give before the data, or None."""
         return check_declared_size(declared, self.channel_for(rcpt_to), self.context.intake_config)
+
+    def check_recipient(self, address: str, *, declared_size: int | None = None) -> RecipientCheck:
+        """The answer to an SMTP/LMTP RCPT (``declared_size``: the MAIL command's ``SIZE=``):
+        the channel receiving at ``address``, or the refusal intake would give the message
+        anyway (no such mailbox, disconnected, too big, a malformed address, storage down).
+        Never raises."""
+        return check_recipient(self.storage, address, declared_size)
 
     def receive(
         self,

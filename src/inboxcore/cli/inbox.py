@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import attrs
 
 from inboxcore.adapters.system import RandomIds, SystemClock
-from inboxcore.app.service import InboxConfig, InboxService
+from inboxcore.app.config import InboxConfig
+from inboxcore.bootstrap import build_inbox
 from inboxcore.channels import check_channel_name, check_company_name, slugify
 from inboxcore.domain.addresses import EmailAddress, normalize_domain
 from inboxcore.domain.errors import (
@@ -48,7 +49,6 @@ from inboxcore.domain.errors import (
     Problem,
     StorageError,
 )
-from inboxcore.domain.events import DomainEvent
 from inboxcore.domain.ids import AccountId, ChannelId, ContactId, TeamId, UserId
 from inboxcore.domain.model import (
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -79,7 +79,6 @@ __all__ = [
     "Inbox",
     "InboxSettings",
     "InboxSpec",
-    "LoggingEventSink",
     "SETTINGS_TABLE",
     "StoredDirectory",
     "TeamSpec",
@@ -103,13 +102,6 @@ SETTINGS_TABLE = "inboxcore_cli_settings"
 _FORMAT = 2  # 2: the settings serialized by the cattrs converter
 _KEY_BYTES = 32
 # --- the production ports a command-line inbox needs -----------------------------------------
-
-
-class LoggingEventSink:
-    """The :class:`~inboxcore.ports.EventSink` of an inbox with no host: events are logged."""
-
-    def emit(self, event: DomainEvent) -> None:
-        log.debug("event %s", event)
 
 
 @attrs.frozen
@@ -506,13 +498,12 @@ class Inbox:
         self.directory = settings.directory()
         self.clock = SystemClock()
         self.ids = RandomIds()
-        self.service = InboxService(
+        self.service = build_inbox(
             storage=storage,
             raw_store=self.raw_store,
             clock=self.clock,
             ids=self.ids,
             directory=self.directory,
-            events=LoggingEventSink(),
             config=InboxConfig(
                 conversation_keys=settings.conversation_keys,
                 message_id_domain=settings.message_id_domain,

@@ -101,3 +101,30 @@ class Reply(enum.Enum):
         enhanced="5.7.26",
         text="Unauthenticated email from this domain is not accepted (DMARC)",
     )
+    # The session's own replies (the LMTP/SMTP receiver), before or around a message.
+    SENDER_OK = SmtpReply(code=250, enhanced="2.1.0", text="Sender OK")
+    RECIPIENT_OK = SmtpReply(code=250, enhanced="2.1.5", text="Recipient OK")
+    OK = SmtpReply(code=250, enhanced="2.0.0", text="Ok")
+    BAD_SENDER = SmtpReply(code=553, enhanced="5.1.7", text="Bad sender address syntax")
+    # RFC 6531 section 3.5: a non-ASCII address in a transaction that did not ask for SMTPUTF8.
+    UTF8_SENDER = SmtpReply(
+        code=553, enhanced="5.6.7", text="Non-ASCII addresses not permitted for that sender"
+    )
+    UTF8_RECIPIENT = SmtpReply(
+        code=553, enhanced="5.6.7", text="Non-ASCII addresses not permitted for that recipient"
+    )
+    LINE_TOO_LONG = SmtpReply(code=500, enhanced="5.5.2", text="Line too long")
+    NEED_RECIPIENT = SmtpReply(code=503, enhanced="5.5.1", text="Error: need RCPT command")
+    DATA_SYNTAX = SmtpReply(code=501, enhanced="5.5.4", text="Syntax: DATA")
+    XFORWARD_REFUSED = SmtpReply(
+        code=550, enhanced="5.7.0", text="XFORWARD not allowed from this host"
+    )
+    XFORWARD_IN_TRANSACTION = SmtpReply(
+        code=503, enhanced="5.5.1", text="XFORWARD not allowed inside a transaction"
+    )
+    XFORWARD_SYNTAX = SmtpReply(
+        code=501, enhanced="5.5.4", text="Syntax: XFORWARD attribute=value..."
+    )
+    SHUTTING_DOWN = SmtpReply(
+        code=421, enhanced="4.3.2", text="Service shutting down, try again later"
+    )

@@ -62,13 +62,11 @@ import attrs
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from inboxcore.app.service import Delivery, InboxService
-from inboxcore.domain.addresses import EmailAddress
-from inboxcore.domain.errors import InvalidEmailAddress, InvalidValueError, PortError
+from inboxcore.domain.errors import InvalidValueError
 from inboxcore.domain.ids import ChannelId
-from inboxcore.domain.model import DEFAULT_MAX_MESSAGE_SIZE, Channel, ChannelState
+from inboxcore.domain.model import DEFAULT_MAX_MESSAGE_SIZE
 from inboxcore.domain.model import Envelope as InboxEnvelope
-from inboxcore.domain.outcomes import SmtpReply
-from inboxcore.ingest import channel_for_recipients
+from inboxcore.domain.outcomes import Reply, SmtpReply
 
 __all__ = [
     "BoundListener",
@@ -86,24 +84,17 @@ _T = TypeVar("_T")
 
 _LOOPBACK = ("127.0.0.0/8", "::1/128")
 
-_OK_SENDER = "250 2.1.0 Sender OK"
-_OK_RECIPIENT = "250 2.1.5 Recipient OK"
-_UNKNOWN = SmtpReply(code=550, enhanced="5.1.1", text="No such mailbox")
-_RETIRED = SmtpReply(code=550, enhanced="5.1.1", text="Mailbox no longer in service")
-_BAD_ADDRESS = SmtpReply(code=553, enhanced="5.1.3", text="Bad recipient address syntax")
-_TOO_BIG = SmtpReply(code=552, enhanced="5.3.4", text="Message too big")
-_OTHER_CHANNEL = SmtpReply(
-    code=452, enhanced="4.5.3", text="Too many recipients: send to this one in a new transaction"
-)
-_STORE_DOWN = SmtpReply(code=451, enhanced="4.3.0", text="Temporary failure, try again later")
-_LINE_TOO_LONG = SmtpReply(code=500, enhanced="5.5.2", text="Line too long")
-_SHUTTING_DOWN = "421 4.3.2 Service shutting down, try again later"
-# RFC 6531 section 3.5: a non-ASCII address in a transaction that did not ask for SMTPUTF8.
-_UTF8_SENDER = "553 5.6.7 Non-ASCII addresses not permitted for that sender"
-_UTF8_RECIPIENT = SmtpReply(
-    code=553, enhanced="5.6.7", text="Non-ASCII addresses not permitted for that recipient"
-)
-_BAD_SENDER = "553 5.1.7 Bad sender address syntax"
+_OK_SENDER = str(Reply.SENDER_OK.value)
+_OK_RECIPIENT = str(Reply.RECIPIENT_OK.value)
+_BAD_ADDRESS = Reply.BAD_ADDRESS.value
+_TOO_BIG = Reply.TOO_BIG.value
+_OTHER_CHANNEL = Reply.OTHER_CHANNEL.value
+_STORE_DOWN = Reply.STORAGE_DOWN.value
+_LINE_TOO_LONG = Reply.LINE_TOO_LONG.value
+_SHUTTING_DOWN = str(Reply.SHUTTING_DOWN.value)
+_UTF8_SENDER = str(Reply.UTF8_SENDER.value)
+_UTF8_RECIPIENT = Reply.UTF8_RECIPIENT.value
+_BAD_SENDER = str(Reply.BAD_SENDER.value)
 
 # The enhanced status code (RFC 3463) of a reply aiosmtpd writes itself (syntax and sequence
 # errors, NOOP, RSET, QUIT): derived from its basic code, as RFC 5248 associates them. Every
@@ -338,10 +329,10 @@ class _ReceiverSession(SMTP):
         assert isinstance(envelope, _InboxEnvelope)
         assert self.session is not None
         if not envelope.rcpt_tos:
-            await self.push("503 5.5.1 Error: need RCPT command")
+            await self.push(str(Reply.NEED_RECIPIENT.value))
             return
         if arg:
-            await self.push("501 5.5.4 Syntax: DATA")
+            await self.push(str(Reply.DATA_SYNTAX.value))
             return
         await self.push("354 End data with <CR><LF>.<CR><LF>")
         content, refusal = await self._read_data()
@@ -400,22 +391,22 @@ class _ReceiverSession(SMTP):
         """Postfix's XFORWARD: the original client of the mail this relay passes on."""
         peer_trusted = self.inbox_handler.is_trusted_relay(self.session)
         if not peer_trusted:
-            await self.push("550 5.7.0 XFORWARD not allowed from this host")
+            await self.push(str(Reply.XFORWARD_REFUSED.value))
             return
         envelope = self.envelope
         assert isinstance(envelope, _InboxEnvelope)
         if envelope.mail_from:
-            await self.push("503 5.5.1 XFORWARD not allowed inside a transaction")
+            await self.push(str(Reply.XFORWARD_IN_TRANSACTION.value))
             return
         attributes: dict[str, str] = {}
         for item in (arg or "").split():
             name, eq, value = item.partition("=")
             if not eq or not name.isalpha():
-                await self.push("501 5.5.4 Syntax: XFORWARD attribute=value...")
+                await self.push(str(Reply.XFORWARD_SYNTAX.value))
                 return
             attributes[name.upper()] = _xtext_decode(value)
         envelope.xforward.update(attributes)
-        await self.push("250 2.0.0 Ok")
+        await self.push(str(Reply.OK.value))
 
     def close_idle(self) -> None:
         """Tell an idle client that the service is going away and close (RFC 5321 4.2.3)."""
@@ -563,11 +554,6 @@ class InboxHandler:
             envelope.declared_size = declared
         return _OK_SENDER
 
-    def _lookup(self, address: str) -> Channel | None:
-        """The channel receiving at ``address`` (blocking: runs in a worker thread)."""
-        EmailAddress.parse(address)  # a malformed address is a 501, not an unknown mailbox
-        return channel_for_recipients(self.service.storage, [address])
-
     async def handle_RCPT(
         self,
         server: SMTP,
@@ -576,46 +562,35 @@ class InboxHandler:
         address: str,
         rcpt_options: list[str],
     ) -> str:
+        """The protocol's checks here (syntax, SMTPUTF8, one channel per SMTP transaction); who
+        receives, and how much, is the service's answer (:meth:`InboxService.check_recipient`),
+        the same rule intake applies to the message."""
         assert isinstance(envelope, _InboxEnvelope)
         refusal: SmtpReply | None = None
         reason = ""
-        channel: Channel | None = None
         if not _utf8_address(address):
             refusal, reason = _BAD_ADDRESS, "invalid_recipient"
         elif not address.isascii() and not envelope.smtp_utf8:
             refusal, reason = _UTF8_RECIPIENT, "utf8_without_smtputf8"
         else:
-            try:
-                channel = await self._in_thread(self._lookup, address)
-            except InvalidEmailAddress:
-                refusal, reason = _BAD_ADDRESS, "invalid_recipient"
-            except PortError as exc:
-                log.warning("storage unavailable while checking recipient %s: %s", address, exc)
-                refusal, reason = _STORE_DOWN, "storage_unavailable"
-        if refusal is None:
-            if channel is None:
-                refusal, reason = _UNKNOWN, "unknown_recipient"
-            elif channel.state is ChannelState.DISCONNECTED:
-                refusal, reason = _RETIRED, "channel_disconnected"
-            elif (
-                envelope.declared_size is not None
-                and envelope.declared_size > channel.intake.max_message_size
-            ):
-                refusal, reason = _TOO_BIG, "size_limit"
-            elif (
-                self.protocol is ReceiverProtocol.SMTP
-                and envelope.channels
-                and channel.id != envelope.channels[0]
-            ):
-                # One SMTP reply cannot carry two channels' verdicts: deliver this one apart.
-                return str(_OTHER_CHANNEL)
+            size = envelope.declared_size
+            check = await self._in_thread(
+                lambda: self.service.check_recipient(address, declared_size=size)
+            )
+            if check.refusal is not None:
+                refusal, reason = check.refusal.reply, check.refusal.reason.code
         if refusal is not None:
             self.log_refusal(session, envelope, (address,), refusal, reason)
             return str(refusal)
-        assert channel is not None
+        assert check.channel is not None  # no refusal: a channel receives
+        channel_id = check.channel.id
+        smtp = self.protocol is ReceiverProtocol.SMTP
+        if smtp and envelope.channels and channel_id != envelope.channels[0]:
+            # One SMTP reply cannot carry two channels' verdicts: deliver this one apart.
+            return str(_OTHER_CHANNEL)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
-        envelope.channels.append(channel.id)
+        envelope.channels.append(channel_id)
         return _OK_RECIPIENT
 
     async def handle_exception(self, error: Exception) -> str:

@@ -506,7 +506,8 @@ def test_check_recipient_answers_as_intake_would(
     check = check_recipient(ports.storage, address, size)
     if reply is None:
         assert check.refusal is None
-        assert check.channel is not None and check.channel.id == channel.id
+        assert check.channel is not None
+        assert check.channel.id == channel.id
         return
     assert check.refusal is not None
     assert str(check.refusal.reply).startswith(reply)

@@ -18,7 +18,8 @@ from inboxcore.cli.inbox import (
     parse_agent,
     spec_from_toml,
 )
-from inboxcore.cli.ingest import Progress, envelope_sender
+from inboxcore.cli.ingest import Progress
+from inboxcore.cli.sources import envelope_sender
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import ConfigurationError, Problem
 from inboxcore.domain.ids import AccountId, TeamId, UserId

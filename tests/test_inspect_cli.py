@@ -240,6 +240,54 @@ def test_human_output_explains(tmp_path: Path) -> None:
     assert "kind.message" in out
 
 
+def test_human_output_is_text_for_people_never_a_python_repr(tmp_path: Path) -> None:
+    """Nested fields (authentication, the sender, attachments) are indented ``name: value``
+    lines and items, with the same facts as --json."""
+    path = tmp_path / "m.eml"
+    path.write_bytes(CUSTOMER)
+    code, out, _ = _run("--offline", str(path))
+    assert code == 0
+    assert "{" not in out
+    assert "'" not in out
+    assert "  sender:\n    email: ada@customer.example\n    name: Ada Lovelace\n" in out
+    assert "  authentication:\n    spf: none\n" in out
+    assert "  attachments:\n    - filename: rechnung.pdf, content_type: application/pdf" in out
+    assert "  subject: Rechnung für März\n" in out
+
+
+def _mbox(
+    *messages: bytes, separator: bytes = b"From MAILER-DAEMON Thu Jan  1 00:00:00 1970"
+) -> bytes:
+    return b"".join(separator + b"\n" + m.replace(b"\r\n", b"\n") + b"\n" for m in messages)
+
+
+def test_an_mbox_is_read_message_by_message_as_ingest_reads_it(tmp_path: Path) -> None:
+    """Each message of an mbox is its own report, labelled file#n; the separator line is no
+    bounce and the topmost Return-Path is the envelope sender, as for ingest."""
+    second = CUSTOMER.replace(b"CAF1042", b"CAF1043").replace(
+        b"From: Ada",
+        b"Return-Path: <>\r\nFrom: Mail Delivery System <mailer-daemon@x.example>\r\nX-Ada: Ada",
+    )
+    box = tmp_path / "export.mbox"
+    box.write_bytes(_mbox(CUSTOMER, second))
+    code, out, _ = _run("--offline", "--json", str(box))
+    assert code == 0
+    reports = [json.loads(line) for line in out.splitlines()]
+    assert [r["file"] for r in reports] == [f"{box}#1", f"{box}#2"]
+    assert reports[0]["kind"] == "message"
+    assert reports[0]["verdict"] == "accepted"
+    assert reports[1]["kind"] != "message"  # the null Return-Path makes it automatic mail
+
+
+def test_a_folder_is_walked_as_ingest_walks_it(tmp_path: Path) -> None:
+    """.eml and .mbox files in name order; notes beside the mail are not messages."""
+    (tmp_path / "b.eml").write_bytes(CUSTOMER)
+    (tmp_path / "a.mbox").write_bytes(_mbox(CUSTOMER.replace(b"CAF1042", b"CAF1044")))
+    (tmp_path / "notes.txt").write_text("not mail")
+    results = inspect_files([tmp_path], dns=None)
+    assert [label for label, _ in results] == [f"{tmp_path / 'a.mbox'}#1", str(tmp_path / "b.eml")]
+
+
 def test_unreadable_file_exits_1_and_bad_usage_exits_2(tmp_path: Path) -> None:
     """A missing file is exit 1 with a message; a bad address is exit 2."""
     code, _, err = _run("--offline", str(tmp_path / "missing.eml"))

@@ -31,9 +31,10 @@ from pathlib import Path
 from typing import TextIO
 
 from inboxcore.app.service import Delivery
-from inboxcore.cli.inbox import AgentSpec, ChannelSpec, InboxSpec, create_inbox, parse_agent
+from inboxcore.cli.inbox import create_inbox
 from inboxcore.cli.ingest import ingest_sources
 from inboxcore.cli.sources import MessageSource
+from inboxcore.cli.spec import AgentSpec, ChannelSpec, InboxSpec, parse_agent
 from inboxcore.cli.views import conversation_rows, ticket_rows, write_conversations, write_tickets
 from inboxcore.domain.errors import InboxcoreError
 from inboxcore.domain.model import RoutingMode

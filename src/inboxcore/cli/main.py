@@ -22,15 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from inboxcore import __version__
-from inboxcore.cli.inbox import (
-    DEFAULT_DB,
-    AgentSpec,
-    ChannelSpec,
-    InboxSpec,
-    create_inbox,
-    parse_agent,
-    spec_from_toml,
-)
+from inboxcore.cli.inbox import DEFAULT_DB, create_inbox
 from inboxcore.cli.ingest import add_ingest_arguments, run_ingest
 from inboxcore.cli.inspect import add_inspect_arguments, run_inspect
 from inboxcore.cli.options import ClosedPipeTolerant, count, missing_extra
@@ -44,6 +36,7 @@ from inboxcore.cli.quarantine import (
 )
 from inboxcore.cli.recover import add_recover_arguments, run_recover
 from inboxcore.cli.serve import add_serve_command, run_serve
+from inboxcore.cli.spec import AgentSpec, ChannelSpec, InboxSpec, parse_agent, spec_from_toml
 from inboxcore.cli.views import (
     add_conversations_arguments,
     add_show_arguments,

@@ -40,7 +40,7 @@ import attrs
 from inboxcore.adapters.system import RandomIds, SystemClock
 from inboxcore.app.config import InboxConfig
 from inboxcore.bootstrap import build_inbox
-from inboxcore.cli.records import build_records
+from inboxcore.cli.records import InboxRecords, build_records
 from inboxcore.cli.spec import InboxSpec
 from inboxcore.domain.errors import (
     ConfigurationError,
@@ -322,6 +322,29 @@ def _remove_database(path: Path) -> None:
             Path(f"{path}{suffix}").unlink()
 
 
+def _write(where: Path, built: InboxRecords, settings: InboxSettings) -> None:
+    """The records in one unit of work, then the settings row (last: its presence says that
+    init finished)."""
+    import sqlalchemy as sa
+
+    storage = _storage(where)
+    try:
+        with storage.unit_of_work() as uow:
+            uow.accounts.add(built.account)
+            for channel in built.channels:
+                uow.channels.add(channel)
+            for contact in built.contacts:
+                uow.contacts.add(contact)
+            uow.commit()
+        table = _settings_table()
+        with storage.engine.connect() as connection:
+            table.create(connection, checkfirst=True)
+            connection.execute(sa.insert(table).values(name="inbox", value=settings.to_json()))
+            connection.commit()
+    finally:
+        storage.close()
+
+
 def create_inbox(path: str | os.PathLike[str], spec: InboxSpec) -> Inbox:
     """Create a new inbox file at ``path`` as ``spec`` describes, and open it.
 
@@ -363,22 +386,7 @@ def create_inbox(path: str | os.PathLike[str], spec: InboxSpec) -> Inbox:
     except OSError as exc:
         raise StorageError(f"cannot create {where}: {exc.strerror}") from exc
     try:
-        storage = _storage(where)
-        try:
-            with storage.unit_of_work() as uow:
-                uow.accounts.add(built.account)
-                for channel in built.channels:
-                    uow.channels.add(channel)
-                for contact in built.contacts:
-                    uow.contacts.add(contact)
-                uow.commit()
-            table = _settings_table()
-            with storage.engine.connect() as connection:
-                table.create(connection, checkfirst=True)
-                connection.execute(sa.insert(table).values(name="inbox", value=settings.to_json()))
-                connection.commit()
-        finally:
-            storage.close()
+        _write(where, built, settings)
     except sa.exc.SQLAlchemyError as exc:
         _remove_database(where)
         raise StorageError(f"cannot create the inbox at {where}: {exc}") from exc

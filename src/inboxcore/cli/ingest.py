@@ -50,6 +50,7 @@ from inboxcore.app.service import Delivery
 from inboxcore.cli.inbox import DEFAULT_DB, Inbox, open_inbox
 from inboxcore.cli.options import email_address
 from inboxcore.cli.sources import MessageSource, collect_sources, envelope_sender
+from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import InboxcoreError, InvalidEmailAddress, InvalidValueError
 from inboxcore.domain.events import TicketCreated
 from inboxcore.domain.model import Envelope
@@ -300,6 +301,36 @@ def ingest_sources(
     return summary
 
 
+@attrs.define
+class _Reporter:
+    """What a run says per message: JSON lines on stdout, problems on stderr; the exit status."""
+
+    out: TextIO
+    err: TextIO
+    json: bool
+    status: int = 0
+
+    def unreadable(self, source: MessageSource, exc: OSError) -> None:
+        self.status = 1
+        self.err.write(f"inboxcore ingest: cannot read {source.label}: {exc.strerror or exc}\n")
+
+    def delivered(self, source: MessageSource, delivery: Delivery) -> None:
+        if self.json:
+            self.out.write(json.dumps(_message_json(source, delivery), ensure_ascii=False) + "\n")
+        if "not_mail" in delivery.reason_codes and delivery.raw_id:
+            short = delivery.raw_id[:12]
+            self.err.write(
+                f"inboxcore ingest: {source.label} is not an email; held as {short} "
+                f"(`inboxcore discard {short}` drops it)\n"
+            )
+        if delivery.disposition is Disposition.DEFERRED:  # nothing recorded: say so
+            self.status = 1
+            reasons = "; ".join(r.message for r in delivery.reasons)
+            self.err.write(
+                f"inboxcore ingest: {source.label} not stored ({delivery.smtp}): {reasons}\n"
+            )
+
+
 def run_ingest(
     args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
@@ -309,8 +340,6 @@ def run_ingest(
     err = err if err is not None else sys.stderr
     try:
         if args.recipient is not None:
-            from inboxcore.domain.addresses import EmailAddress
-
             EmailAddress.parse(args.recipient)
         dns = dns_from_args(args)
     except (InvalidEmailAddress, InvalidValueError) as exc:
@@ -319,55 +348,31 @@ def run_ingest(
     except OSError as exc:
         err.write(f"inboxcore ingest: cannot read {args.dns_zone}: {exc.strerror}\n")
         return 2
+    reporter = _Reporter(out, err, args.json)
     with collect_sources(args.paths) as found:
         for problem in found.problems:
             err.write(f"inboxcore ingest: {problem}\n")
-        status = 1 if found.problems else 0
-
-        def unreadable(source: MessageSource, exc: OSError) -> None:
-            nonlocal status
-            status = 1
-            err.write(f"inboxcore ingest: cannot read {source.label}: {exc.strerror or exc}\n")
-
-        def delivered(source: MessageSource, delivery: Delivery) -> None:
-            nonlocal status
-            if args.json:
-                out.write(json.dumps(_message_json(source, delivery), ensure_ascii=False) + "\n")
-            if "not_mail" in delivery.reason_codes and delivery.raw_id:
-                short = delivery.raw_id[:12]
-                err.write(
-                    f"inboxcore ingest: {source.label} is not an email; held as {short} "
-                    f"(`inboxcore discard {short}` drops it)\n"
-                )
-            if delivery.disposition is Disposition.DEFERRED:  # nothing recorded: say so
-                status = 1
-                reasons = "; ".join(r.message for r in delivery.reasons)
-                err.write(
-                    f"inboxcore ingest: {source.label} not stored ({delivery.smtp}): {reasons}\n"
-                )
-
+            reporter.status = 1
         enabled = args.progress if args.progress is not None else err.isatty()
-        progress = Progress(
-            err, len(found.messages), enabled=enabled, delay=0.0 if args.progress else 0.5
-        )
+        delay = 0.0 if args.progress else 0.5
+        progress = Progress(err, len(found.messages), enabled=enabled, delay=delay)
         try:
             with open_inbox(getattr(args, "db", DEFAULT_DB), dns=dns) as inbox:
                 summary = ingest_sources(
                     inbox,
                     found.messages,
                     recipient=args.recipient,
-                    on_delivery=delivered,
-                    on_unreadable=unreadable,
+                    on_delivery=reporter.delivered,
+                    on_unreadable=reporter.unreadable,
                     progress=progress,
                     forwarding_path=MAILBOX_EXPORT if args.mailbox_export else None,
                 )
         except InboxcoreError as exc:
             err.write(f"inboxcore ingest: {exc}\n")
             return 1
-        problems = found.problems
-    summary.unreadable += len(problems)
+        summary.unreadable += len(found.problems)
     if args.json:
         out.write(json.dumps({"record": "summary", **summary.as_dict()}) + "\n")
     else:
         summary.write_table(out)
-    return status
+    return reporter.status

@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+import attrs
+
 from inboxcore import __version__
 from inboxcore.cli.inbox import DEFAULT_DB, create_inbox
 from inboxcore.cli.ingest import add_ingest_arguments, run_ingest
@@ -101,6 +103,11 @@ def add_init_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ADDR",
         help="the team's own mailbox that forwards to the channel (repeatable)",
     )
+    _add_channel_arguments(parser)
+
+
+def _add_channel_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the channel routes, makes tickets and takes mail in."""
     parser.add_argument(
         "--routing",
         choices=[m.value for m in RoutingMode],
@@ -278,6 +285,124 @@ def run_init(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
     return 0
 
 
+def _add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    from inboxcore.cli.demo import add_demo_arguments
+
+    add_demo_arguments(parser)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from inboxcore.cli.demo import run_demo
+
+    return run_demo(args)
+
+
+@attrs.frozen
+class _Command:
+    name: str
+    help: str
+    description: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+# The commands in the order of `inboxcore --help`; `serve` registers itself (after `inspect`).
+_COMMAND_TABLE = (
+    _Command(
+        "init",
+        "create the inbox: account, agents, channel",
+        "Create the --db inbox with an account, agents and a channel, from flags or from a TOML "
+        "file (--config).",
+        add_init_arguments,
+        run_init,
+    ),
+    _Command(
+        "ingest",
+        "feed .eml files, folders, mbox files and Maildirs into the inbox",
+        "Run stored mail through the inbox as if the mail server had delivered it, then print a "
+        "summary of the verdicts.",
+        add_ingest_arguments,
+        run_ingest,
+    ),
+    _Command(
+        "conversations",
+        "list the conversations",
+        "List the inbox's conversations, most recent activity first.",
+        add_conversations_arguments,
+        run_conversations,
+    ),
+    _Command(
+        "tickets",
+        "list the tickets",
+        "List the inbox's tickets, most recently updated first.",
+        add_tickets_arguments,
+        run_tickets,
+    ),
+    _Command(
+        "show",
+        "show one conversation with its ticket and messages",
+        "Show one conversation (by its id, its ticket's id, or a unique start of either) with "
+        "its ticket and messages.",
+        add_show_arguments,
+        run_show,
+    ),
+    _Command(
+        "quarantine",
+        "list the messages held back, and why",
+        "List the messages the checks held back (authentication, spam, internal errors), oldest "
+        "first, with the sender, subject and every reason.",
+        add_quarantine_arguments,
+        run_quarantine,
+    ),
+    _Command(
+        "release",
+        "let in a message the checks held back",
+        "Let a held message into the inbox because you trust it; the checks' reasons stay on "
+        "record beside 'released'.",
+        add_release_arguments,
+        run_release,
+    ),
+    _Command(
+        "discard",
+        "drop a held message you do not want, on record",
+        "Take a held message out of the quarantine list because it is not wanted (spam that got "
+        "through, a file that was never mail). The decision is logged; the raw message stays "
+        "stored.",
+        add_discard_arguments,
+        run_discard,
+    ),
+    _Command(
+        "recover",
+        "run the messages stored but never recorded",
+        "Find the stored messages that no intake record lists (storage failed after they were "
+        "stored and the mail server gave up retrying) and run each through the inbox as it was "
+        "received. Safe from cron beside `inboxcore serve`.",
+        add_recover_arguments,
+        run_recover,
+    ),
+    _Command(
+        "inspect",
+        "run intake on message files and explain each verdict",
+        "Run intake on message files with in-memory adapters and explain each verdict.",
+        add_inspect_arguments,
+        lambda args: run_inspect(args, sys.stdout, sys.stderr),
+    ),
+    _Command(
+        "demo",
+        "build a throwaway inbox from the shipped sample messages and show it",
+        "Create an inbox in a temporary folder, ingest the sample messages shipped with "
+        "inboxcore, and print the conversations, assignments and tickets. --db is ignored.",
+        _add_demo_arguments,
+        _run_demo,
+    ),
+)
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    **{command.name: command.run for command in _COMMAND_TABLE},
+    "serve": lambda args: run_serve(args, sys.stderr),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="inboxcore",
@@ -293,111 +418,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the inbox's SQLite file (default: {DEFAULT_DB} in the current directory)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    init = commands.add_parser(
-        "init",
-        help="create the inbox: account, agents, channel",
-        description="Create the --db inbox with an account, agents and a channel, from flags "
-        "or from a TOML file (--config).",
-    )
-    add_init_arguments(init)
-    ingest = commands.add_parser(
-        "ingest",
-        help="feed .eml files, folders, mbox files and Maildirs into the inbox",
-        description="Run stored mail through the inbox as if the mail server had delivered it, "
-        "then print a summary of the verdicts.",
-    )
-    add_ingest_arguments(ingest)
-    conversations = commands.add_parser(
-        "conversations",
-        help="list the conversations",
-        description="List the inbox's conversations, most recent activity first.",
-    )
-    add_conversations_arguments(conversations)
-    tickets = commands.add_parser(
-        "tickets",
-        help="list the tickets",
-        description="List the inbox's tickets, most recently updated first.",
-    )
-    add_tickets_arguments(tickets)
-    show = commands.add_parser(
-        "show",
-        help="show one conversation with its ticket and messages",
-        description="Show one conversation (by its id, its ticket's id, or a unique start of "
-        "either) with its ticket and messages.",
-    )
-    add_show_arguments(show)
-    quarantine = commands.add_parser(
-        "quarantine",
-        help="list the messages held back, and why",
-        description="List the messages the checks held back (authentication, spam, internal "
-        "errors), oldest first, with the sender, subject and every reason.",
-    )
-    add_quarantine_arguments(quarantine)
-    release = commands.add_parser(
-        "release",
-        help="let in a message the checks held back",
-        description="Let a held message into the inbox because you trust it; the checks' "
-        "reasons stay on record beside 'released'.",
-    )
-    add_release_arguments(release)
-    discard = commands.add_parser(
-        "discard",
-        help="drop a held message you do not want, on record",
-        description="Take a held message out of the quarantine list because it is not wanted "
-        "(spam that got through, a file that was never mail). The decision is logged; the raw "
-        "message stays stored.",
-    )
-    add_discard_arguments(discard)
-    recover = commands.add_parser(
-        "recover",
-        help="run the messages stored but never recorded",
-        description="Find the stored messages that no intake record lists (storage failed "
-        "after they were stored and the mail server gave up retrying) and run each through the "
-        "inbox as it was received. Safe from cron beside `inboxcore serve`.",
-    )
-    add_recover_arguments(recover)
-    inspect = commands.add_parser(
-        "inspect",
-        help="run intake on message files and explain each verdict",
-        description="Run intake on message files with in-memory adapters and explain each verdict.",
-    )
-    add_inspect_arguments(inspect)
-    add_serve_command(commands)
-    demo = commands.add_parser(
-        "demo",
-        help="build a throwaway inbox from the shipped sample messages and show it",
-        description="Create an inbox in a temporary folder, ingest the sample messages shipped "
-        "with inboxcore, and print the conversations, assignments and tickets. --db is ignored.",
-    )
-    from inboxcore.cli.demo import add_demo_arguments
-
-    add_demo_arguments(demo)
-    for command in commands.choices.values():
+    for command in _COMMAND_TABLE:
+        sub = commands.add_parser(command.name, help=command.help, description=command.description)
+        command.add_arguments(sub)
+        if command.name == "inspect":
+            add_serve_command(commands)
+    for sub in commands.choices.values():
         # --db is the inbox of every command; it may also follow the command's name.
-        command.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        sub.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
-
-
-def _run_demo(args: argparse.Namespace) -> int:
-    from inboxcore.cli.demo import run_demo
-
-    return run_demo(args)
-
-
-_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "init": run_init,
-    "ingest": run_ingest,
-    "conversations": run_conversations,
-    "tickets": run_tickets,
-    "show": run_show,
-    "quarantine": run_quarantine,
-    "release": run_release,
-    "discard": run_discard,
-    "recover": run_recover,
-    "inspect": lambda args: run_inspect(args, sys.stdout, sys.stderr),
-    "serve": lambda args: run_serve(args, sys.stderr),
-    "demo": _run_demo,
-}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -414,10 +414,41 @@ def ingest(
     own mailbox), which stands in for proof of the team's addresses where there is no DNS. It
     names who vouches, for the reasons; never set it for mail from the network.
     """
-    keys = recipient_candidates(envelope, None)
+    read = _read_for_channel(message, envelope, ports.storage, config)
+    if not isinstance(read, tuple):
+        return read
+    raw, channel = read
+    try:
+        raw_id = ports.raw_store.put(raw, envelope)
+    except PortError as exc:
+        log.warning("raw store unavailable: %s", exc)
+        return _result(
+            Disposition.DEFERRED,
+            "storage_unavailable",
+            "The message could not be stored safely; the sender will retry.",
+            _STORE_DOWN,
+            envelope,
+            len(raw),
+        )
+    run = _Run(
+        ports=ports,
+        config=config,
+        live_smtp=live_smtp,
+        team_addresses=team_addresses,
+        forwarding_path=forwarding_path,
+    )
+    return _process_stored(raw, raw_id, envelope, channel, run)
+
+
+def _read_for_channel(
+    message: bytes | BinaryIO, envelope: Envelope, storage: Storage, config: IntakeConfig
+) -> tuple[bytes, Channel | None] | IntakeResult:
+    """The message's bytes and the channel its envelope names (None when only its headers may
+    say), or the verdict given before anything is stored: storage down, no such recipient, too
+    big (a stream is read for at most the limit + 1 bytes)."""
     channel: Channel | None = None
     try:
-        channel = find_channel(ports.storage, keys)
+        channel = find_channel(storage, recipient_candidates(envelope, None))
     except PortError as exc:
         log.warning("storage unavailable while finding the channel: %s", exc)
         return _result(
@@ -443,26 +474,7 @@ def ingest(
         too_big = _State(envelope=envelope, size=limit + 1, channel=channel)
         refusal = size_refusal(limit)
         return too_big.verdict(Disposition.REJECTED, refusal.reply, refusal.reason)
-    try:
-        raw_id = ports.raw_store.put(raw, envelope)
-    except PortError as exc:
-        log.warning("raw store unavailable: %s", exc)
-        return _result(
-            Disposition.DEFERRED,
-            "storage_unavailable",
-            "The message could not be stored safely; the sender will retry.",
-            _STORE_DOWN,
-            envelope,
-            len(raw),
-        )
-    run = _Run(
-        ports=ports,
-        config=config,
-        live_smtp=live_smtp,
-        team_addresses=team_addresses,
-        forwarding_path=forwarding_path,
-    )
-    return _process_stored(raw, raw_id, envelope, channel, run)
+    return raw, channel
 
 
 def reprocess(

@@ -28,6 +28,30 @@ from functools import cached_property
 
 import attrs
 
+from inboxcore.mail.bounce_patterns import (
+    _ADDRESS,
+    _BOUNCE_BODY,
+    _BOUNCE_SUBJECT,
+    _CONTACT_LINE,
+    _DAEMON_LOCALS,
+    _DAEMON_NAMES,
+    _FAILED_ACTIONS,
+    _FIELD,
+    _JMRP_DOMAINS,
+    _MACHINE_LOCALS,
+    _MSGID,
+    _NO_REPLY,
+    _ORIGINAL_MARKERS,
+    _RECIPIENT_LINES,
+    _REPLY,
+    _REPLY_PREFIX,
+    _STATUS,
+    _SUCCESS_ACTIONS,
+    _TEMPORARY_WORDS,
+    _TOKEN,
+    _format_of,
+    infer_status,
+)
 from inboxcore.mail.parsing import MimePart, ParsedMessage, html_to_text, parse_message
 
 __all__ = [
@@ -39,252 +63,6 @@ __all__ = [
     "reads_as_delivery_failure",
 ]
 
-_STATUS = re.compile(r"(?<![\w.])([245])\.(\d{1,3})\.(\d{1,3})(?![\w]|\.\d)")
-_REPLY = re.compile(r"(?<![\w.\-/:#])([45])([0-5])(\d)(?:[ \-]|$)")
-# Used with fullmatch only; the repeats are possessive (a label never has to be given back when
-# the whole must match), so a long dotted token keeps no backtracking state per dot.
-_ADDRESS = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]++(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]++)*+"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)++[A-Za-z]{2,63}"
-)
-_MSGID = re.compile(r"<([^<>\s@]++@[^<>\s]+)>")
-# Runs of text between the characters that cannot be in an address: each run is tried once as a
-# whole address, so finding addresses is linear (a search with _ADDRESS itself would restart at
-# every character of a long run of letters).
-_TOKEN = re.compile(r"[^\s<>()\[\]\"',;:]++")
-_FIELD = re.compile(r"^([A-Za-z][A-Za-z0-9\-]*)\s*:\s*(.*)$")
-
-_JMRP_DOMAINS = frozenset({"hotmail.com", "outlook.com", "microsoft.com", "msn.com"})
-_FAILED_ACTIONS = frozenset({"failed", "delayed"})
-_SUCCESS_ACTIONS = frozenset({"delivered", "relayed", "expanded"})
-
-_DAEMON_LOCALS = frozenset(
-    {
-        "mailer-daemon",
-        "mailer_daemon",
-        "mailerdaemon",
-        "postmaster",
-        "mail-daemon",
-        "maildaemon",
-        "mdaemon",
-        "bounce-notification",
-        "mail.delivery.system",
-        "mailadmin",
-        "mail-router",
-        "smtp-gateway",
-        "post_master",
-        "microsoftexchange329e71ec88ae4615bbc36ab6ce41109e",
-    }
-)
-# System accounts that send bounces on small hosts, but are also real people's or shops'
-# addresses (mail@bakery.example): evidence only beside the null sender.
-_MACHINE_LOCALS = frozenset({"mailer", "daemon", "root", "mail", "nobody", "bounce", "bounces"})
-_DAEMON_NAMES = re.compile(
-    r"mail delivery (?:system|subsystem|service)|mailer[- ]daemon|postmaster|"
-    r"delivery status notification|mail administrator|microsoft outlook|"
-    r"mail transport system|returned mail|mail system|mailer[- ]agent|post office",
-    re.I,
-)
-_BOUNCE_SUBJECT = re.compile(
-    r"undeliver|undelivered|non[- ]?deliver|not (?:be )?delivered|delivery (?:status )?notif|"
-    r"delivery (?:has )?fail|delivery failure|failed delivery|failure notice|returned mail|"
-    r"return(?:ed)? to sender|mail delivery failed|could not (?:be )?deliver|could not send|"
-    r"delivery problem|mail system error|unzustellbar|nicht zustellbar|non remis|"
-    r"no entregado|non recapitato|onbestelbaar|kan inte levereras|ikke levert|"
-    r"error sending|message not delivered|delivery report|delivery status|"
-    r"warning: could not|mail failure|rejected|unable to deliver|permanent error|"
-    r"nondeliverable|bounce|failed mail|delivery error|message delivery|mail failed|"
-    r"returning (?:message )?to sender|\berrors?\b|エラー|"
-    r"不能投递|退信|配信できません",
-    re.I,
-)
-# Where the returned copy of the original begins in a prose bounce.
-_ORIGINAL_MARKERS = re.compile(
-    r"^[ \t>]*+(?:"
-    r"-+ ?Below this line is a copy of the message|"
-    r"-+ ?This is a copy of the message|"
-    r"-+ ?(?:The )?(?:original|returned) message|"
-    r"-* ?Original message follows|"
-    r"-+ ?Returned Message|"
-    r"-+ ?Unsent Message below|"
-    r"-+ ?Undelivered Message Headers|"
-    r"-+ ?The header of the original message|"
-    r"-+ ?Message header follows|"
-    r"-+ ?Original message header|"
-    r"-+ ?Forwarded message|"
-    r"Original message headers:|"
-    r"Content-Type: message/rfc822|"
-    r"Content-Type: text/rfc822-headers|"
-    r"The original message was received|"
-    r"-+ ?Transcript of session follows|"
-    r"Received: from |Return-Path: |Return-path: "
-    r")",
-    re.I | re.M,
-)
-_REPLY_PREFIX = re.compile(r"\s*(?:re|fwd?|aw|wg|tr|sv|vs|antw|r|i|rv|enc)\s*:", re.I)
-_NO_REPLY = re.compile(r"^no[-_.]?reply|^do[-_.]?not[-_.]?reply", re.I)
-_BOUNCE_BODY = re.compile(
-    r"could not be delivered|couldn't be delivered|was not delivered|wasn't able to deliver|"
-    r"delivery (?:has )?failed|delivery to the following recipients? failed|"
-    r"following address(?:\(es\)|es)? failed|permanent (?:error|failure)|undeliverable|"
-    r"unable to deliver|could not deliver|delivery failure|returned mail|"
-    r"message (?:was|could) not be (?:delivered|sent)|failed to deliver|"
-    r"requested action not taken|delivery status notification|error message below|"
-    r"the mail system|mail delivery system|non-?delivery",
-    re.I,
-)
-# A line that names an address to write to for help, not a failed recipient.
-_CONTACT_LINE = re.compile(
-    r"contact|assistance|questions|for help|reply to|\bfrom\b:|message-?id|\bmsgid\b", re.I
-)
-_TEMPORARY_WORDS = re.compile(
-    r"temporar|will (?:continue|keep) (?:to )?(?:try|trying|retry)|not yet been delivered|"
-    r"delayed|still trying|warning: message .{0,200}? delayed|will be retried|deferred",
-    re.I,
-)
-
-# Diagnostic phrases and the enhanced status (RFC 3463) each implies when none is given. Order
-# matters: the first match wins, so the specific comes before the general. The patterns are
-# lowercase and run on lowercased text: seven times faster than re.IGNORECASE on alternations.
-_INFERENCES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), status)
-    for pattern, status in (
-        (r"mail ?loop|loops back to myself|too many hops|hop count exceeded", "5.4.6"),
-        (r"null mx|indicated no smtp service|does not accept mail", "5.1.10"),
-        (
-            r"mailbox (?:is )?full|"
-            r"mailbox.{0,20}(?:over|exceeded|exceeds).{0,10}(?:quota|limit|size)|"
-            r"quota (?:exceeded|full)|over ?quota|exceeded (?:storage|the quota|his/her quota)|"
-            r"insufficient (?:disk|storage)|disk quota|mail ?box ?full|user is over|"
-            r"out of (?:disk )?space|storage (?:space|limit)|is full|mailfolder is full|"
-            r"size of the mailbox|too many messages in",
-            "5.2.2",
-        ),
-        (
-            r"message (?:is )?too (?:large|big)|message size exceeds|size limit|"
-            r"exceeds? (?:the )?(?:maximum|max)(?:imum)? (?:message )?size|message length exceeds|"
-            r"too large",
-            "5.3.4",
-        ),
-        (
-            r"account (?:has been |is )?(?:disabled|suspended|deactivated|locked|inactive|expired)|"
-            r"mailbox (?:has been |is )?"
-            r"(?:disabled|suspended|deactivated|inactive|locked)|"
-            r"user (?:account )?(?:is )?(?:suspended|disabled|inactive)|"
-            r"recipient (?:is )?(?:suspended|inactive|disabled)|"
-            r"deactivated|inactive (?:user|account|mailbox)|not active",
-            "5.2.1",
-        ),
-        (r"has moved|moved to|new address|no longer (?:with|employed)", "5.1.6"),
-        (
-            r"user (?:is )?unknown|unknown (?:user|recipient|local.?part|mailbox|address)|"
-            r"no such (?:user|recipient|mailbox|address|account|person|local user)|"
-            r"(?:user|recipient|mailbox|address|account) (?:does not|doesn't|did not) exist|"
-            r"does not exist|doesn'?t exist|"
-            r"(?:user|recipient|mailbox|address|account) (?:was |is )?not found|"
-            r"not (?:a )?(?:valid|known) (?:user|recipient|mailbox|address)|"
-            r"invalid (?:recipient|mailbox|address|user)|recipient (?:address )?rejected|"
-            r"unrouteable address|no mailbox|mailbox unavailable|mailbox not available|"
-            r"user not (?:found|listed|exist)|unknown or illegal alias|not listed in|"
-            r"address (?:is )?(?:unknown|invalid|rejected)|bad destination (?:mailbox|address)|"
-            r"no (?:such|valid) recipients?|recipient not|"
-            r"couldn'?t be found|could not be found|is not a valid|"
-            r"undeliverable address|non-?existent (?:user|address|mailbox)|"
-            r"no account|not our customer|no longer (?:valid|available|active|exists)|"
-            r"invalid address|address lookup failed|user doesn't|unknown alias|"
-            r"wasn't found at|was not found at|unknown to address|not exist|"
-            r"name is not recognized|not recognized|invalid (?:final )?(?:delivery )?userid|"
-            r"unknown recipient|bad recipient",
-            "5.1.1",
-        ),
-        (
-            r"host (?:or domain name )?not found|host unknown|unknown host|domain not found|"
-            r"domain (?:does not|doesn't) exist|unrouteable (?:mail )?domain|"
-            r"name or service not known|no (?:mx|dns|a) record|nxdomain|"
-            r"mx (?:lookup|record)|non-existent host|domain name system|"
-            r"unknown domain|no such domain|domain (?:is )?(?:invalid|unknown)|"
-            r"host name lookup failure|hostname lookup|dns lookup|"
-            r"illegal host/domain|unresolvable|not a valid domain|bad domain|"
-            r"all relevant mx records point",
-            "5.1.2",
-        ),
-        (
-            r"relay(?:ing)? (?:access )?(?:denied|not permitted|not allowed|prohibited)|"
-            r"not permitted to relay|we do not relay|relay not|unable to relay|no relaying",
-            "5.7.1",
-        ),
-        (
-            r"(?:retry|delivery) (?:timeout|time) (?:exceeded|expired)|"
-            r"(?:not|n't) (?:be )?delivered (?:for|within)|message expired|expired|"
-            r"giving up|gave up|too long|timed? ?out|maximum time|retry time|"
-            r"has not been delivered|delivery (?:is )?delayed|not yet been delivered|"
-            r"will (?:continue|keep) (?:to )?(?:try|trying|retry)|unable to deliver for",
-            "4.4.7",
-        ),
-        (
-            r"connection (?:refused|reset|closed|timed out|dropped|lost)|no route to host|"
-            r"not responding|"
-            r"network (?:is )?unreachable|host (?:is )?unreachable|could not connect|"
-            r"unable to connect|connect to .{0,200}? failed|lost connection|socket error|"
-            r"did not accept our requests to connect",
-            "4.4.1",
-        ),
-        (r"reverse dns|ptr record|rdns|reverse (?:lookup|dns|hostname)|no ptr", "5.7.25"),
-        (r"\bdmarc\b|\bspf\b|\bdkim\b|authenticat", "5.7.26"),
-        (
-            r"sender (?:address )?(?:rejected|denied|verify failed|unknown)|"
-            r"domain of sender|sender domain|"
-            r"envelope sender|sender verify|bad sender",
-            "5.1.8",
-        ),
-        (
-            r"spam|junk|blacklist|black list|blocklist|block list|\brbl\b|dnsbl|"
-            r"listed (?:at|in|on)|"
-            r"blocked|block(?:ed)? (?:by|due)|poor reputation|bad reputation|policy|"
-            r"not (?:accepted|authorized|allowed)|refused|content (?:rejected|filter)|"
-            r"virus|malware|denied|prohibited|rejected",
-            "5.7.1",
-        ),
-        (r"system (?:error|full|not accepting)|out of memory|local error|internal error", "4.3.0"),
-        (r"syntax error|command unrecognized|bad command|not compliant|rfc ?5322", "5.5.2"),
-    )
-)
-
-# Lines of a prose notice that name a failed recipient, in the styles of the common MTAs.
-#
-# Every pattern runs in time linear in the notice: an address's local part never holds "@" (nor
-# ":" where the pattern may start at any colon), so the engine has one way to split a run of
-# characters into local part and domain instead of one per "@" in it; runs of white space are
-# horizontal and possessive, so no line start rescans the blank lines after it; and a phrase
-# looks at most a bounded distance ahead for its address. A candidate with two "@" was never an
-# address (:data:`_ADDRESS` refuses it), so the narrower classes find the same recipients.
-_RECIPIENT_LINES = (
-    re.compile(r"^[ \t]*+<([^<>\s@]++@[^<>\s]+)>", re.M),  # qmail: <addr>:
-    re.compile(
-        r"^[ \t]*+([^<>\s\"()@]++@[^<>\s\"():@]+?)[ \t]*+(?:\(.*\)[ \t]*+)?$", re.M
-    ),  # exim, notes: addr
-    re.compile(r"^[ \t]*+([^<>\s\"()@]++@[^<>\s\"():@]+?)[ \t]*+<mailto:", re.M),  # exchange
-    re.compile(r"^[ \t]*+([^<>\s\"()@]++@[^<>\s\"():@]+?)[ \t]*+[:;]", re.M),  # addr: reason
-    re.compile(
-        r"^[ \t]*+(?:Original |Final )?Recipient[^:\n]*+:[ \t]*+(?:rfc822;[ \t]*+)?"
-        r"<?([^<>\s;@]++@[^<>\s;]+)",
-        re.I | re.M,
-    ),
-    re.compile(r"RCPT TO:?\s*+<?([^<>\s@]++@[^<>\s@]+?)>?(?=[\s:;,]|$)", re.I | re.M),
-    re.compile(r"<([^<>\s@]++@[^<>\s]+)>", re.M),  # sendmail, postfix, most prose: <addr>
-    re.compile(
-        r"^[ \t]*+([^<>\s\"()@]++@[^<>\s\"():@]+?)[ \t]++on\s", re.M
-    ),  # exchange 2003: addr on
-    re.compile(
-        r":[ \t]*+<?([^<>\s\"():@]++@[^<>\s\"():@]++)>?[ \t.]*+$", re.M
-    ),  # Unknown user: addr
-    re.compile(
-        r"(?:(?:delivery|deliver(?:ed|ing)?(?: it| your (?:message|mail))?) to\s++|"
-        r"to the following (?:address(?:es)?|recipients?)[^\n@]{0,200}?\n?\s*+)"
-        r"<?(?<![^\s<:;,(])([^<>\s\"(),:;@]++@[^<>\s\"(),:;]+)>?(?=[\s.,:;)]|$)",
-        re.I,
-    ),
-)
 
 # What the prose reader looks at, at most: a notice is a few kilobytes of text, and the report
 # names the first recipients; the caps keep a hostile "notice" of megabytes from stalling intake.
@@ -294,8 +72,6 @@ _MAX_RECIPIENTS = 100
 """Failed recipients a report lists (prose lines or DSN blocks), in report order."""
 _MAX_WINDOW = 10_000
 """Characters after a recipient searched for its status code and diagnostic."""
-_MAX_INFERENCE = 4_000
-"""Characters of a diagnostic text :func:`infer_status` reads (its cause is stated early)."""
 _MAX_DIAGNOSTIC = 1_000
 """Characters of a server's words kept as a recipient's diagnostic (a line is at most 998)."""
 
@@ -348,22 +124,6 @@ class DeliveryReport:
     feedback_type: str | None = None
     original_message_id: str | None = None
     recipients: tuple[str, ...] = ()
-
-
-def infer_status(text: str, *, temporary: bool | None = None) -> str | None:
-    """The enhanced status code a diagnostic text implies, or None when it implies nothing.
-
-    ``temporary`` forces the class (4.x.x for True, 5.x.x for False); by default the inferred
-    code keeps its natural class (delays are 4.4.7, everything else permanent). Reads the first
-    4,000 characters (white space collapsed): a server states the cause of a failure early.
-    """
-    text = " ".join(text[: _MAX_INFERENCE * 2].split())[:_MAX_INFERENCE].lower()
-    for pattern, status in _INFERENCES:
-        if pattern.search(text):
-            if temporary is None:
-                return status
-            return ("4" if temporary else "5") + status[1:]
-    return None
 
 
 def _field_blocks(text: str) -> list[dict[str, str]]:
@@ -535,11 +295,7 @@ def _feedback_report(tree: _Tree) -> DeliveryReport:
     for block in _field_blocks("\n\n".join(tree.feedback)):
         for name, value in block.items():
             fields.setdefault(name, value)
-    original = None
-    for text in tree.original_headers:
-        original = _message_id_in(text[:_MAX_NOTICE])
-        if original:
-            break
+    original = _original_id_in_headers(tree)
     recipients: tuple[str, ...] = ()
     if fields.get("original-rcpt-to"):
         recipients = (_strip_type(fields["original-rcpt-to"]).lower(),)
@@ -636,30 +392,6 @@ def _returned_text(tree: _Tree) -> str:
     text = "\n".join(pieces).replace("\r\n", "\n").replace("\r", "\n")
     match = _ORIGINAL_MARKERS.search(text, 0, _MAX_NOTICE)
     return text[match.start() : match.start() + _MAX_NOTICE] if match else ""
-
-
-_QMAIL_LINE = re.compile(r"^<[^>@\n]++@[^>\n]++>:[^\S\n]*+$", re.M)
-_EXCHANGE_WORDS = re.compile(
-    r"Delivery has failed to these recipients|could(?:n't| not) be delivered|"
-    r"Diagnostic information for administrators"
-)
-
-
-def _format_of(parsed: ParsedMessage, notice: str) -> str:
-    if "qmail-send" in notice or _QMAIL_LINE.search(notice):
-        return "qmail"
-    if (
-        "could not be delivered to one or more of its" in notice
-        or "SMTP error from remote" in notice
-    ):
-        return "exim"
-    if parsed.header("X-MS-Exchange-Message-Is-Ndr") is not None or _EXCHANGE_WORDS.search(notice):
-        return "exchange"
-    if "This is the mail system at host" in notice or "Postfix program" in notice:
-        return "postfix"
-    if "Transcript of session follows" in notice or "----- The following addresses had" in notice:
-        return "sendmail"
-    return "prose"
 
 
 def _candidate(found: str, excluded: frozenset[str]) -> str | None:
@@ -860,50 +592,71 @@ def _non_standard_feedback(parsed: ParsedMessage) -> DeliveryReport | None:
 
 
 def _read(parsed: ParsedMessage, envelope_mail_from: str | None) -> DeliveryReport | None:
-    content_type = parsed.content_type
     feedback = _non_standard_feedback(parsed)
     if feedback is not None:
         return feedback
     evidence = _looks_like_bounce(parsed, envelope_mail_from)
-    is_report = content_type == "multipart/report"
+    is_report = parsed.content_type == "multipart/report"
     if not is_report and evidence < 2 and not _has_report_part(parsed):
         return None
     tree = _walk(parsed)
     if tree.feedback or tree.report_type == "feedback-report":
         return _feedback_report(tree)
-    original_id = None
+    original_id = _original_id_in_headers(tree)
+    if tree.delivery_status:
+        standard = _standard_report(tree, original_id)
+        if standard is not None:
+            return standard
+    if evidence < 3 and not (is_report and tree.report_type == "delivery-status"):
+        return None
+    return _prose_report(parsed, tree, original_id, evidence)
+
+
+def _original_id_in_headers(tree: _Tree) -> str | None:
+    """The Message-ID of the first returned original (or its headers) that has one."""
     for text in tree.original_headers:
         original_id = _message_id_in(text[:_MAX_NOTICE])
         if original_id:
-            break
-    if tree.delivery_status:
-        details = _dsn_recipients("\n\n".join(tree.delivery_status))
-        if details:
-            if all(_succeeded(r) for r in details):
-                return DeliveryReport(
-                    kind="delivery_success",
-                    original_message_id=original_id,
-                    recipients=tuple(r.address for r in details),
-                )
-            failed = [
-                r
-                for r in details
-                if r.action in _FAILED_ACTIONS
-                or (r.action not in _SUCCESS_ACTIONS and (r.status or "")[:1] in ("4", "5"))
-            ] or [r for r in details if r.action not in _SUCCESS_ACTIONS]
-            if failed:
-                notice = _Notice(_notice_text(tree))
-                failed = [_fill_from_notice(r, notice) for r in failed[:_MAX_RECIPIENTS]]
-                if original_id is None:
-                    original_id = _message_id_in(_returned_text(tree))
-                return DeliveryReport(
-                    kind="bounce",
-                    bounce=_report(failed, original_id, "rfc3464"),
-                    original_message_id=original_id,
-                    recipients=tuple(r.address for r in failed),
-                )
-    if evidence < 3 and not (is_report and tree.report_type == "delivery-status"):
+            return original_id
+    return None
+
+
+def _standard_report(tree: _Tree, original_id: str | None) -> DeliveryReport | None:
+    """The report the delivery-status blocks make: a success, a bounce, or None when they name
+    no recipient that was delivered or failed (then the notice is read as prose)."""
+    details = _dsn_recipients("\n\n".join(tree.delivery_status))
+    if not details:
         return None
+    if all(_succeeded(r) for r in details):
+        return DeliveryReport(
+            kind="delivery_success",
+            original_message_id=original_id,
+            recipients=tuple(r.address for r in details),
+        )
+    failed = [
+        r
+        for r in details
+        if r.action in _FAILED_ACTIONS
+        or (r.action not in _SUCCESS_ACTIONS and (r.status or "")[:1] in ("4", "5"))
+    ] or [r for r in details if r.action not in _SUCCESS_ACTIONS]
+    if not failed:
+        return None
+    notice = _Notice(_notice_text(tree))
+    failed = [_fill_from_notice(r, notice) for r in failed[:_MAX_RECIPIENTS]]
+    if original_id is None:
+        original_id = _message_id_in(_returned_text(tree))
+    return DeliveryReport(
+        kind="bounce",
+        bounce=_report(failed, original_id, "rfc3464"),
+        original_message_id=original_id,
+        recipients=tuple(r.address for r in failed),
+    )
+
+
+def _prose_report(
+    parsed: ParsedMessage, tree: _Tree, original_id: str | None, evidence: int
+) -> DeliveryReport | None:
+    """The bounce a human-readable notice makes, its failed recipients found in its prose."""
     notice = _Notice(_notice_text(tree))
     excluded = frozenset(a.address.lower() for a in (*parsed.from_, *parsed.to, *parsed.reply_to))
     details = _prose_recipients(notice, excluded)
@@ -918,29 +671,37 @@ def _read(parsed: ParsedMessage, envelope_mail_from: str | None) -> DeliveryRepo
         # the notice names nobody: the returned original's addressees stand in
         details = [_from_whole_notice(a, notice) for a in _original_addressees(tree, excluded)]
     if not details:
-        status = _status_in(notice.text, failures_only=True)
-        if status is None:
-            reply = notice.reply_class
-            status = notice.inferred(None if reply is None else reply == "4")
-        if evidence < 3 and status is None:
-            return None
-        if status is None:
-            status = "4.0.0" if notice.speaks_of_retrying else "5.0.0"
-        report = BounceReport(
-            status=status,
-            recipients=(),
-            original_message_id=original_id,
-            diagnostic=_diagnostic_line(notice.text[:_MAX_WINDOW]),
-            permanent=status.startswith("5"),
-            format=_format_of(parsed, notice.text),
-        )
-        return DeliveryReport(kind="bounce", bounce=report, original_message_id=original_id)
+        return _unnamed_bounce(parsed, notice, original_id, evidence)
     return DeliveryReport(
         kind="bounce",
         bounce=_report(details, original_id, _format_of(parsed, notice.text)),
         original_message_id=original_id,
         recipients=tuple(r.address for r in details),
     )
+
+
+def _unnamed_bounce(
+    parsed: ParsedMessage, notice: _Notice, original_id: str | None, evidence: int
+) -> DeliveryReport | None:
+    """A bounce naming no recipient at all: its status from the whole notice, or None when the
+    evidence is weak and the notice names no cause either."""
+    status = _status_in(notice.text, failures_only=True)
+    if status is None:
+        reply = notice.reply_class
+        status = notice.inferred(None if reply is None else reply == "4")
+    if evidence < 3 and status is None:
+        return None
+    if status is None:
+        status = "4.0.0" if notice.speaks_of_retrying else "5.0.0"
+    report = BounceReport(
+        status=status,
+        recipients=(),
+        original_message_id=original_id,
+        diagnostic=_diagnostic_line(notice.text[:_MAX_WINDOW]),
+        permanent=status.startswith("5"),
+        format=_format_of(parsed, notice.text),
+    )
+    return DeliveryReport(kind="bounce", bounce=report, original_message_id=original_id)
 
 
 def _from_whole_notice(address: str, notice: _Notice) -> BouncedRecipient:

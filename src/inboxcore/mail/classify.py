@@ -27,7 +27,12 @@ import attrs
 
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.model import MessageKind
-from inboxcore.mail.bounces import BounceReport, read_delivery_report, reads_as_delivery_failure
+from inboxcore.mail.bounces import (
+    BounceReport,
+    DeliveryReport,
+    read_delivery_report,
+    reads_as_delivery_failure,
+)
 from inboxcore.mail.confirmations import ForwardingConfirmation, detect_forwarding_confirmation
 from inboxcore.mail.parsing import ParsedMessage
 
@@ -264,39 +269,11 @@ def classify(
     ``envelope_mail_from`` is ``""`` for the null sender and None when the host does not know
     it (then a ``Return-Path: <>`` header stands in). Never raises.
     """
-    list_id = parsed.list_id
-    is_list = bool(
-        list_id
-        or parsed.header("List-Post") is not None
-        or parsed.header("Mailing-List") is not None
-    )
-    precedence = _precedence(parsed)
-    base = Classification(
-        kind=MessageKind.MESSAGE,
-        reason="message",
-        explanation="A message for the team.",
-        list_id=list_id,
-        is_list=is_list,
-        precedence=precedence,
-    )
+    base = _plain_message(parsed)
 
     confirmation = detect_forwarding_confirmation(parsed, context.channel_address.address)
     if confirmation is not None:
-        return attrs.evolve(
-            base,
-            kind=MessageKind.FORWARDING_CONFIRMATION,
-            reason=f"forwarding_confirmation.{_code_word(confirmation.provider)}",
-            explanation=(
-                f"A {confirmation.provider} request to confirm forwarding"
-                + (
-                    f" from {confirmation.requesting_address}"
-                    if confirmation.requesting_address
-                    else ""
-                )
-                + " to this channel."
-            ),
-            forwarding_confirmation=confirmation,
-        )
+        return _as_confirmation(base, confirmation)
 
     # Our own header at the top level is proof that the message itself is ours, even when it
     # also looks automatic (our owner notifications carry Auto-Submitted): checked before the
@@ -307,6 +284,72 @@ def classify(
 
     null_sender = _null_sender(parsed, envelope_mail_from)
     report = read_delivery_report(parsed, "" if null_sender else envelope_mail_from)
+    reported = _as_delivery_report(base, report)
+    if reported is not None:
+        return reported
+    if _is_read_receipt(parsed):
+        return attrs.evolve(
+            base,
+            kind=MessageKind.AUTO_REPLY,
+            reason="auto_reply.read_receipt",
+            explanation="A read receipt (message disposition notification, RFC 8098).",
+        )
+
+    auto = _auto_reply(parsed, null_sender)
+    if auto is not None:
+        return attrs.evolve(base, kind=MessageKind.AUTO_REPLY, reason=auto[0], explanation=auto[1])
+
+    if null_sender:
+        return _as_null_sender(base, parsed)
+
+    loop = _loop(parsed, context)
+    if loop is not None:
+        return attrs.evolve(base, kind=MessageKind.LOOP, reason=loop[0], explanation=loop[1])
+
+    return _as_message(base)
+
+
+def _plain_message(parsed: ParsedMessage) -> Classification:
+    """The default verdict, carrying the list and Precedence facts every verdict keeps."""
+    list_id = parsed.list_id
+    is_list = bool(
+        list_id
+        or parsed.header("List-Post") is not None
+        or parsed.header("Mailing-List") is not None
+    )
+    return Classification(
+        kind=MessageKind.MESSAGE,
+        reason="message",
+        explanation="A message for the team.",
+        list_id=list_id,
+        is_list=is_list,
+        precedence=_precedence(parsed),
+    )
+
+
+def _as_confirmation(base: Classification, confirmation: ForwardingConfirmation) -> Classification:
+    """``base`` as a provider's request to confirm forwarding to this channel."""
+    return attrs.evolve(
+        base,
+        kind=MessageKind.FORWARDING_CONFIRMATION,
+        reason=f"forwarding_confirmation.{_code_word(confirmation.provider)}",
+        explanation=(
+            f"A {confirmation.provider} request to confirm forwarding"
+            + (
+                f" from {confirmation.requesting_address}"
+                if confirmation.requesting_address
+                else ""
+            )
+            + " to this channel."
+        ),
+        forwarding_confirmation=confirmation,
+    )
+
+
+def _as_delivery_report(
+    base: Classification, report: DeliveryReport | None
+) -> Classification | None:
+    """``base`` as the bounce, success notice or feedback report ``report`` is, if any."""
     if report is not None and report.kind == "bounce" and report.bounce is not None:
         bounce = report.bounce
         failed = ", ".join(bounce.recipients[:3]) or "an unnamed recipient"
@@ -337,19 +380,12 @@ def classify(
             ),
             feedback_type=report.feedback_type,
         )
-    if _is_read_receipt(parsed):
-        return attrs.evolve(
-            base,
-            kind=MessageKind.AUTO_REPLY,
-            reason="auto_reply.read_receipt",
-            explanation="A read receipt (message disposition notification, RFC 8098).",
-        )
+    return None
 
-    auto = _auto_reply(parsed, null_sender)
-    if auto is not None:
-        return attrs.evolve(base, kind=MessageKind.AUTO_REPLY, reason=auto[0], explanation=auto[1])
 
-    if null_sender and not reads_as_delivery_failure(parsed):
+def _as_null_sender(base: Classification, parsed: ParsedMessage) -> Classification:
+    """``base`` from the null sender with no readable report: a notice, or a broken bounce."""
+    if not reads_as_delivery_failure(parsed):
         # RFC 5321 keeps the null sender for automated mail, so it is never answered; but
         # without a report or failure wording it is no bounce (spam sends from <> too).
         return attrs.evolve(
@@ -360,29 +396,28 @@ def classify(
             "automated mail uses, but it is no delivery report: an automated notice, never "
             "answered.",
         )
-    if null_sender:
-        # A delivery report too broken to read: still a bounce, with an empty report.
-        return attrs.evolve(
-            base,
-            kind=MessageKind.BOUNCE,
-            reason="bounce.null_sender",
-            explanation="The message came from the null sender (MAIL FROM:<>) and reads as a "
-            "delivery failure, but its report could not be read.",
-            bounce=BounceReport(
-                status=None,
-                recipients=(),
-                original_message_id=None,
-                diagnostic=None,
-                permanent=None,
-                format="unknown",
-            ),
-        )
+    # A delivery report too broken to read: still a bounce, with an empty report.
+    return attrs.evolve(
+        base,
+        kind=MessageKind.BOUNCE,
+        reason="bounce.null_sender",
+        explanation="The message came from the null sender (MAIL FROM:<>) and reads as a "
+        "delivery failure, but its report could not be read.",
+        bounce=BounceReport(
+            status=None,
+            recipients=(),
+            original_message_id=None,
+            diagnostic=None,
+            permanent=None,
+            format="unknown",
+        ),
+    )
 
-    loop = _loop(parsed, context)
-    if loop is not None:
-        return attrs.evolve(base, kind=MessageKind.LOOP, reason=loop[0], explanation=loop[1])
 
-    if is_list:
+def _as_message(base: Classification) -> Classification:
+    """``base`` as a message for the team, saying whether it is list or bulk mail."""
+    list_id, precedence = base.list_id, base.precedence
+    if base.is_list:
         reason, explanation = "message.list", f"A message from the mailing list {list_id or ''}."
     elif precedence in ("bulk", "list", "junk"):
         reason = f"message.precedence_{precedence}"

@@ -24,16 +24,12 @@ Date falls back to python-dateutil, then to None (the caller uses the time recei
 
 from __future__ import annotations
 
-import binascii
-import email.utils
-import html as html_module
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import datetime
 from functools import cached_property
 
 import attrs
-from dateutil import parser as dateutil_parser
 
 from inboxcore.domain.addresses import EmailAddress, parse_address_list
 from inboxcore.domain.text import (
@@ -41,6 +37,17 @@ from inboxcore.domain.text import (
     decode_encoded_words,
     decode_rfc2047,
     replace_controls,
+)
+from inboxcore.mail.header_values import _FOLD, _parse_date, _parse_structured, _safe_filename
+from inboxcore.mail.html_text import html_to_text
+from inboxcore.mail.mime_scan import MAX_HEADER_FIELDS as MAX_HEADER_FIELDS
+from inboxcore.mail.mime_scan import _Field, _find_delimiters, _scan_headers
+from inboxcore.mail.transfer_encodings import (
+    _base64_decode,
+    _base64_size,
+    _base64_stats,
+    _qp_decode,
+    _uu_decode,
 )
 
 __all__ = [
@@ -58,32 +65,15 @@ MAX_DEPTH = 40
 # kilobytes of objects, so 10**5 parts of a few bytes each would hold forty times the message.
 # Real mail has tens; 1,000 leaves room for the largest digests.
 MAX_PARTS = 1000
-# Header fields past this many in one header section are left out (and recorded): a field costs
-# a few hundred bytes of objects, so a section of 10**6 tiny fields would hold thirty times its
-# size. Real mail has tens, a long relay chain a few hundred.
-MAX_HEADER_FIELDS = 10_000
-# Work on huge encoded parts a chunk at a time so that memory stays bounded (a multiple of 4
-# and of typical line lengths; the exact value matters little).
-_CHUNK = 1 << 20
-_QP_CHUNK = 1 << 13  # re.sub holds a piece per match: keep each substitution small
 
 _MSGID = re.compile(r"<([^<>\s]+)>")
-_FIELD_NAME = re.compile(rb"[!-9;-~]+")
 _MEDIA_TYPE = re.compile(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")
-_FOLD = re.compile(r"\r?\n[ \t]*")
 _LINE_BREAK = re.compile(r"\r?\n")
 _CRLF = re.compile(r"\r+\n?")
-# From the start of a run only, and possessive: a long run of blanks not followed by a line break
-# would otherwise be rescanned from each of its characters.
-_QP_TRAILING_WS = re.compile(rb"(?<![ \t])[ \t]++(?=\r?\n)")
-_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-_NOT_B64 = bytes(b for b in range(256) if b not in _B64_ALPHABET)
-_B64_WHITESPACE = b" \t\r\n="
 _ATTACHED_MESSAGE_TYPES = frozenset({"message/rfc822", "message/global", "message/news"})
 _HEADER_ONLY_TYPES = frozenset({"text/rfc822-headers", "message/global-headers"})
 # The headers whose decoded words inboxcore keeps: their encoding defects are reported.
 _DECODED_HEADERS = ("Subject", "From", "Sender", "Reply-To", "To", "Cc")
-_DATE_SENTINEL = datetime(1, 1, 1)  # a marker for "dateutil found no year" (naive on purpose)
 
 # --- small decoding helpers --------------------------------------------------------------------
 
@@ -117,162 +107,6 @@ def _message_ids(value: str | None) -> tuple[str, ...]:
     return (bare,) if bare and " " not in bare else ()
 
 
-# Zone abbreviations seen in Date headers; dateutil knows none of them by itself (and warns).
-_ZONES = {
-    "UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 1, "BST": 1, "IST": 1,
-    "CET": 1, "CEST": 2, "MET": 1, "MEST": 2, "EET": 2, "EEST": 3, "MSK": 3,
-    "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
-    "AKST": -9, "AKDT": -8, "HST": -10, "JST": 9, "KST": 9, "HKT": 8, "SGT": 8,
-    "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
-}  # fmt: skip
-
-
-def _zone_for(name: str | None, offset: int | None) -> tzinfo | None:
-    """dateutil's tzinfos hook: a known abbreviation's offset; None (naive, read as UTC) else."""
-    hours = _ZONES.get((name or "").upper())
-    return None if hours is None else timezone(timedelta(hours=hours))
-
-
-def _parse_date(value: str | None) -> datetime | None:
-    """RFC 5322 first, then dateutil's forgiving parser; None when no date with a year is found.
-
-    dateutil fills missing fields from a default; giving it a sentinel year keeps the result
-    independent of today's date, and a value without a year is rejected rather than guessed.
-    """
-    if not value:
-        return None
-    parsed: datetime | None
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except Exception:
-        parsed = None
-    if parsed is None:
-        try:
-            parsed = dateutil_parser.parse(
-                value[:200], fuzzy=True, default=_DATE_SENTINEL, tzinfos=_zone_for
-            )
-        except Exception:  # ParserError, OverflowError, and whatever else dateutil meets
-            return None
-        if parsed.year == _DATE_SENTINEL.year:
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    try:
-        return parsed.astimezone(UTC)
-    except (OverflowError, ValueError):
-        return None
-
-
-def _unquote(value: str) -> str:
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        # Only the escapes the standard library undoes: Windows paths keep their backslashes.
-        return value[1:-1].replace("\\\\", "\\").replace('\\"', '"')
-    return value
-
-
-def _split_params(value: str) -> list[str]:
-    """Split a structured header on ``;`` outside quoted strings."""
-    out: list[str] = []
-    start = 0
-    quoted = False
-    escaped = False
-    for i, ch in enumerate(value):
-        if escaped:
-            escaped = False
-        elif ch == "\\" and quoted:
-            escaped = True
-        elif ch == '"':
-            quoted = not quoted
-        elif ch == ";" and not quoted:
-            out.append(value[start:i])
-            start = i + 1
-    out.append(value[start:])
-    return out
-
-
-def _rfc2231_decode(segments: list[tuple[int, bool, str]]) -> str:
-    """Join RFC 2231 continuations and undo their percent-encoding and charset."""
-    segments.sort(key=lambda s: s[0])
-    charset: str | None = None
-    chunks: list[bytes] = []
-    for position, (_, extended, value) in enumerate(segments):
-        if extended and position == 0 and value.count("'") >= 2:
-            charset, _, value = value.split("'", 2)
-        if extended:
-            try:
-                chunks.append(_percent_decode(value))
-            except ValueError:
-                chunks.append(value.encode("utf-8", "replace"))
-        else:
-            chunks.append(_unquote(value).encode("utf-8", "replace"))
-    return decode_bytes(b"".join(chunks), charset or None)[0]
-
-
-def _percent_decode(value: str) -> bytes:
-    out = bytearray()
-    data = value.encode("utf-8", "replace")
-    i = 0
-    while i < len(data):
-        if data[i] == 0x25 and i + 3 <= len(data):
-            try:
-                out.append(int(data[i + 1 : i + 3], 16))
-                i += 3
-                continue
-            except ValueError:
-                pass
-        out.append(data[i])
-        i += 1
-    return bytes(out)
-
-
-def _parse_structured(value: str) -> tuple[str, dict[str, str]]:
-    """``main; a=1; b*=utf-8''x`` -> (``main`` lowercased, parameters by lowercase name).
-
-    Handles quoted strings, RFC 2231 continuations and charsets, stray semicolons, and RFC 2047
-    encoded words inside quoted parameters (not standard, but what many mailers send). The
-    first occurrence of a repeated parameter wins, as in the standard library.
-    """
-    pieces = _split_params(value)
-    main = pieces[0].strip().lower()
-    simple: dict[str, str] = {}
-    extended: dict[str, list[tuple[int, bool, str]]] = {}
-    for piece in pieces[1:]:
-        name, eq, raw = piece.partition("=")
-        name = name.strip().lower()
-        if not eq or not name:
-            continue
-        raw = raw.strip()
-        if "*" in name:
-            base, _, rest = name.partition("*")
-            is_ext = rest.endswith("*") or rest == ""
-            index_text = rest.rstrip("*")
-            index = int(index_text) if index_text.isdigit() else 0
-            if index_text and not index_text.isdigit():
-                continue
-            segs = extended.setdefault(base, [])
-            if all(s[0] != index for s in segs):
-                segs.append((index, is_ext, _unquote(raw) if is_ext else raw))
-            continue
-        simple.setdefault(name, _unquote(raw))
-    params = dict(simple)
-    for base, segs in extended.items():
-        try:
-            params[base] = _rfc2231_decode(segs)
-        except Exception:  # a hostile continuation: keep the simple form if there is one
-            continue
-    return main, params
-
-
-def _safe_filename(name: str) -> str | None:
-    """A filename as a person would see it: decoded, without directories or control characters."""
-    # Controls are dropped here, not made spaces: "report\x07.exe" is the file "report.exe".
-    text = decode_rfc2047(_FOLD.sub(" ", name))
-    text = text.replace("\\", "/").rsplit("/", 1)[-1]
-    text = "".join(ch for ch in text if ch >= " " and ch != "\x7f").strip()
-    return text or None
-
-
 def _unflow(text: str, delsp: bool) -> str:
     """Undo RFC 3676 ``format=flowed``: soft line breaks (a trailing space) join their lines."""
     out: list[str] = []
@@ -300,295 +134,7 @@ def _unflow(text: str, delsp: bool) -> str:
     return "\n".join(out)
 
 
-# --- HTML to text ----------------------------------------------------------------------------
-
-# The openers of tags whose attributes run to the next ">": matched with _through (linear),
-# never with "[^>]*>" in a pattern (quadratic when many openers precede one ">" or none).
-_BLOCK_CLOSE = re.compile(
-    r"</(?:p|div|tr|h[1-6]|blockquote|table|ul|ol|pre|address|section|article)\s*+>|<br\s*+/?>",
-    re.I,
-)
-_BLOCK_OPEN = re.compile(r"<(?:p|div|tr|li|h[1-6]|table)\b", re.I)
-_LIST_ITEM = re.compile(r"<li\b", re.I)
-_TAG_OPEN = re.compile(r"<")
-_COMMENT_OPEN = re.compile(r"<!--")
-_DROPPED_OPEN = re.compile(r"<(script|style|head|title)\b", re.I)
-# Each matches only what it changes: re.sub holds a piece per match, and a text of 10**5 line
-# breaks replaced by themselves would cost sixteen times its size.
-_LINE_BREAKS = re.compile("\r\n?|[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-_INLINE_BLANKS = re.compile(r"[^\S\n]{2,}|[^\S\n ]")
-_EDGE_BLANKS = re.compile(r" \n ?|\n ")
-_BLANK_LINES = re.compile(r"\n{3,}")
-
-
-def _through(markup: str, opener: re.Pattern[str], closer: str, replacement: str) -> str:
-    """Each ``opener`` and what follows it up to the next ``closer`` replaced: what ``re.sub``
-    of ``opener + ".*?" + closer`` (DOTALL) does, in linear time."""
-    out: list[str] = []
-    pos = 0
-    for found in opener.finditer(markup):
-        if found.start() < pos:
-            continue  # inside a span already replaced
-        end = markup.find(closer, found.end())
-        if end < 0:
-            break  # no closer after this opener, so none after any later one either
-        out += (markup[pos : found.start()], replacement)
-        pos = end + len(closer)
-    out.append(markup[pos:])
-    return "".join(out)
-
-
-def _drop_elements(markup: str) -> str:
-    """Remove script, style, head and title elements with their content, in linear time."""
-    out: list[str] = []
-    pos = 0
-    lower: str | None = None
-    closes: dict[str, int] = {}  # the last closing tag found per element; -1 for none left
-    while True:
-        found = _DROPPED_OPEN.search(markup, pos)
-        if found is None:
-            out.append(markup[pos:])
-            break
-        out.append(markup[pos : found.start()])
-        if lower is None:
-            lower = markup.lower()
-        name = found.group(1).lower()
-        close = closes.get(name, 0)
-        if 0 <= close < found.end():
-            close = closes[name] = lower.find("</" + name, found.end())
-        if close < 0:
-            # An unclosed <head> in sloppy mail usually runs into the body: drop only the tag.
-            gt = markup.find(">", found.end())
-            pos = len(markup) if gt < 0 else gt + 1
-            continue
-        gt = markup.find(">", close)
-        pos = len(markup) if gt < 0 else gt + 1
-    return "".join(out)
-
-
-def html_to_text(markup: str) -> str:
-    """A readable plain-text rendering of HTML (for messages without a text part).
-
-    Block elements and ``<br>`` become line breaks, list items get a ``- `` marker, scripts,
-    styles and comments vanish, entities are decoded and runs of blank lines collapse to one.
-    Linear in the input: it runs on whatever HTML the outside world sends.
-    """
-    text = _through(markup, _COMMENT_OPEN, "-->", "")
-    text = _drop_elements(text)
-    text = _through(text, _LIST_ITEM, ">", "\n- ")
-    text = _BLOCK_CLOSE.sub("\n", text)
-    text = _through(text, _BLOCK_OPEN, ">", "\n")
-    text = _through(text, _TAG_OPEN, ">", "")
-    text = html_module.unescape(text)
-    # Substitutions over the whole text, not a list of its lines: a line costs a list slot and a
-    # string object, fifty times the size of a text of empty lines.
-    text = _LINE_BREAKS.sub("\n", text)  # every break str.splitlines() knows
-    text = _INLINE_BLANKS.sub(" ", text)
-    text = _EDGE_BLANKS.sub("\n", text)  # each line stripped
-    return _BLANK_LINES.sub("\n\n", text).strip()  # a run of blank lines kept as one
-
-
-# --- the scanner -------------------------------------------------------------------------------
-
-
-class _Field:
-    """One header field as offsets into the buffer: ``buf[start:end]`` is its exact bytes.
-
-    Private scanner state, mutable while the scan extends it over continuation lines.
-    """
-
-    __slots__ = ("end", "name", "start", "value_start")
-
-    def __init__(self, name: str, start: int, value_start: int, end: int) -> None:
-        self.name = name
-        self.start = start
-        self.value_start = value_start
-        self.end = end
-
-
-def _line_content_end(buf: bytes, pos: int, nl: int, end: int) -> int:
-    stop = end if nl < 0 else nl
-    if stop > pos and buf[stop - 1] == 0x0D:
-        stop -= 1
-    return stop
-
-
-def _ends_with_semicolon(buf: bytes, field: _Field) -> bool:
-    return buf[max(field.value_start, field.end - 16) : field.end].rstrip().endswith(b";")
-
-
-def _scan_headers(
-    buf: bytes, start: int, end: int, defects: list[str], *, top: bool
-) -> tuple[list[_Field], int]:
-    """Scan a header section; returns its fields and where the body starts.
-
-    The section ends at the first empty line; a line that is neither a field nor a continuation
-    ends it too (the standard library's ``MissingHeaderBodySeparatorDefect``) and starts the body.
-    """
-    fields: list[_Field] = []
-    pos = start
-    kept = True  # whether the field the current line may continue was kept
-    if top and buf.startswith(b"From ", pos, end):  # an mbox separator line
-        nl = buf.find(b"\n", pos, end)
-        pos = end if nl < 0 else nl + 1
-    while pos < end:
-        nl = buf.find(b"\n", pos, end)
-        line_end = end if nl < 0 else nl + 1
-        content_end = _line_content_end(buf, pos, nl, end)
-        if content_end == pos:
-            return fields, line_end
-        first = buf[pos]
-        if first in (0x20, 0x09):
-            if fields and kept:
-                fields[-1].end = line_end
-            elif not fields:
-                defects.append("FirstHeaderLineIsContinuationDefect")
-            pos = line_end
-            continue
-        colon = buf.find(b":", pos, content_end)
-        name = buf[pos:colon].rstrip(b" \t") if colon > pos else b""
-        if not name or not _FIELD_NAME.fullmatch(name):
-            if fields and _ends_with_semicolon(buf, fields[-1]):
-                # A parameter list folded without the leading white space (some JavaMail
-                # versions): the line continues the field rather than starting the body.
-                defects.append("MissingFoldingWhitespaceDefect")
-                fields[-1].end = line_end
-                pos = line_end
-                continue
-            defects.append("MissingHeaderBodySeparatorDefect")
-            return fields, pos
-        kept = len(fields) < MAX_HEADER_FIELDS
-        if kept:
-            fields.append(_Field(name.decode("ascii"), pos, colon + 1, line_end))
-        elif "TooManyHeadersDefect" not in defects:
-            defects.append("TooManyHeadersDefect")
-        pos = line_end
-    return fields, end
-
-
-def _find_delimiters(
-    buf: bytes, start: int, end: int, boundary: bytes
-) -> tuple[list[tuple[int, int]], bool, int]:
-    """The parts of a multipart body as offset pairs, whether the close delimiter was seen, and
-    where the first delimiter starts (the preamble's end; ``end`` when none was found).
-
-    A delimiter is ``--boundary`` at the start of a line, followed by ``--`` (the close
-    delimiter), white space, or the line's end; the line break before it belongs to it (RFC 2046
-    section 5.1.1). Like mime4j, text after white space on the delimiter line is ignored, but
-    ``--boundary`` followed directly by other characters is a longer boundary, not this one.
-    """
-    delim = b"--" + boundary
-    parts: list[tuple[int, int]] = []
-    current: int | None = None
-    preamble_end = end
-    pos = start
-    while True:
-        i = buf.find(delim, pos, end)
-        if i < 0:
-            break
-        if i != start and buf[i - 1] != 0x0A:
-            pos = i + 1
-            continue
-        after = i + len(delim)
-        close = buf.startswith(b"--", after, end)
-        if not close and after < end and buf[after] not in b" \t\r\n":
-            pos = i + 1
-            continue
-        body_end = i
-        if current is not None:
-            if body_end > current and buf[body_end - 1] == 0x0A:
-                body_end -= 1
-                if body_end > current and buf[body_end - 1] == 0x0D:
-                    body_end -= 1
-            parts.append((current, body_end))
-        else:
-            preamble_end = i
-        if close:
-            return parts, True, preamble_end
-        nl = buf.find(b"\n", after, end)
-        current = end if nl < 0 else nl + 1
-        pos = current
-    if current is not None:
-        parts.append((current, end))
-    return parts, False, preamble_end
-
-
-def _base64_stats(buf: bytes, start: int, end: int) -> tuple[int, int]:
-    """(number of base64 alphabet characters, number of junk characters) in ``buf[start:end]``,
-    counted a chunk at a time so that memory stays bounded whatever the part's size."""
-    valid = 0
-    junk = 0
-    view = memoryview(buf)
-    for chunk_start in range(start, end, _CHUNK):
-        chunk = bytes(view[chunk_start : min(end, chunk_start + _CHUNK)])
-        kept = len(chunk.translate(None, _NOT_B64))
-        valid += kept
-        others = len(chunk) - kept
-        if others:
-            white = sum(chunk.count(c) for c in (b"\n", b"\r", b" ", b"\t", b"="))
-            junk += others - white
-    return valid, junk
-
-
-def _base64_size(valid: int) -> int:
-    return valid // 4 * 3 + (0, 0, 1, 2)[valid % 4]
-
-
-def _base64_decode(buf: bytes, start: int, end: int) -> bytes:
-    """Decode forgivingly: junk characters are skipped, missing padding is supplied, a dangling
-    last character is dropped. Works a chunk at a time; the result is exactly
-    :func:`_base64_size` bytes long."""
-    out: list[bytes] = []
-    carry = b""
-    view = memoryview(buf)
-    for chunk_start in range(start, end, _CHUNK):
-        chunk = carry + bytes(view[chunk_start : min(end, chunk_start + _CHUNK)]).translate(
-            None, _NOT_B64
-        )
-        usable = len(chunk) - len(chunk) % 4
-        carry = chunk[usable:]
-        if usable:
-            out.append(binascii.a2b_base64(chunk[:usable]))
-    if len(carry) >= 2:
-        out.append(binascii.a2b_base64(carry + b"=" * (4 - len(carry))))
-    return b"".join(out)
-
-
-def _qp_decode(data: bytes) -> bytes:
-    """Quoted-printable decoded after the trailing blanks of each line are removed, a chunk of
-    lines at a time: ``re.sub`` holds a piece per match, and a body of blank-ended short lines
-    held ninety times its size in one substitution."""
-    pieces: list[bytes] = []
-    start = 0
-    while start < len(data):
-        end = data.find(b"\n", start + _QP_CHUNK)
-        end = len(data) if end < 0 else end + 1
-        pieces.append(_QP_TRAILING_WS.sub(b"", data[start:end]))
-        start = end
-    return binascii.a2b_qp(b"".join(pieces))
-
-
-def _uu_decode(data: bytes) -> bytes:
-    """uuencode bodies (``begin 644 name`` ... ``end``), line by line, skipping bad lines."""
-    out: list[bytes] = []
-    inside = False
-    for line in data.splitlines():
-        if not inside:
-            inside = line.startswith(b"begin ")
-            continue
-        if line.strip() in (b"end", b"`", b""):
-            if line.strip() == b"end":
-                break
-            continue
-        try:
-            out.append(binascii.a2b_uu(line))
-        except binascii.Error:
-            try:  # some encoders miscount: trust the line's length byte
-                nbytes = (((line[0] - 32) & 63) * 4 + 5) // 3
-                out.append(binascii.a2b_uu(line[:nbytes]))
-            except (binascii.Error, IndexError):
-                continue
-    return b"".join(out)
+# --- the tree, over the scanner's offsets ------------------------------------------------------
 
 
 class _Headers:

@@ -1,0 +1,176 @@
+"""Structured header values read forgivingly, never raising: dates, ``main; name=value``
+parameter lists (quoted strings, RFC 2231 continuations and charsets) and attachment filenames.
+
+The value-level helpers of :mod:`inboxcore.mail.parsing`. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+
+from dateutil import parser as dateutil_parser
+
+from inboxcore.domain.text import decode_bytes, decode_rfc2047
+
+__all__: list[str] = []
+
+_FOLD = re.compile(r"\r?\n[ \t]*")
+_DATE_SENTINEL = datetime(1, 1, 1)  # a marker for "dateutil found no year" (naive on purpose)
+
+
+# Zone abbreviations seen in Date headers; dateutil knows none of them by itself (and warns).
+_ZONES = {
+    "UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 1, "BST": 1, "IST": 1,
+    "CET": 1, "CEST": 2, "MET": 1, "MEST": 2, "EET": 2, "EEST": 3, "MSK": 3,
+    "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
+    "AKST": -9, "AKDT": -8, "HST": -10, "JST": 9, "KST": 9, "HKT": 8, "SGT": 8,
+    "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
+}  # fmt: skip
+
+
+def _zone_for(name: str | None, offset: int | None) -> tzinfo | None:
+    """dateutil's tzinfos hook: a known abbreviation's offset; None (naive, read as UTC) else."""
+    hours = _ZONES.get((name or "").upper())
+    return None if hours is None else timezone(timedelta(hours=hours))
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    """RFC 5322 first, then dateutil's forgiving parser; None when no date with a year is found.
+
+    dateutil fills missing fields from a default; giving it a sentinel year keeps the result
+    independent of today's date, and a value without a year is rejected rather than guessed.
+    """
+    if not value:
+        return None
+    parsed: datetime | None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except Exception:
+        parsed = None
+    if parsed is None:
+        try:
+            parsed = dateutil_parser.parse(
+                value[:200], fuzzy=True, default=_DATE_SENTINEL, tzinfos=_zone_for
+            )
+        except Exception:  # ParserError, OverflowError, and whatever else dateutil meets
+            return None
+        if parsed.year == _DATE_SENTINEL.year:
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        # Only the escapes the standard library undoes: Windows paths keep their backslashes.
+        return value[1:-1].replace("\\\\", "\\").replace('\\"', '"')
+    return value
+
+
+def _split_params(value: str) -> list[str]:
+    """Split a structured header on ``;`` outside quoted strings."""
+    out: list[str] = []
+    start = 0
+    quoted = False
+    escaped = False
+    for i, ch in enumerate(value):
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quoted:
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == ";" and not quoted:
+            out.append(value[start:i])
+            start = i + 1
+    out.append(value[start:])
+    return out
+
+
+def _rfc2231_decode(segments: list[tuple[int, bool, str]]) -> str:
+    """Join RFC 2231 continuations and undo their percent-encoding and charset."""
+    segments.sort(key=lambda s: s[0])
+    charset: str | None = None
+    chunks: list[bytes] = []
+    for position, (_, extended, value) in enumerate(segments):
+        if extended and position == 0 and value.count("'") >= 2:
+            charset, _, value = value.split("'", 2)
+        if extended:
+            try:
+                chunks.append(_percent_decode(value))
+            except ValueError:
+                chunks.append(value.encode("utf-8", "replace"))
+        else:
+            chunks.append(_unquote(value).encode("utf-8", "replace"))
+    return decode_bytes(b"".join(chunks), charset or None)[0]
+
+
+def _percent_decode(value: str) -> bytes:
+    out = bytearray()
+    data = value.encode("utf-8", "replace")
+    i = 0
+    while i < len(data):
+        if data[i] == 0x25 and i + 3 <= len(data):
+            try:
+                out.append(int(data[i + 1 : i + 3], 16))
+                i += 3
+                continue
+            except ValueError:
+                pass
+        out.append(data[i])
+        i += 1
+    return bytes(out)
+
+
+def _parse_structured(value: str) -> tuple[str, dict[str, str]]:
+    """``main; a=1; b*=utf-8''x`` -> (``main`` lowercased, parameters by lowercase name).
+
+    Handles quoted strings, RFC 2231 continuations and charsets, stray semicolons, and RFC 2047
+    encoded words inside quoted parameters (not standard, but what many mailers send). The
+    first occurrence of a repeated parameter wins, as in the standard library.
+    """
+    pieces = _split_params(value)
+    main = pieces[0].strip().lower()
+    simple: dict[str, str] = {}
+    extended: dict[str, list[tuple[int, bool, str]]] = {}
+    for piece in pieces[1:]:
+        name, eq, raw = piece.partition("=")
+        name = name.strip().lower()
+        if not eq or not name:
+            continue
+        raw = raw.strip()
+        if "*" in name:
+            base, _, rest = name.partition("*")
+            is_ext = rest.endswith("*") or rest == ""
+            index_text = rest.rstrip("*")
+            index = int(index_text) if index_text.isdigit() else 0
+            if index_text and not index_text.isdigit():
+                continue
+            segs = extended.setdefault(base, [])
+            if all(s[0] != index for s in segs):
+                segs.append((index, is_ext, _unquote(raw) if is_ext else raw))
+            continue
+        simple.setdefault(name, _unquote(raw))
+    params = dict(simple)
+    for base, segs in extended.items():
+        try:
+            params[base] = _rfc2231_decode(segs)
+        except Exception:  # a hostile continuation: keep the simple form if there is one
+            continue
+    return main, params
+
+
+def _safe_filename(name: str) -> str | None:
+    """A filename as a person would see it: decoded, without directories or control characters."""
+    # Controls are dropped here, not made spaces: "report\x07.exe" is the file "report.exe".
+    text = decode_rfc2047(_FOLD.sub(" ", name))
+    text = text.replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join(ch for ch in text if ch >= " " and ch != "\x7f").strip()
+    return text or None

@@ -1,0 +1,140 @@
+"""Scanning a message's bytes for its structure: header fields and multipart parts as offsets.
+
+The scanner of :mod:`inboxcore.mail.parsing`: it copies nothing (``bytes.find`` over the
+original buffer), records defects under the standard library's names, and keeps at most
+:data:`MAX_HEADER_FIELDS` fields per header section. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__: list[str] = []
+
+# Header fields past this many in one header section are left out (and recorded): a field costs
+# a few hundred bytes of objects, so a section of 10**6 tiny fields would hold thirty times its
+# size. Real mail has tens, a long relay chain a few hundred.
+MAX_HEADER_FIELDS = 10_000
+_FIELD_NAME = re.compile(rb"[!-9;-~]+")
+
+
+class _Field:
+    """One header field as offsets into the buffer: ``buf[start:end]`` is its exact bytes.
+
+    Private scanner state, mutable while the scan extends it over continuation lines.
+    """
+
+    __slots__ = ("end", "name", "start", "value_start")
+
+    def __init__(self, name: str, start: int, value_start: int, end: int) -> None:
+        self.name = name
+        self.start = start
+        self.value_start = value_start
+        self.end = end
+
+
+def _line_content_end(buf: bytes, pos: int, nl: int, end: int) -> int:
+    stop = end if nl < 0 else nl
+    if stop > pos and buf[stop - 1] == 0x0D:
+        stop -= 1
+    return stop
+
+
+def _ends_with_semicolon(buf: bytes, field: _Field) -> bool:
+    return buf[max(field.value_start, field.end - 16) : field.end].rstrip().endswith(b";")
+
+
+def _scan_headers(
+    buf: bytes, start: int, end: int, defects: list[str], *, top: bool
+) -> tuple[list[_Field], int]:
+    """Scan a header section; returns its fields and where the body starts.
+
+    The section ends at the first empty line; a line that is neither a field nor a continuation
+    ends it too (the standard library's ``MissingHeaderBodySeparatorDefect``) and starts the body.
+    """
+    fields: list[_Field] = []
+    pos = start
+    kept = True  # whether the field the current line may continue was kept
+    if top and buf.startswith(b"From ", pos, end):  # an mbox separator line
+        nl = buf.find(b"\n", pos, end)
+        pos = end if nl < 0 else nl + 1
+    while pos < end:
+        nl = buf.find(b"\n", pos, end)
+        line_end = end if nl < 0 else nl + 1
+        content_end = _line_content_end(buf, pos, nl, end)
+        if content_end == pos:
+            return fields, line_end
+        first = buf[pos]
+        if first in (0x20, 0x09):
+            if fields and kept:
+                fields[-1].end = line_end
+            elif not fields:
+                defects.append("FirstHeaderLineIsContinuationDefect")
+            pos = line_end
+            continue
+        colon = buf.find(b":", pos, content_end)
+        name = buf[pos:colon].rstrip(b" \t") if colon > pos else b""
+        if not name or not _FIELD_NAME.fullmatch(name):
+            if fields and _ends_with_semicolon(buf, fields[-1]):
+                # A parameter list folded without the leading white space (some JavaMail
+                # versions): the line continues the field rather than starting the body.
+                defects.append("MissingFoldingWhitespaceDefect")
+                fields[-1].end = line_end
+                pos = line_end
+                continue
+            defects.append("MissingHeaderBodySeparatorDefect")
+            return fields, pos
+        kept = len(fields) < MAX_HEADER_FIELDS
+        if kept:
+            fields.append(_Field(name.decode("ascii"), pos, colon + 1, line_end))
+        elif "TooManyHeadersDefect" not in defects:
+            defects.append("TooManyHeadersDefect")
+        pos = line_end
+    return fields, end
+
+
+def _find_delimiters(
+    buf: bytes, start: int, end: int, boundary: bytes
+) -> tuple[list[tuple[int, int]], bool, int]:
+    """The parts of a multipart body as offset pairs, whether the close delimiter was seen, and
+    where the first delimiter starts (the preamble's end; ``end`` when none was found).
+
+    A delimiter is ``--boundary`` at the start of a line, followed by ``--`` (the close
+    delimiter), white space, or the line's end; the line break before it belongs to it (RFC 2046
+    section 5.1.1). Like mime4j, text after white space on the delimiter line is ignored, but
+    ``--boundary`` followed directly by other characters is a longer boundary, not this one.
+    """
+    delim = b"--" + boundary
+    parts: list[tuple[int, int]] = []
+    current: int | None = None
+    preamble_end = end
+    pos = start
+    while True:
+        i = buf.find(delim, pos, end)
+        if i < 0:
+            break
+        if i != start and buf[i - 1] != 0x0A:
+            pos = i + 1
+            continue
+        after = i + len(delim)
+        close = buf.startswith(b"--", after, end)
+        if not close and after < end and buf[after] not in b" \t\r\n":
+            pos = i + 1
+            continue
+        body_end = i
+        if current is not None:
+            if body_end > current and buf[body_end - 1] == 0x0A:
+                body_end -= 1
+                if body_end > current and buf[body_end - 1] == 0x0D:
+                    body_end -= 1
+            parts.append((current, body_end))
+        else:
+            preamble_end = i
+        if close:
+            return parts, True, preamble_end
+        nl = buf.find(b"\n", after, end)
+        current = end if nl < 0 else nl + 1
+        pos = current
+    if current is not None:
+        parts.append((current, end))
+    return parts, False, preamble_end

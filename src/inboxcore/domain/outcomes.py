@@ -125,6 +125,13 @@ class Reply(enum.Enum):
     XFORWARD_SYNTAX = SmtpReply(
         code=501, enhanced="5.5.4", text="Syntax: XFORWARD attribute=value..."
     )
+    # LMTP greets with LHLO only (RFC 2033 section 4.1).
+    HELO_IN_LMTP = SmtpReply(
+        code=500, enhanced="5.5.1", text='Error: command "HELO" not recognized'
+    )
+    EHLO_IN_LMTP = SmtpReply(
+        code=500, enhanced="5.5.1", text='Error: command "EHLO" not recognized'
+    )
     SHUTTING_DOWN = SmtpReply(
         code=421, enhanced="4.3.2", text="Service shutting down, try again later"
     )

@@ -310,10 +310,10 @@ class _LmtpSession(_ReceiverSession):
         await super().smtp_EHLO(arg)
 
     async def smtp_HELO(self, arg: str) -> None:
-        await self.push('500 5.5.1 Error: command "HELO" not recognized')
+        await self.push(str(Reply.HELO_IN_LMTP.value))
 
     async def smtp_EHLO(self, arg: str) -> None:
-        await self.push('500 5.5.1 Error: command "EHLO" not recognized')
+        await self.push(str(Reply.EHLO_IN_LMTP.value))
 
 
 def _utf8_address(address: str) -> bool:

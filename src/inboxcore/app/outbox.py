@@ -34,7 +34,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -59,6 +59,7 @@ from inboxcore.domain.model import (
     OutboundMail,
     SendResult,
     SendStatus,
+    User,
 )
 from inboxcore.policies.outbound import (
     ComposedMail,
@@ -80,6 +81,7 @@ from inboxcore.ports import (
     MailTransport,
     RawMessageStore,
     Storage,
+    UnitOfWork,
 )
 from inboxcore.tickets import TicketStep, apply_ticket_step
 
@@ -184,31 +186,9 @@ class Outbox:
             subject=subject,
         )
         now = self.clock.now()
-        agent = self.directory.user(agent_id)
-        if agent is None:
-            raise NotFoundError(f"no agent {agent_id}")
-        if not agent.active:
-            raise InvalidValueError(f"agent {agent_id} is deactivated and cannot reply")
-        events: list[DomainEvent] = []
+        agent = self._active_agent(agent_id)
         with self.storage.unit_of_work() as uow:
-            conversation = uow.conversations.get(conversation_id)
-            channel = uow.channels.get(conversation.channel_id)
-            if agent.account_id != conversation.account_id:
-                raise InvalidValueError(f"agent {agent_id} is not of the conversation's account")
-            if channel.state is ChannelState.DISCONNECTED:
-                raise InvalidTransition("channel", channel.state.value, "send_reply")
-            account = uow.accounts.get(conversation.account_id)
-            context = ReplyContext(
-                account=account,
-                channel=channel,
-                conversation=conversation,
-                contact=uow.contacts.get(conversation.contact_id),
-                agent=agent,
-                messages=uow.messages.for_conversation(conversation.id),
-                team_addresses=frozenset(
-                    u.email.key for u in self.directory.users(conversation.account_id)
-                ),
-            )
+            context = self._reply_context(uow, conversation_id, agent)
             # The record's id is chosen first: the reply's signed bounce address names it.
             message_id = MessageId(self.ids.new_id("message"))
             composed = compose_reply(
@@ -222,49 +202,103 @@ class Outbox:
             # The bytes are durable before any record points at them.
             raw_id = self.raw_store.put(composed.mail.data)
             message = self._outbound_record(composed, context, raw_id=raw_id, message_id=message_id)
-            uow.messages.add(message)
-            participants = {composed.to[0].key, *(a.key for a in composed.cc)}
-            uow.conversations.update(
-                attrs.evolve(
-                    conversation,
-                    last_message_at=max(conversation.last_message_at, now),
-                    participants=conversation.participants | participants,
-                )
-            )
-            events.append(
-                MessageAppended(
-                    at=now,
-                    account_id=conversation.account_id,
-                    channel_id=channel.id,
-                    conversation_id=conversation.id,
-                    message_id=message.id,
-                    kind=MessageKind.MESSAGE,
-                    direction=Direction.OUTBOUND,
-                )
-            )
-            ticket = uow.tickets.for_conversation(conversation.id)
-            if ticket is not None:
-                try:
-                    moved = apply_ticket_step(ticket, TicketStep.AGENT_REPLY, now)
-                except InvalidTransition:
-                    moved = ticket
-                if moved.status is not ticket.status:
-                    uow.tickets.update(moved)
-                    events.append(
-                        TicketStatusChanged(
-                            at=now,
-                            account_id=ticket.account_id,
-                            channel_id=ticket.channel_id,
-                            ticket_id=ticket.id,
-                            old=ticket.status,
-                            new=moved.status,
-                            step=TicketStep.AGENT_REPLY.value,
-                        )
-                    )
+            events = self._record_reply(uow, context, composed, message, now)
+            events += self._advance_ticket(uow, context.conversation.id, now)
             uow.commit()
         self._emit(events)
-        outcome = self._deliver(message, composed.mail, account)
+        outcome = self._deliver(message, composed.mail, context.account)
         return attrs.evolve(outcome, events=(*events, *outcome.events))
+
+    def _active_agent(self, agent_id: UserId) -> User:
+        """The replying agent, who must exist and be active."""
+        agent = self.directory.user(agent_id)
+        if agent is None:
+            raise NotFoundError(f"no agent {agent_id}")
+        if not agent.active:
+            raise InvalidValueError(f"agent {agent_id} is deactivated and cannot reply")
+        return agent
+
+    def _reply_context(
+        self, uow: UnitOfWork, conversation_id: ConversationId, agent: User
+    ) -> ReplyContext:
+        """What a reply is composed from; refuses an agent of another account and a
+        disconnected channel."""
+        conversation = uow.conversations.get(conversation_id)
+        channel = uow.channels.get(conversation.channel_id)
+        if agent.account_id != conversation.account_id:
+            raise InvalidValueError(f"agent {agent.id} is not of the conversation's account")
+        if channel.state is ChannelState.DISCONNECTED:
+            raise InvalidTransition("channel", channel.state.value, "send_reply")
+        account = uow.accounts.get(conversation.account_id)
+        return ReplyContext(
+            account=account,
+            channel=channel,
+            conversation=conversation,
+            contact=uow.contacts.get(conversation.contact_id),
+            agent=agent,
+            messages=uow.messages.for_conversation(conversation.id),
+            team_addresses=frozenset(
+                u.email.key for u in self.directory.users(conversation.account_id)
+            ),
+        )
+
+    @staticmethod
+    def _record_reply(
+        uow: UnitOfWork,
+        context: ReplyContext,
+        composed: ComposedMail,
+        message: Message,
+        now: datetime,
+    ) -> list[DomainEvent]:
+        """Store the outbound message and update its conversation; the event that says so."""
+        conversation = context.conversation
+        uow.messages.add(message)
+        participants = {composed.to[0].key, *(a.key for a in composed.cc)}
+        uow.conversations.update(
+            attrs.evolve(
+                conversation,
+                last_message_at=max(conversation.last_message_at, now),
+                participants=conversation.participants | participants,
+            )
+        )
+        return [
+            MessageAppended(
+                at=now,
+                account_id=conversation.account_id,
+                channel_id=context.channel.id,
+                conversation_id=conversation.id,
+                message_id=message.id,
+                kind=MessageKind.MESSAGE,
+                direction=Direction.OUTBOUND,
+            )
+        ]
+
+    @staticmethod
+    def _advance_ticket(
+        uow: UnitOfWork, conversation_id: ConversationId, now: datetime
+    ) -> list[DomainEvent]:
+        """Move the conversation's ticket for the agent's reply (a step it refuses is no move)."""
+        ticket = uow.tickets.for_conversation(conversation_id)
+        if ticket is None:
+            return []
+        try:
+            moved = apply_ticket_step(ticket, TicketStep.AGENT_REPLY, now)
+        except InvalidTransition:
+            moved = ticket
+        if moved.status is ticket.status:
+            return []
+        uow.tickets.update(moved)
+        return [
+            TicketStatusChanged(
+                at=now,
+                account_id=ticket.account_id,
+                channel_id=ticket.channel_id,
+                ticket_id=ticket.id,
+                old=ticket.status,
+                new=moved.status,
+                step=TicketStep.AGENT_REPLY.value,
+            )
+        ]
 
     def retry(self, message_id: MessageId) -> SendOutcome:
         """Send a ``QUEUED`` outbound message again (the host schedules retries).

@@ -42,6 +42,14 @@ import nh3
 
 from inboxcore.domain.errors import Problem
 from inboxcore.domain.model import SignatureSettings, User
+from inboxcore.policies.signature_tokens import (
+    render_text_template,
+    substitute,
+    template_pieces,
+    template_tokens,
+    tidy_mask,
+    trim_blank_lines,
+)
 
 __all__ = [
     "MAX_TEMPLATE_LENGTH",
@@ -62,9 +70,6 @@ TOKENS: Final = frozenset(
 MAX_TEMPLATE_LENGTH: Final = 20_000
 """The longest signature template accepted, in characters (HTML or text)."""
 
-_TOKEN = re.compile(r"\{\{|\}\}|\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}")
-_SEPARATOR_CHARS: Final = frozenset(",;|/·•-–—")
-_TRAILING_ATTACHED: Final = ",;"
 
 _ALLOWED_INLINE: Final = frozenset({"b", "strong", "i", "em", "a"})
 _DROP_CONTENT: Final = frozenset(
@@ -194,116 +199,6 @@ class RenderedSignature:
 
     text: str
     html: str
-
-
-# --- template tokens ---------------------------------------------------------------------------
-
-
-@attrs.frozen
-class _Piece:
-    """A piece of template text: literal (``token`` None) or a token's rendered value."""
-
-    text: str
-    token: str | None = None
-
-
-def _pieces(template: str, values: Mapping[str, str] | None) -> list[_Piece]:
-    out: list[_Piece] = []
-    pos = 0
-    for m in _TOKEN.finditer(template):
-        if m.start() > pos:
-            out.append(_Piece(template[pos : m.start()]))
-        pos = m.end()
-        whole = m.group(0)
-        if whole in ("{{", "}}"):
-            out.append(_Piece(whole[0]))
-            continue
-        name = m.group(1).lower()
-        value = (values or {}).get(name, "")
-        out.append(_Piece(value, name))
-    if pos < len(template):
-        out.append(_Piece(template[pos:]))
-    return out
-
-
-def template_tokens(template: str) -> tuple[str, ...]:
-    """Every token name used in ``template``, lowercased, in order of first use."""
-    seen: dict[str, None] = {}
-    for piece in _pieces(template, None):
-        if piece.token is not None:
-            seen.setdefault(piece.token, None)
-    return tuple(seen)
-
-
-def _substitute(template: str, values: Mapping[str, str]) -> tuple[str, bool]:
-    """The template with values in, and whether some token rendered empty."""
-    pieces = _pieces(template, values)
-    return "".join(p.text for p in pieces), any(p.token is not None and not p.text for p in pieces)
-
-
-# --- tidying lines left with empty tokens -------------------------------------------------------
-
-
-def _is_separator_run(run: str) -> bool:
-    return all(c in _SEPARATOR_CHARS for c in run)
-
-
-def _tidy_mask(line: str) -> list[bool]:
-    """Which characters of ``line`` to keep once doubled spaces and dangling separators go."""
-    keep = [False] * len(line)
-    runs = [(m.start(), m.end()) for m in re.finditer(r"\S+", line)]
-    kept: list[tuple[int, int]] = []
-    after_separator = True  # the start of a line counts as a separator
-    for start, end in runs:
-        run = line[start:end]
-        if _is_separator_run(run):
-            if after_separator:
-                continue
-            after_separator = True
-        else:
-            after_separator = run[-1] in _TRAILING_ATTACHED
-        kept.append((start, end))
-    while kept and _is_separator_run(line[kept[-1][0] : kept[-1][1]]):
-        kept.pop()
-    if kept:
-        start, end = kept[-1]
-        while end > start and line[end - 1] in _TRAILING_ATTACHED:
-            end -= 1
-        kept[-1] = (start, end)
-    previous_end: int | None = None
-    for start, end in kept:
-        if previous_end is not None:
-            gap = next((i for i in range(previous_end, start) if line[i].isspace()), None)
-            if gap is not None:
-                keep[gap] = True
-        for i in range(start, end):
-            keep[i] = True
-        previous_end = end
-    return keep
-
-
-def _tidy(line: str) -> str:
-    return "".join(c for c, k in zip(line, _tidy_mask(line), strict=True) if k)
-
-
-# --- plain-text templates ----------------------------------------------------------------------
-
-
-def _render_text_template(template: str, values: Mapping[str, str]) -> str:
-    lines: list[str] = []
-    for raw in template.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-        line, had_empty = _substitute(raw, values)
-        if had_empty:
-            line = _tidy(line)
-            if not line:
-                continue
-        lines.append(line)
-    return _trim_blank_lines("\n".join(lines))
-
-
-def _trim_blank_lines(text: str) -> str:
-    text = re.sub(r"\n[ \t]*(?:\n[ \t]*){2,}", "\n\n", text)
-    return text.strip("\n")
 
 
 # --- HTML: parsing into a flat item list ---------------------------------------------------------
@@ -477,7 +372,7 @@ def _safe_url(value: str, schemes: frozenset[str]) -> str | None:
 def _substitute_url(template: str, values: Mapping[str, str]) -> str:
     return "".join(
         quote(p.text, safe="@") if p.token is not None else p.text
-        for p in _pieces(template, values)
+        for p in template_pieces(template, values)
     )
 
 
@@ -496,7 +391,7 @@ def _url(template: str, values: Mapping[str, str] | None, schemes: frozenset[str
 
 
 def _text(template: str, values: Mapping[str, str] | None) -> tuple[str, bool]:
-    return (template, False) if values is None else _substitute(template, values)
+    return (template, False) if values is None else substitute(template, values)
 
 
 def _render_items(collector: _Collector, values: Mapping[str, str] | None) -> list[_Item]:
@@ -504,71 +399,78 @@ def _render_items(collector: _Collector, values: Mapping[str, str] | None) -> li
     out: list[_Item] = []
     inline: list[str] = []
     in_p = False
-
-    def close_inline() -> None:
-        while inline:
-            out.append(_Close(inline.pop()))
-
     for item in collector.items:
         if isinstance(item, _Text):
             text, had_empty = _text(item.text, values)
             out.append(_Text(text, had_empty))
         elif isinstance(item, _Open):
-            attrs_out: tuple[tuple[str, str], ...] = ()
-            if item.tag == "a":
-                if "a" in inline:
-                    while inline:
-                        tag = inline.pop()
-                        out.append(_Close(tag))
-                        if tag == "a":
-                            break
-                given = dict(item.attrs)
-                href = _url(given.get("href", ""), values, _LINK_SCHEMES)
-                if href is None:
-                    continue
-                attrs_out = (("href", href),)
-                if "title" in given:
-                    attrs_out += (("title", _text(given["title"], values)[0]),)
-            inline.append(item.tag)
-            out.append(_Open(item.tag, attrs_out))
+            _open_inline(item, values, inline, out)
         elif isinstance(item, _Close):
-            if item.tag not in inline:
-                continue
-            while inline:
-                tag = inline.pop()
-                out.append(_Close(tag))
-                if tag == item.tag:
-                    break
+            if item.tag in inline:
+                _close_through(item.tag, inline, out)
         elif isinstance(item, _Img):
-            given = dict(item.attrs)
-            src = _url(given.get("src", ""), values, _IMAGE_SCHEMES)
-            if src is None:
-                continue
-            img_attrs: list[tuple[str, str]] = [("src", src)]
-            for name in ("alt", "title"):
-                if name in given:
-                    img_attrs.append((name, _text(given[name], values)[0]))
-            for name in ("width", "height"):
-                if name in given and _DIMENSION.fullmatch(given[name].strip()):
-                    img_attrs.append((name, given[name].strip()))
-            out.append(_Img(tuple(img_attrs)))
-        elif isinstance(item, _POpen):
-            close_inline()
+            img = _safe_img(item, values)
+            if img is not None:
+                out.append(img)
+        elif isinstance(item, (_POpen, _PClose)):
+            # A paragraph edge closes whatever is open, the previous paragraph included.
+            _close_through(None, inline, out)
             if in_p:
                 out.append(_PClose())
-            out.append(_POpen())
-            in_p = True
-        elif isinstance(item, _PClose):
-            close_inline()
+            in_p = isinstance(item, _POpen)
             if in_p:
-                out.append(_PClose())
-                in_p = False
+                out.append(_POpen())
         else:
             out.append(item)
-    close_inline()
+    _close_through(None, inline, out)
     if in_p:
         out.append(_PClose())
     return _resolve_soft_breaks(out)
+
+
+def _close_through(tag: str | None, inline: list[str], out: list[_Item]) -> None:
+    """Close the open inline tags, innermost first, up to and including ``tag`` (None: all)."""
+    while inline:
+        closed = inline.pop()
+        out.append(_Close(closed))
+        if closed == tag:
+            break
+
+
+def _open_inline(
+    item: _Open, values: Mapping[str, str] | None, inline: list[str], out: list[_Item]
+) -> None:
+    """Open an inline tag. A link closes a link still open (links do not nest), and a link
+    without a safe ``href`` is dropped: its text stays, as plain text."""
+    attrs_out: tuple[tuple[str, str], ...] = ()
+    if item.tag == "a":
+        if "a" in inline:
+            _close_through("a", inline, out)
+        given = dict(item.attrs)
+        href = _url(given.get("href", ""), values, _LINK_SCHEMES)
+        if href is None:
+            return
+        attrs_out = (("href", href),)
+        if "title" in given:
+            attrs_out += (("title", _text(given["title"], values)[0]),)
+    inline.append(item.tag)
+    out.append(_Open(item.tag, attrs_out))
+
+
+def _safe_img(item: _Img, values: Mapping[str, str] | None) -> _Img | None:
+    """The image with its allowed attributes, or None without a safe ``src``."""
+    given = dict(item.attrs)
+    src = _url(given.get("src", ""), values, _IMAGE_SCHEMES)
+    if src is None:
+        return None
+    img_attrs: list[tuple[str, str]] = [("src", src)]
+    for name in ("alt", "title"):
+        if name in given:
+            img_attrs.append((name, _text(given[name], values)[0]))
+    for name in ("width", "height"):
+        if name in given and _DIMENSION.fullmatch(given[name].strip()):
+            img_attrs.append((name, given[name].strip()))
+    return _Img(tuple(img_attrs))
 
 
 def _resolve_soft_breaks(items: list[_Item]) -> list[_Item]:
@@ -616,7 +518,7 @@ def _tidy_lines(items: list[_Item]) -> list[_Item]:
         texts = [(i, item) for i in range(start, end) if isinstance(item := items[i], _Text)]
         if not any(item.had_empty_token for _, item in texts):
             continue
-        mask = _tidy_mask("".join(item.text for _, item in texts))
+        mask = tidy_mask("".join(item.text for _, item in texts))
         pos = 0
         for i, item in texts:
             text = item.text
@@ -729,7 +631,7 @@ def _to_text(items: list[_Item]) -> str:
                 lines.append("")
     if current:
         end_line()
-    return _trim_blank_lines("\n".join(lines))
+    return trim_blank_lines("\n".join(lines))
 
 
 # --- public API --------------------------------------------------------------------------------
@@ -749,7 +651,7 @@ def render_signature(settings: SignatureSettings, values: SignatureValues) -> Re
     items = _tidy_lines(_render_items(_collect(settings.html), mapping))
     rendered_html = _to_html(items)
     if settings.text is not None:
-        text = _render_text_template(settings.text, mapping)
+        text = render_text_template(settings.text, mapping)
     else:
         text = _to_text(items)
     return RenderedSignature(text=text, html=rendered_html)

@@ -489,14 +489,7 @@ def _evaluate_one(
     try:
         found = _discover(author, ctx)
     except _Unknown as exc:
-        return DmarcResult(
-            result="temperror",
-            from_domain=author,
-            reason=Reason(
-                code="dmarc.dns_temporary",
-                message=f"the DMARC policy of {author} could not be looked up: {exc}",
-            ),
-        )
+        return _undiscovered(author, exc)
     if found is None:
         return _no_policy(author, ctx)
     record = found.record
@@ -540,6 +533,18 @@ def _evaluate_one(
             published = record.np
     source = "np" if nonexistent else ("sp" if subdomain and record.sp else "p")
     return _failed(outcome, author, record, published, source, sample)
+
+
+def _undiscovered(author: str, exc: _Unknown) -> DmarcResult:
+    """``temperror``: the DNS failed before a policy for ``author`` could be found."""
+    return DmarcResult(
+        result="temperror",
+        from_domain=author,
+        reason=Reason(
+            code="dmarc.dns_temporary",
+            message=f"the DMARC policy of {author} could not be looked up: {exc}",
+        ),
+    )
 
 
 def _no_policy(author: str, ctx: _Context) -> DmarcResult:

@@ -329,21 +329,8 @@ def validate_arc(
         body_hashes = BodyHashes(raw)
     elif body_hashes.raw is not raw:
         raise InvalidValueError("body_hashes was made for another message")
-    headers = body_hashes.headers
 
-    sets: dict[int, dict[bytes, list[_Field]]] = {}
-    problem: str | None = None
-    for name, value in headers:
-        kind = name.rstrip(b" \t").lower()
-        if kind not in _KINDS:
-            continue
-        found = _instance_of(kind, value)
-        if isinstance(found, str):
-            problem = problem or found
-            continue
-        instance, tags = found
-        slot = sets.setdefault(instance, {k: [] for k in _KINDS})
-        slot[kind].append(_Field(kind=kind, header=(name, value), tags=tags))
+    sets, problem = _arc_sets(body_hashes.headers)
     if not sets and problem is None:
         return ArcResult(result="none", code="arc.none", reason="the message has no ARC sets")
 
@@ -358,26 +345,61 @@ def validate_arc(
     newest_seal = sets.get(newest, {}).get(_AS, [])
     if len(newest_seal) == 1 and newest_seal[0].tags.get(b"cv", b"").strip().lower() == b"fail":
         return known.fail("arc.sealed_fail", f"the newest sealer (i={newest}) recorded cv=fail")
+    problem = problem if problem is not None else _structure_problem(sets, newest)
     if problem is not None:
         return known.fail("arc.structure", problem)
+    return _verify_chain(sets, known, body_hashes, dns, now)
+
+
+_Sets = dict[int, dict[bytes, list[_Field]]]
+"""The ARC header fields of a message by instance, then by kind."""
+
+
+def _arc_sets(headers: Sequence[tuple[bytes, bytes]]) -> tuple[_Sets, str | None]:
+    """The ARC fields of ``headers`` grouped into sets, and the first malformed field's problem."""
+    sets: _Sets = {}
+    problem: str | None = None
+    for name, value in headers:
+        kind = name.rstrip(b" \t").lower()
+        if kind not in _KINDS:
+            continue
+        found = _instance_of(kind, value)
+        if isinstance(found, str):
+            problem = problem or found
+            continue
+        instance, tags = found
+        slot = sets.setdefault(instance, {k: [] for k in _KINDS})
+        slot[kind].append(_Field(kind=kind, header=(name, value), tags=tags))
+    return sets, problem
+
+
+def _structure_problem(sets: _Sets, newest: int) -> str | None:
+    """What is wrong with the chain's shape: too long, a set missing, a field missing or doubled."""
     if newest > MAX_INSTANCES:
-        return known.fail("arc.structure", f"more than {MAX_INSTANCES} ARC sets")
+        return f"more than {MAX_INSTANCES} ARC sets"
     for instance in range(1, newest + 1):
         current = sets.get(instance)
         if current is None:
-            return known.fail("arc.structure", f"ARC set i={instance} is missing")
+            return f"ARC set i={instance} is missing"
         for kind in _KINDS:
             if len(current[kind]) != 1:
                 what = "missing" if not current[kind] else "repeated"
-                return known.fail("arc.structure", f"{_name(kind)} i={instance} is {what}")
+                return f"{_name(kind)} i={instance} is {what}"
         seal_problem = _seal_problem(current[_AS][0].tags, instance)
         if seal_problem is not None:
-            return known.fail("arc.structure", seal_problem)
+            return seal_problem
+    return None
 
+
+def _verify_chain(
+    sets: _Sets, known: _Known, body_hashes: BodyHashes, dns: DnsResolver, now: datetime
+) -> ArcResult:
+    """Verify the newest AMS and every seal of a well-formed chain, newest first."""
+    newest = known.newest_instance
     keys: dict[tuple[str, str], DkimKey | Refusal] = {}
     temporary: str | None = None
     ams = sets[newest][_AMS][0]
-    ams_outcome = _check_ams(ams, headers, body_hashes, dns, keys, now)
+    ams_outcome = _check_ams(ams, body_hashes.headers, body_hashes, dns, keys, now)
     if ams_outcome is not None:
         if ams_outcome.result != "temperror":
             return known.fail("arc.ams", f"ARC-Message-Signature i={newest}: {ams_outcome.reason}")

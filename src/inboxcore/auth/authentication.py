@@ -372,19 +372,9 @@ def _disposition(
     settings: IntakeSettings,
     config: AuthenticationConfig,
 ) -> AuthenticationResult:
-    def decided(
-        verdict: AuthVerdict, code: str, message: str, smtp: SmtpReply | None = None
-    ) -> AuthenticationResult:
-        return attrs.evolve(
-            base,
-            verdict=verdict,
-            reasons=(Reason(code=code, message=message),),
-            smtp=smtp,
-            disposition_reason=code,
-        )
-
     if dmarc.result == "temperror":
-        return decided(
+        return _decided(
+            base,
             AuthVerdict.TEMPORARY,
             "dmarc.temperror",
             f"The DMARC policy could not be looked up for now ({dmarc.reason.message}).",
@@ -392,27 +382,15 @@ def _disposition(
         )
     enforced = dmarc.result == "fail" and dmarc.applied_policy in ("quarantine", "reject")
     if not enforced:
-        if dmarc.result == "pass":
-            return decided(
-                AuthVerdict.DELIVER,
-                "dmarc.pass",
-                "The sender's domain authenticated the message (DMARC pass).",
-            )
-        if dmarc.result == "fail":
-            return decided(
-                AuthVerdict.DELIVER,
-                "dmarc.fail.not_enforced",
-                f"DMARC failed, but the domain's policy ({dmarc.applied_policy or 'none'}) "
-                "asks for no action.",
-            )
-        return decided(AuthVerdict.DELIVER, f"dmarc.{dmarc.result}", dmarc.reason.message)
+        return _not_enforced(base, dmarc)
     from_domain = dmarc.from_domain or ""
     trusted = (*settings.trusted_forwarders, *config.trusted_forwarders)
     if arc is not None and arc.passed:
         vouching = _trusted(arc.newest_sealer, trusted)
         if vouching and _forwarder_vouches(arc.newest_aar, from_domain):
             return attrs.evolve(
-                decided(
+                _decided(
+                    base,
                     AuthVerdict.DELIVER,
                     "dmarc.fail.trusted_forwarder",
                     f"DMARC failed after forwarding, but the trusted forwarder {arc.newest_sealer} "
@@ -426,13 +404,61 @@ def _disposition(
         or any(d.result == "temperror" for d in dkim)
         or (arc is not None and arc.result == "temperror")
     ):
-        return decided(
+        return _decided(
+            base,
             AuthVerdict.TEMPORARY,
             "auth.temperror",
             "DMARC failed while a check could not be completed (temporary DNS error); "
             "the message is held for a recheck.",
             Reply.DNS_TRY_LATER.value,
         )
+    return _dmarc_enforced(base, dmarc, settings, from_domain)
+
+
+def _decided(
+    base: AuthenticationResult,
+    verdict: AuthVerdict,
+    code: str,
+    message: str,
+    smtp: SmtpReply | None = None,
+) -> AuthenticationResult:
+    """``base`` with its verdict decided, for one reason whose code is the disposition reason."""
+    return attrs.evolve(
+        base,
+        verdict=verdict,
+        reasons=(Reason(code=code, message=message),),
+        smtp=smtp,
+        disposition_reason=code,
+    )
+
+
+def _not_enforced(base: AuthenticationResult, dmarc: DmarcResult) -> AuthenticationResult:
+    """Deliver: DMARC passed, or its outcome asks for no action."""
+    if dmarc.result == "pass":
+        return _decided(
+            base,
+            AuthVerdict.DELIVER,
+            "dmarc.pass",
+            "The sender's domain authenticated the message (DMARC pass).",
+        )
+    if dmarc.result == "fail":
+        return _decided(
+            base,
+            AuthVerdict.DELIVER,
+            "dmarc.fail.not_enforced",
+            f"DMARC failed, but the domain's policy ({dmarc.applied_policy or 'none'}) "
+            "asks for no action.",
+        )
+    return _decided(base, AuthVerdict.DELIVER, f"dmarc.{dmarc.result}", dmarc.reason.message)
+
+
+def _dmarc_enforced(
+    base: AuthenticationResult,
+    dmarc: DmarcResult,
+    settings: IntakeSettings,
+    from_domain: str,
+) -> AuthenticationResult:
+    """Reject or quarantine a DMARC failure nothing rescued, as the policy and settings say."""
     explanation = (
         f"{from_domain} publishes DMARC p={dmarc.applied_policy} and the message did not "
         "authenticate for it (no aligned SPF or DKIM pass, no trusted forwarder's ARC seal)."
@@ -441,10 +467,11 @@ def _disposition(
         dmarc.applied_policy == "reject"
         and settings.dmarc_failure_action is DmarcFailureAction.REJECT
     ):
-        return decided(
+        return _decided(
+            base,
             AuthVerdict.REJECT,
             "dmarc.fail.reject",
             explanation,
             Reply.DMARC_REJECT.value,
         )
-    return decided(AuthVerdict.QUARANTINE, f"dmarc.fail.{dmarc.applied_policy}", explanation)
+    return _decided(base, AuthVerdict.QUARANTINE, f"dmarc.fail.{dmarc.applied_policy}", explanation)

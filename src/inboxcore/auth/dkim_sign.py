@@ -245,12 +245,36 @@ def dkim_signature(
     algorithm = "ed25519-sha256" if isinstance(private, Ed25519PrivateKey) else "rsa-sha256"
     body_hashes.request(_BODY_KEY)
     body_hash = base64.b64encode(body_hashes.digest(_BODY_KEY))
+    pieces = _tag_pieces(algorithm, d, selector, now, expire_after, include, body_hash)
+    # Folded here, before hashing, and only where white space already is, so that the field
+    # hashed is the field sent (relaxed canonicalization turns each fold into one space).
+    unsigned = (_fold(pieces) + "\r\n b=").encode("ascii")
+    hasher = hashlib.sha256()
+    canonical = _RELAXED.canonicalize_headers(list(body_hashes.headers))
+    hash_headers(
+        hasher, _RELAXED, canonical, list(include), (b"DKIM-Signature", b" " + unsigned), {}
+    )
+    b64 = base64.b64encode(_sign(private, hasher.digest()))
+    chunks = [b64[i : i + _B_CHUNK] for i in range(0, len(b64), _B_CHUNK)]
+    return b"DKIM-Signature: " + unsigned + b"\r\n ".join(chunks) + b"\r\n"
+
+
+def _tag_pieces(
+    algorithm: str,
+    domain: str,
+    selector: str,
+    now: datetime,
+    expire_after: timedelta | None,
+    include: Sequence[bytes],
+    body_hash: bytes,
+) -> list[str]:
+    """The signature's tags up to ``bh=``, each piece a place where the field may be folded."""
     timestamp = int(now.timestamp())
     pieces = [
         "v=1;",
         f"a={algorithm};",
         "c=relaxed/relaxed;",
-        f"d={d};",
+        f"d={domain};",
         f"s={selector};",
         f"t={timestamp};",
     ]
@@ -261,23 +285,14 @@ def dkim_signature(
     names = [n.decode("ascii") for n in include]
     pieces += [f"h={names[0]}:", *(f"{n}:" for n in names[1:-1]), f"{names[-1]};"]
     pieces.append(f"bh={body_hash.decode('ascii')};")
-    # Folded here, before hashing, and only where white space already is, so that the field
-    # hashed is the field sent (relaxed canonicalization turns each fold into one space).
-    unsigned = (_fold(pieces) + "\r\n b=").encode("ascii")
-    hasher = hashlib.sha256()
-    canonical = _RELAXED.canonicalize_headers(list(body_hashes.headers))
-    hash_headers(
-        hasher, _RELAXED, canonical, list(include), (b"DKIM-Signature", b" " + unsigned), {}
-    )
+    return pieces
+
+
+def _sign(private: _PrivateKey, digest: bytes) -> bytes:
+    """Sign the SHA-256 ``digest`` of the signed header fields (Ed25519 or RSA PKCS#1 v1.5)."""
     if isinstance(private, Ed25519PrivateKey):
-        signature = private.sign(hasher.digest())
-    else:
-        signature = private.sign(
-            hasher.digest(), padding.PKCS1v15(), utils.Prehashed(hashes.SHA256())
-        )
-    b64 = base64.b64encode(signature)
-    chunks = [b64[i : i + _B_CHUNK] for i in range(0, len(b64), _B_CHUNK)]
-    return b"DKIM-Signature: " + unsigned + b"\r\n ".join(chunks) + b"\r\n"
+        return private.sign(digest)
+    return private.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
 
 
 def _fold(pieces: Sequence[str]) -> str:

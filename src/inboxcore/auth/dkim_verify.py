@@ -368,62 +368,42 @@ def _header_b(value: bytes) -> str:
 def _parse_signature(
     index: int, header: tuple[bytes, bytes], tags: dict[bytes, bytes], now: datetime
 ) -> _Signature | Refusal:
-    def perm(code: str, reason: str) -> Refusal:
-        return Refusal(result="permerror", code=code, reason=reason)
-
     if tags.get(b"v") != b"1":
-        return perm("dkim.version", "v= is missing or not 1")
+        return _perm("dkim.version", "v= is missing or not 1")
     for tag in (b"a", b"b", b"bh", b"d", b"h", b"s"):
         if not tags.get(tag):
-            return perm("dkim.missing_tag", f"{tag.decode()}= is missing or empty")
+            return _perm("dkim.missing_tag", f"{tag.decode()}= is missing or empty")
     algorithm = _text(tags[b"a"]).strip()
     if algorithm not in _ALGORITHMS:
-        return perm("dkim.algorithm", f"unsupported algorithm a={algorithm}")
+        return _perm("dkim.algorithm", f"unsupported algorithm a={algorithm}")
     domain = a_label(_text(tags[b"d"]))
     if domain is None:
-        return perm("dkim.domain", "d= is not a domain name")
+        return _perm("dkim.domain", "d= is not a domain name")
     selector = a_label(_text(tags[b"s"]))
     if selector is None:
-        return perm("dkim.selector", "s= is not a valid selector")
+        return _perm("dkim.selector", "s= is not a valid selector")
     try:
         policy = CanonicalizationPolicy.from_c_value(tags.get(b"c", b"simple/simple").strip())
     except InvalidCanonicalizationPolicyError:
-        return perm("dkim.canonicalization", "c= names an unknown canonicalization")
-    if tags[b"h"].count(b":") >= MAX_SIGNED_FIELDS:
-        return perm("dkim.syntax", f"h= lists more than {MAX_SIGNED_FIELDS} fields")
-    # split on ":" and strip, not a "\s*:\s*" pattern: that rescans every run of blanks
-    include = tuple(h.strip().lower() for h in tags[b"h"].strip().split(b":"))
-    if b"from" not in include:
-        return perm("dkim.from_not_signed", "the From field is not signed")
-    identity = _text(tags[b"i"]).strip() if b"i" in tags else f"@{domain}"
-    id_domain = a_label(identity.rpartition("@")[2]) if "@" in identity else None
-    if id_domain is None or not (id_domain == domain or id_domain.endswith("." + domain)):
-        return perm("dkim.identity", "i= is not within the d= domain")
-    body_length = None
-    if b"l" in tags:
-        if not _DIGITS.fullmatch(tags[b"l"].strip()):
-            return perm("dkim.syntax", "l= is not a number")
-        body_length = int(tags[b"l"].strip())
-    if b"q" in tags:
-        methods = [m.strip() for m in tags[b"q"].split(b":")]
-        if not any(m == b"dns/txt" or m.startswith(b"dns/txt") for m in methods):
-            return perm("dkim.query_method", "q= offers no dns/txt key query")
-    times: dict[bytes, int] = {}
-    for tag in (b"t", b"x"):
-        if tag in tags:
-            if not _DIGITS.fullmatch(tags[tag].strip()):
-                return perm("dkim.syntax", f"{tag.decode()}= is not a timestamp")
-            times[tag] = int(tags[tag].strip())
-    if b"x" in times and b"t" in times and times[b"x"] < times[b"t"]:
-        return perm("dkim.timestamps", "x= is before t=")
-    if b"x" in times and times[b"x"] < (now - CLOCK_SKEW).timestamp():
-        return Refusal(result="policy", code="dkim.expired", reason="the signature has expired")
+        return _perm("dkim.canonicalization", "c= names an unknown canonicalization")
+    include = _signed_fields(tags)
+    if isinstance(include, Refusal):
+        return include
+    identity = _identity(tags, domain)
+    if isinstance(identity, Refusal):
+        return identity
+    body_length = _body_length(tags)
+    if isinstance(body_length, Refusal):
+        return body_length
+    refusal = _query_method_refusal(tags) or _timestamps_refusal(tags, now)
+    if refusal is not None:
+        return refusal
     body_hash = _base64(tags[b"bh"])
     if body_hash is None:
-        return perm("dkim.syntax", "bh= is not base64")
+        return _perm("dkim.syntax", "bh= is not base64")
     signature = _base64(tags[b"b"])
     if signature is None:
-        return perm("dkim.syntax", "b= is not base64")
+        return _perm("dkim.syntax", "b= is not base64")
     return _Signature(
         index=index,
         header=header,
@@ -440,6 +420,63 @@ def _parse_signature(
         signature=signature,
         header_b=_header_b(header[1]),
     )
+
+
+def _perm(code: str, reason: str) -> Refusal:
+    return Refusal(result="permerror", code=code, reason=reason)
+
+
+def _signed_fields(tags: dict[bytes, bytes]) -> tuple[bytes, ...] | Refusal:
+    """The lowercased ``h=`` field names; refused if too many or if From is not among them."""
+    if tags[b"h"].count(b":") >= MAX_SIGNED_FIELDS:
+        return _perm("dkim.syntax", f"h= lists more than {MAX_SIGNED_FIELDS} fields")
+    # split on ":" and strip, not a "\s*:\s*" pattern: that rescans every run of blanks
+    include = tuple(h.strip().lower() for h in tags[b"h"].strip().split(b":"))
+    if b"from" not in include:
+        return _perm("dkim.from_not_signed", "the From field is not signed")
+    return include
+
+
+def _identity(tags: dict[bytes, bytes], domain: str) -> str | Refusal:
+    """The ``i=`` identity (``@`` and the ``d=`` domain by default); refused outside ``d=``."""
+    identity = _text(tags[b"i"]).strip() if b"i" in tags else f"@{domain}"
+    id_domain = a_label(identity.rpartition("@")[2]) if "@" in identity else None
+    if id_domain is None or not (id_domain == domain or id_domain.endswith("." + domain)):
+        return _perm("dkim.identity", "i= is not within the d= domain")
+    return identity
+
+
+def _body_length(tags: dict[bytes, bytes]) -> int | Refusal | None:
+    """The ``l=`` body length, None without one; refused if it is not a number."""
+    if b"l" not in tags:
+        return None
+    if not _DIGITS.fullmatch(tags[b"l"].strip()):
+        return _perm("dkim.syntax", "l= is not a number")
+    return int(tags[b"l"].strip())
+
+
+def _query_method_refusal(tags: dict[bytes, bytes]) -> Refusal | None:
+    """Refused if ``q=`` is given and offers no DNS TXT key query."""
+    if b"q" in tags:
+        methods = [m.strip() for m in tags[b"q"].split(b":")]
+        if not any(m == b"dns/txt" or m.startswith(b"dns/txt") for m in methods):
+            return _perm("dkim.query_method", "q= offers no dns/txt key query")
+    return None
+
+
+def _timestamps_refusal(tags: dict[bytes, bytes], now: datetime) -> Refusal | None:
+    """Refused for a malformed ``t=``/``x=``, an ``x=`` before ``t=``, or an expired signature."""
+    times: dict[bytes, int] = {}
+    for tag in (b"t", b"x"):
+        if tag in tags:
+            if not _DIGITS.fullmatch(tags[tag].strip()):
+                return _perm("dkim.syntax", f"{tag.decode()}= is not a timestamp")
+            times[tag] = int(tags[tag].strip())
+    if b"x" in times and b"t" in times and times[b"x"] < times[b"t"]:
+        return _perm("dkim.timestamps", "x= is before t=")
+    if b"x" in times and times[b"x"] < (now - CLOCK_SKEW).timestamp():
+        return Refusal(result="policy", code="dkim.expired", reason="the signature has expired")
+    return None
 
 
 def _key_fits(sig: _Signature, key: DkimKey) -> Refusal | None:
@@ -490,27 +527,10 @@ def verify_dkim(
     results: dict[int, DkimSignatureResult] = {}
     keys: dict[tuple[str, str], DkimKey | Refusal] = {}
     ready: list[tuple[_Signature, DkimKey]] = []
-
-    def refuse(index: int, refusal: Refusal, **known: str | int | None) -> None:
-        tags = parse_tags(fields[index][1])
-        details = _partial(tags, _header_b(fields[index][1]))
-        details.update(known)
-        results[index] = DkimSignatureResult(
-            result=refusal.result,
-            code=refusal.code,
-            reason=refusal.reason,
-            domain=str(details["domain"]),
-            selector=str(details["selector"]),
-            algorithm=str(details["algorithm"]),
-            identity=details["identity"] if isinstance(details["identity"], str) else None,
-            body_length=details["body_length"] if isinstance(details["body_length"], int) else None,
-            header_b=str(details["header_b"]),
-        )
-
     for index, field in enumerate(fields):
         if index >= max_signatures:
-            refuse(
-                index,
+            results[index] = _refused(
+                field,
                 Refusal(
                     result="neutral",
                     code="dkim.not_checked",
@@ -518,29 +538,62 @@ def verify_dkim(
                 ),
             )
             continue
-        tags = parse_tags(field[1])
-        if tags is None:
-            refuse(index, Refusal(result="permerror", code="dkim.syntax", reason="malformed tags"))
+        prepared = _prepare(index, field, dns, keys, now)
+        if isinstance(prepared, DkimSignatureResult):
+            results[index] = prepared
             continue
-        parsed = _parse_signature(index, field, tags, now)
-        if isinstance(parsed, Refusal):
-            refuse(index, parsed)
-            continue
-        key = fetch_key(dns, parsed.selector, parsed.domain, keys)
-        if isinstance(key, DkimKey):
-            mismatch = _key_fits(parsed, key)
-            if mismatch is None:
-                ready.append((parsed, key))
-                body_hashes.request(_body_key(parsed))
-                continue
-            key_refusal = mismatch
-        else:
-            key_refusal = key
-        refuse(index, key_refusal, domain=parsed.domain, selector=parsed.selector)
-
+        ready.append(prepared)
+        body_hashes.request(_body_key(prepared[0]))
+    # Every body hash is requested before any is read: one walk per canonicalization serves all.
     for sig, key in ready:
         results[sig.index] = _verify(sig, key, headers, body_hashes)
     return tuple(results[i] for i in range(len(fields)))
+
+
+def _prepare(
+    index: int,
+    field: tuple[bytes, bytes],
+    dns: DnsResolver,
+    keys: dict[tuple[str, str], DkimKey | Refusal],
+    now: datetime,
+) -> tuple[_Signature, DkimKey] | DkimSignatureResult:
+    """Parse one signature and fetch a fitting key; the result already if either is refused."""
+    tags = parse_tags(field[1])
+    if tags is None:
+        return _refused(
+            field, Refusal(result="permerror", code="dkim.syntax", reason="malformed tags")
+        )
+    parsed = _parse_signature(index, field, tags, now)
+    if isinstance(parsed, Refusal):
+        return _refused(field, parsed)
+    key = fetch_key(dns, parsed.selector, parsed.domain, keys)
+    if isinstance(key, DkimKey):
+        mismatch = _key_fits(parsed, key)
+        if mismatch is None:
+            return parsed, key
+        key_refusal = mismatch
+    else:
+        key_refusal = key
+    return _refused(field, key_refusal, domain=parsed.domain, selector=parsed.selector)
+
+
+def _refused(
+    field: tuple[bytes, bytes], refusal: Refusal, **known: str | int | None
+) -> DkimSignatureResult:
+    """The result of a signature refused before verification, with what its tags still tell."""
+    details = _partial(parse_tags(field[1]), _header_b(field[1]))
+    details.update(known)
+    return DkimSignatureResult(
+        result=refusal.result,
+        code=refusal.code,
+        reason=refusal.reason,
+        domain=str(details["domain"]),
+        selector=str(details["selector"]),
+        algorithm=str(details["algorithm"]),
+        identity=details["identity"] if isinstance(details["identity"], str) else None,
+        body_length=details["body_length"] if isinstance(details["body_length"], int) else None,
+        header_b=str(details["header_b"]),
+    )
 
 
 def _body_key(sig: _Signature) -> BodyHashKey:

@@ -69,6 +69,9 @@ _POLICIES: Final[tuple[Policy, ...]] = ("none", "quarantine", "reject")
 _MAX_WALK: Final = 8
 _TAG_NAME = re.compile(r"^[A-Za-z]+$")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\s,!]+$")
+_KNOWN_TAGS: Final = frozenset(
+    {"p", "sp", "np", "adkim", "aspf", "pct", "t", "psd", "rua", "ruf", "fo", "rf", "ri"}
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -123,9 +126,24 @@ def parse_dmarc_record(text: str) -> DmarcRecord | None:
     name, eq, version = parts[0].partition("=")
     if not eq or name.strip().lower() != "v" or version.strip() != "DMARC1":
         return None
-    tags: dict[str, str] = {}
     problems: list[str] = []
-    for part in parts[1:]:
+    tags = _read_tags(parts[1:], problems)
+    fields: dict[str, object] = {}
+    invalid = _read_policies(tags, fields, problems)
+    _read_options(tags, fields, problems)
+    problems.extend(f"unknown tag {tag} ignored" for tag in tags if tag not in _KNOWN_TAGS)
+    return DmarcRecord(
+        text=text,
+        invalid_policy=invalid,
+        problems=tuple(problems),
+        **fields,  # type: ignore[arg-type]  # each value was validated above
+    )
+
+
+def _read_tags(parts: Sequence[str], problems: list[str]) -> dict[str, str]:
+    """The ``tag=value`` pairs after the version; a malformed or repeated tag is noted, skipped."""
+    tags: dict[str, str] = {}
+    for part in parts:
         if not part.strip():
             continue
         tag, eq, value = part.partition("=")
@@ -137,7 +155,11 @@ def parse_dmarc_record(text: str) -> DmarcRecord | None:
             problems.append(f"repeated tag {tag} ignored")
             continue
         tags[tag] = value.strip()
-    fields: dict[str, object] = {}
+    return tags
+
+
+def _read_policies(tags: dict[str, str], fields: dict[str, object], problems: list[str]) -> bool:
+    """Put valid ``p``, ``sp`` and ``np`` into ``fields``; True if any of them was invalid."""
     invalid = False
     for tag in ("p", "sp", "np"):
         if tag in tags:
@@ -147,6 +169,11 @@ def parse_dmarc_record(text: str) -> DmarcRecord | None:
                 problems.append(f"invalid {tag}={tags[tag]}")
             else:
                 fields[tag] = policy
+    return invalid
+
+
+def _read_options(tags: dict[str, str], fields: dict[str, object], problems: list[str]) -> None:
+    """Put the valid non-policy tags into ``fields``; a bad value keeps the default, noted."""
     for tag in ("adkim", "aspf"):
         if tag in tags:
             mode = tags[tag].lower()
@@ -175,14 +202,6 @@ def parse_dmarc_record(text: str) -> DmarcRecord | None:
     for tag in ("rua", "ruf"):
         if tag in tags:
             fields[tag] = _uris(tags[tag])
-    known = {"p", "sp", "np", "adkim", "aspf", "pct", "t", "psd", "rua", "ruf", "fo", "rf", "ri"}
-    problems.extend(f"unknown tag {tag} ignored" for tag in tags if tag not in known)
-    return DmarcRecord(
-        text=text,
-        invalid_policy=invalid,
-        problems=tuple(problems),
-        **fields,  # type: ignore[arg-type]  # each value was validated above
-    )
 
 
 def sampling_value(message_hash: str | bytes) -> float:
@@ -470,27 +489,9 @@ def _evaluate_one(
     try:
         found = _discover(author, ctx)
     except _Unknown as exc:
-        return DmarcResult(
-            result="temperror",
-            from_domain=author,
-            reason=Reason(
-                code="dmarc.dns_temporary",
-                message=f"the DMARC policy of {author} could not be looked up: {exc}",
-            ),
-        )
+        return _undiscovered(author, exc)
     if found is None:
-        duplicated = sorted(n for n in ctx.duplicated if f".{author}".endswith(f".{n}"))
-        if duplicated:
-            reason = Reason(
-                code="dmarc.multiple_records",
-                message=(
-                    f"{', '.join(duplicated)} publishes more than one DMARC record, "
-                    f"so they are discarded and no policy applies to {author}"
-                ),
-            )
-        else:
-            reason = Reason(code="dmarc.no_policy", message=f"{author} publishes no DMARC policy")
-        return DmarcResult(result="none", from_domain=author, reason=reason)
+        return _no_policy(author, ctx)
     record = found.record
     subdomain = found.domain != author
     # Filled in step by step; every return below is an evolution of it.
@@ -503,22 +504,89 @@ def _evaluate_one(
         testing=record.testing,
     )
     if record.invalid_policy:
-        problems = "; ".join(record.problems)
         if not record.rua:
-            return attrs.evolve(
-                outcome,
-                result="permerror",
-                reason=Reason(
-                    code="dmarc.invalid_record",
-                    message=(
-                        f"the DMARC record of {found.domain} has an invalid policy ({problems}) "
-                        "and no report address, so DMARC does not apply"
-                    ),
-                ),
-            )
+            return _invalid_record(outcome, found)
         # RFC 9989 section 4.10.1: act as if the record said p=none.
         record = attrs.evolve(record, p="none", sp="none", np="none")
+    spf_aligned, dkim_aligned, unknown = _alignment(author, spf, dkim_domains, record, ctx)
+    published: Policy = (record.sp or record.p) if subdomain else record.p
+    outcome = attrs.evolve(
+        outcome,
+        spf_aligned=spf_aligned,
+        dkim_aligned=dkim_aligned,
+        policy=published,
+        org_domain=ctx.cached_org(author),
+    )
+    if spf_aligned or dkim_aligned:
+        return _passed(outcome, author)
+    if unknown is not None:
+        return _temperror(outcome, f"alignment with {author} could not be decided: {unknown}")
+    nonexistent = False
+    if subdomain and record.np is not None and record.np != published:
+        try:
+            nonexistent = not _exists(author, ctx.dns)
+        except _Unknown as exc:
+            return _temperror(
+                outcome, f"whether {author} exists (for np=) could not be decided: {exc}"
+            )
+        if nonexistent:
+            published = record.np
+    source = "np" if nonexistent else ("sp" if subdomain and record.sp else "p")
+    return _failed(outcome, author, record, published, source, sample)
 
+
+def _undiscovered(author: str, exc: _Unknown) -> DmarcResult:
+    """``temperror``: the DNS failed before a policy for ``author`` could be found."""
+    return DmarcResult(
+        result="temperror",
+        from_domain=author,
+        reason=Reason(
+            code="dmarc.dns_temporary",
+            message=f"the DMARC policy of {author} could not be looked up: {exc}",
+        ),
+    )
+
+
+def _no_policy(author: str, ctx: _Context) -> DmarcResult:
+    """``none``: no record covers ``author``, or the ones that would were duplicated."""
+    duplicated = sorted(n for n in ctx.duplicated if f".{author}".endswith(f".{n}"))
+    if duplicated:
+        reason = Reason(
+            code="dmarc.multiple_records",
+            message=(
+                f"{', '.join(duplicated)} publishes more than one DMARC record, "
+                f"so they are discarded and no policy applies to {author}"
+            ),
+        )
+    else:
+        reason = Reason(code="dmarc.no_policy", message=f"{author} publishes no DMARC policy")
+    return DmarcResult(result="none", from_domain=author, reason=reason)
+
+
+def _invalid_record(outcome: DmarcResult, found: _Policy) -> DmarcResult:
+    """``permerror``: an invalid policy and no report address to act as ``p=none`` for."""
+    problems = "; ".join(found.record.problems)
+    return attrs.evolve(
+        outcome,
+        result="permerror",
+        reason=Reason(
+            code="dmarc.invalid_record",
+            message=(
+                f"the DMARC record of {found.domain} has an invalid policy ({problems}) "
+                "and no report address, so DMARC does not apply"
+            ),
+        ),
+    )
+
+
+def _alignment(
+    author: str,
+    spf: SpfResult | None,
+    dkim_domains: Sequence[str],
+    record: DmarcRecord,
+    ctx: _Context,
+) -> tuple[bool, bool, _Unknown | None]:
+    """Whether SPF and DKIM align with ``author``, and the first DNS failure met deciding it."""
     spf_aligned = dkim_aligned = False
     unknown: _Unknown | None = None
     if spf is not None and spf.result == "pass" and spf.identity == "mailfrom" and spf.domain:
@@ -536,47 +604,38 @@ def _evaluate_one(
                 break
         except _Unknown as exc:
             unknown = unknown or exc
-    published: Policy = (record.sp or record.p) if subdomain else record.p
-    outcome = attrs.evolve(
-        outcome,
-        spf_aligned=spf_aligned,
-        dkim_aligned=dkim_aligned,
-        policy=published,
-        org_domain=ctx.cached_org(author),
+    return spf_aligned, dkim_aligned, unknown
+
+
+def _passed(outcome: DmarcResult, author: str) -> DmarcResult:
+    which = " and ".join(
+        name for name, ok in (("SPF", outcome.spf_aligned), ("DKIM", outcome.dkim_aligned)) if ok
     )
-    if spf_aligned or dkim_aligned:
-        which = " and ".join(
-            name for name, ok in (("SPF", spf_aligned), ("DKIM", dkim_aligned)) if ok
-        )
-        return attrs.evolve(
-            outcome,
-            result="pass",
-            reason=Reason(code="dmarc.pass", message=f"{which} aligned with {author}"),
-        )
-    if unknown is not None:
-        return attrs.evolve(
-            outcome,
-            result="temperror",
-            reason=Reason(
-                code="dmarc.dns_temporary",
-                message=f"alignment with {author} could not be decided: {unknown}",
-            ),
-        )
-    nonexistent = False
-    if subdomain and record.np is not None and record.np != published:
-        try:
-            nonexistent = not _exists(author, ctx.dns)
-        except _Unknown as exc:
-            return attrs.evolve(
-                outcome,
-                result="temperror",
-                reason=Reason(
-                    code="dmarc.dns_temporary",
-                    message=f"whether {author} exists (for np=) could not be decided: {exc}",
-                ),
-            )
-        if nonexistent:
-            published = record.np
+    return attrs.evolve(
+        outcome,
+        result="pass",
+        reason=Reason(code="dmarc.pass", message=f"{which} aligned with {author}"),
+    )
+
+
+def _temperror(outcome: DmarcResult, message: str) -> DmarcResult:
+    return attrs.evolve(
+        outcome,
+        result="temperror",
+        reason=Reason(code="dmarc.dns_temporary", message=message),
+    )
+
+
+def _failed(
+    outcome: DmarcResult,
+    author: str,
+    record: DmarcRecord,
+    published: Policy,
+    source: str,
+    sample: float | None,
+) -> DmarcResult:
+    """``fail`` under the ``published`` policy (from tag ``source``), lowered a level by ``t=y``
+    or ``pct`` sampling."""
     applied = published
     sampled_out = False
     lowered = ""
@@ -587,10 +646,9 @@ def _evaluate_one(
         applied = _LOWER[published]
         sampled_out = True
         lowered = f"pct={record.pct} (this message is outside the sample)"
-    source = "np" if nonexistent else ("sp" if subdomain and record.sp else "p")
     message = f"no aligned SPF or DKIM pass for {author}; policy {source}={published}"
-    if subdomain:
-        message += f" of {found.domain}"
+    if outcome.policy_domain != author:
+        message += f" of {outcome.policy_domain}"
     if lowered and applied != published:
         message += f", applied as {applied} because of {lowered}"
     return attrs.evolve(

@@ -316,35 +316,46 @@ def _check_dkim(resolver: DnsResolver, domain: str, selector: DkimSelector) -> D
     name = f"{selector.selector}._domainkey.{domain}"
     check = f"dkim:{selector.selector}"
     if selector.cname_target is not None:
-        target = _name(selector.cname_target)
-        expected = DnsRecord(type="CNAME", name=name, value=target)
-        try:
-            found = tuple(_name(t) for t in resolver.cname(name))
-            txt = () if found else _txt(resolver, name)
-        except DnsTemporaryError as exc:
-            return _temporary(check, exc, expected)
-        if target in found:
-            return DnsCheck(
-                check=check,
-                status=CheckStatus.PASSED,
-                message=f"{name} points to {target}",
-                expected=expected,
-                found=found,
-            )
-        if found or txt:
-            return DnsCheck(
-                check=check,
-                status=CheckStatus.WRONG,
-                message=f"{name} must be a CNAME to {target}, so that key rotation works",
-                expected=expected,
-                found=found or txt,
-            )
+        return _check_dkim_cname(resolver, name, check, _name(selector.cname_target))
+    return _check_dkim_key(resolver, name, check, selector)
+
+
+def _check_dkim_cname(resolver: DnsResolver, name: str, check: str, target: str) -> DnsCheck:
+    """The selector must be a CNAME to ``target``, so that its owner can rotate the key."""
+    expected = DnsRecord(type="CNAME", name=name, value=target)
+    try:
+        found = tuple(_name(t) for t in resolver.cname(name))
+        txt = () if found else _txt(resolver, name)
+    except DnsTemporaryError as exc:
+        return _temporary(check, exc, expected)
+    if target in found:
         return DnsCheck(
             check=check,
-            status=CheckStatus.MISSING,
-            message=f"{name} is not published",
+            status=CheckStatus.PASSED,
+            message=f"{name} points to {target}",
             expected=expected,
+            found=found,
         )
+    if found or txt:
+        return DnsCheck(
+            check=check,
+            status=CheckStatus.WRONG,
+            message=f"{name} must be a CNAME to {target}, so that key rotation works",
+            expected=expected,
+            found=found or txt,
+        )
+    return DnsCheck(
+        check=check,
+        status=CheckStatus.MISSING,
+        message=f"{name} is not published",
+        expected=expected,
+    )
+
+
+def _check_dkim_key(
+    resolver: DnsResolver, name: str, check: str, selector: DkimSelector
+) -> DnsCheck:
+    """The selector must publish exactly one DKIM key: the one we sign with."""
     key = _key(selector.public_key or "")
     expected = DnsRecord(type="TXT", name=name, value=f"v=DKIM1; k={selector.key_type}; p={key}")
     try:

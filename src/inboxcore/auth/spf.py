@@ -197,20 +197,8 @@ def check_spf(
     (pyspf's own clock and ``unknown`` otherwise). Never raises for anything the sender or the
     DNS can do: a broken record is ``permerror``, a DNS failure ``temperror``.
     """
-    sender = (mail_from or "").strip()
-    if sender.startswith("<") and sender.endswith(">"):
-        sender = sender[1:-1].strip()
     helo_name = (helo or "").strip()
-    identity: Literal["mailfrom", "helo"]
-    if sender:
-        identity = "mailfrom"
-        local, at, domain = sender.rpartition("@")
-        if not at:
-            local, domain = "postmaster", sender
-        local = local or "postmaster"
-    else:
-        identity = "helo"
-        local, domain = "postmaster", helo_name
+    identity, local, domain = _sender_identity(mail_from, helo_name)
     if not domain:
         return SpfResult(
             result="none",
@@ -238,11 +226,45 @@ def check_spf(
             ip=ip,
             reason=f"{ip!r} is not an IP address, so SPF cannot be evaluated",
         )
+    query = _query(dns, client, f"{local}@{checked}", helo_name or checked, identity, receiver, now)
+    result, _code, explanation = query.check()
+    return _result(query, result, explanation, checked, identity, client)
+
+
+def _sender_identity(
+    mail_from: str | None, helo_name: str
+) -> tuple[Literal["mailfrom", "helo"], str, str]:
+    """Which identity is checked (MAIL FROM or HELO), with its local part and domain.
+
+    A null sender is checked as ``postmaster@`` the HELO name; an address without a local part
+    as ``postmaster@`` its domain.
+    """
+    sender = (mail_from or "").strip()
+    if sender.startswith("<") and sender.endswith(">"):
+        sender = sender[1:-1].strip()
+    if not sender:
+        return "helo", "postmaster", helo_name
+    local, at, domain = sender.rpartition("@")
+    if not at:
+        local, domain = "postmaster", sender
+    return "mailfrom", local or "postmaster", domain
+
+
+def _query(
+    dns: DnsResolver,
+    client: str,
+    sender: str,
+    helo_name: str,
+    identity: Literal["mailfrom", "helo"],
+    receiver: str | None,
+    now: datetime | None,
+) -> _PortQuery:
+    """A pyspf query for ``sender`` from ``client``, asking our DNS port, ready to check."""
     query = _PortQuery(
         dns,
         i=client,
-        s=f"{local}@{checked}",
-        h=helo_name or checked,
+        s=sender,
+        h=helo_name,
         receiver=receiver,
         strict=True,
         querytime=0,
@@ -252,8 +274,7 @@ def check_spf(
     if now is not None:
         query.t = str(int(now.timestamp()))
     query.set_default_explanation(DEFAULT_EXPLANATION)
-    result, _code, explanation = query.check()
-    return _result(query, result, explanation, checked, identity, client)
+    return query
 
 
 def _result(

@@ -28,7 +28,7 @@ from functools import cached_property
 
 import attrs
 
-from inboxcore.mail.bounce_patterns import (
+from inboxcore.mail._bounce_patterns import (
     _ADDRESS,
     _BOUNCE_BODY,
     _BOUNCE_SUBJECT,

@@ -58,14 +58,14 @@ import attrs
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import ConfigurationError, Problem
 from inboxcore.domain.text import replace_controls
-from inboxcore.mail.forward_fields import (
+from inboxcore.mail._forward_fields import (
     _attribution_fields,
     _author,
     _compile_template,
     _mailboxes,
     _sent_at,
 )
-from inboxcore.mail.forward_fields import (
+from inboxcore.mail._forward_fields import (
     _clean_mailbox_text as _clean_mailbox_text,  # explicit: the tests read it here
 )
 from inboxcore.mail.forward_languages import FORWARD_LANGUAGES, ForwardLanguage

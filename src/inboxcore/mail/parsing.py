@@ -38,11 +38,11 @@ from inboxcore.domain.text import (
     decode_rfc2047,
     replace_controls,
 )
-from inboxcore.mail.header_values import _FOLD, _parse_date, _parse_structured, _safe_filename
-from inboxcore.mail.html_text import html_to_text
-from inboxcore.mail.mime_scan import MAX_HEADER_FIELDS as MAX_HEADER_FIELDS
-from inboxcore.mail.mime_scan import _Field, _find_delimiters, _scan_headers
-from inboxcore.mail.transfer_encodings import (
+from inboxcore.mail._header_values import _FOLD, _parse_date, _parse_structured, _safe_filename
+from inboxcore.mail._html_text import html_to_text
+from inboxcore.mail._mime_scan import MAX_HEADER_FIELDS as MAX_HEADER_FIELDS
+from inboxcore.mail._mime_scan import _Field, _find_delimiters, _scan_headers
+from inboxcore.mail._transfer_encodings import (
     _base64_decode,
     _base64_size,
     _base64_stats,

@@ -35,9 +35,9 @@ the same header checks, RFC 2047 encoding, Message-ID on our domain, loop header
 Automatic mail (notifications, verification) is also marked ``Auto-Submitted: auto-generated``
 (RFC 3834) and ``X-Auto-Response-Suppress: All``.
 
-The builder itself is :mod:`inboxcore.policies.outbound_build`, and the parts of a reply decided
+The builder itself is :mod:`inboxcore.policies._outbound_build`, and the parts of a reply decided
 from the conversation (subject, References, Cc, envelope sender, excerpt) are
-:mod:`inboxcore.policies.reply_parts`; this module re-exports their public names.
+:mod:`inboxcore.policies._reply_parts`; this module re-exports their public names.
 
 **One source for threading.** The conversation-token keys and the Message-ID domain decide
 whether an answer to our mail finds its conversation again, so intake and outbound must use the
@@ -94,13 +94,13 @@ from inboxcore.domain.model import (
 )
 from inboxcore.domain.tokens import Signer
 from inboxcore.mail.classify import LOOP_HEADER
-from inboxcore.policies.outbound_build import (
+from inboxcore.policies._outbound_build import (
     build_mail,
     check_header_value,
     display_address,
     text_to_html,
 )
-from inboxcore.policies.reply_parts import (
+from inboxcore.policies._reply_parts import (
     EXCERPT_LENGTH,
     MAX_OUTBOUND_REFERENCES,
     customer_messages,

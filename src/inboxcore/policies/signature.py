@@ -42,7 +42,7 @@ import nh3
 
 from inboxcore.domain.errors import Problem
 from inboxcore.domain.model import SignatureSettings, User
-from inboxcore.policies.signature_tokens import (
+from inboxcore.policies._signature_tokens import (
     render_text_template,
     substitute,
     template_pieces,

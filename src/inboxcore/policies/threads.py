@@ -46,8 +46,8 @@ service makes it a notice), reason ``automatic_unproven``, linked to nothing: a 
 no conversation, no delivery status and no ticket. A forwarding confirmation always gets its own
 conversation.
 
-Subjects are read by :mod:`inboxcore.policies.thread_subjects`, and conversation tokens and
-bounce tags are made and read by :mod:`inboxcore.policies.thread_tokens`; this module re-exports
+Subjects are read by :mod:`inboxcore.policies._thread_subjects`, and conversation tokens and
+bounce tags are made and read by :mod:`inboxcore.policies._thread_tokens`; this module re-exports
 their public names.
 """
 
@@ -77,12 +77,12 @@ from inboxcore.domain.tokens import Signer
 from inboxcore.mail.parsing import ParsedMessage
 from inboxcore.mail.sender import SenderResolution, SenderSource
 from inboxcore.mail.suffixes import registrable_domain
-from inboxcore.policies.thread_subjects import (
+from inboxcore.policies._thread_subjects import (
     is_reply_subject,
     strip_subject_prefixes,
     subject_key,
 )
-from inboxcore.policies.thread_tokens import (
+from inboxcore.policies._thread_tokens import (
     BOUNCE_TAG_DIGEST_SIZE,
     BOUNCE_TAG_HEADER,
     BOUNCE_TAG_SALT,

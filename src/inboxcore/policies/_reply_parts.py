@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Final
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.ids import MessageId
 from inboxcore.domain.model import Channel, DeliveryStatus, Direction, Message, MessageKind
-from inboxcore.policies.outbound_build import check_header_value
+from inboxcore.policies._outbound_build import check_header_value
 from inboxcore.policies.threads import bounce_address, make_bounce_tag, strip_subject_prefixes
 
 if TYPE_CHECKING:

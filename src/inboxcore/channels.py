@@ -49,7 +49,20 @@ from inboxcore.domain.errors import (
     InvalidValueError,
     Problem,
 )
-from inboxcore.domain.model import Account, Channel, ChannelState, FromNameMode, User, from_name_key
+from inboxcore.domain.model import Account, Channel, ChannelState, User
+
+# The limits stay importable from here, where they were defined before the from-name moved.
+from inboxcore.policies._from_name import MAX_CHANNEL_NAME_LENGTH as MAX_CHANNEL_NAME_LENGTH
+from inboxcore.policies._from_name import MAX_COMPANY_LENGTH as MAX_COMPANY_LENGTH
+from inboxcore.policies._from_name import (
+    FromNameFormats,
+    check_channel_name,
+    check_company_name,
+    check_from_name_available,
+    check_from_name_format,
+    render_from_name,
+    template_fields,
+)
 
 __all__ = [
     "CHANNEL_TRANSITIONS",
@@ -100,21 +113,6 @@ def _domain(value: str) -> str:
 
 def _optional_domain(value: str | None) -> str | None:
     return None if value is None else _domain(value)
-
-
-def _template_fields(template: str) -> tuple[set[str], str | None]:
-    """The replacement fields of a ``str.format`` template, or the reason it does not parse."""
-    fields: set[str] = set()
-    try:
-        for _, name, spec, conversion in string.Formatter().parse(template):
-            if name is None:
-                continue
-            if spec or conversion:
-                return fields, f"{{{name}}} may not carry a format spec or conversion"
-            fields.add(name)
-    except ValueError as exc:
-        return fields, str(exc)
-    return fields, None
 
 
 @attrs.frozen(kw_only=True)
@@ -233,7 +231,7 @@ def check_hosted_domain_config(config: HostedDomainConfig) -> tuple[Problem, ...
         if plan.default_from_template is not None
     ]
     for field, template in templates:
-        fields, error = _template_fields(template)
+        fields, error = template_fields(template)
         if error is not None:
             problems.append(Problem(code="hosting.template_syntax", message=error, field=field))
             continue
@@ -418,6 +416,13 @@ def normalize_forwarding_local_part(text: str) -> str:
 _ALLOWED_LOCAL_CHARS: Final = frozenset(string.ascii_lowercase + string.digits + ".-_")
 
 
+_FORWARDING_FIELD: Final = "forwarding_address"
+
+
+def _forwarding_problem(code: str, message: str) -> Problem:
+    return Problem(code=f"forwarding_address.{code}", message=message, field=_FORWARDING_FIELD)
+
+
 def check_forwarding_local_part(
     local: str, config: HostedDomainConfig | None = None
 ) -> tuple[Problem, ...]:
@@ -427,72 +432,60 @@ def check_forwarding_local_part(
     that every provider's forwarding form accepts; ``+`` is refused because it starts a plus-tag);
     dots neither first, last nor doubled; between the minimum length and 64 octets; not reserved.
     """
-    field = "forwarding_address"
     min_length = config.forwarding_min_length if config is not None else DEFAULT_MIN_LENGTH
     reserved = config.reserved_local_parts if config is not None else _DEFAULT_RESERVED
     if not local:
-        return (Problem(code="forwarding_address.empty", message="enter an address", field=field),)
-    problems: list[Problem] = []
-    if local != local.lower():
+        return (_forwarding_problem("empty", "enter an address"),)
+    problems = _character_problems(local) + _length_problems(local, min_length)
+    if _reserved_key(local) in reserved:
         problems.append(
-            Problem(
-                code="forwarding_address.uppercase",
-                message="use lowercase letters only",
-                field=field,
+            _forwarding_problem(
+                "reserved", f"{local!r} is reserved for mail systems and cannot be used"
             )
         )
+    return tuple(problems)
+
+
+def _character_problems(local: str) -> list[Problem]:
+    """The rules on which characters a forwarding local part uses, and where its dots go."""
+    problems: list[Problem] = []
+    if local != local.lower():
+        problems.append(_forwarding_problem("uppercase", "use lowercase letters only"))
     if "+" in local:
         problems.append(
-            Problem(
-                code="forwarding_address.plus_sign",
-                message="'+' is not allowed: it starts a plus-tag",
-                field=field,
-            )
+            _forwarding_problem("plus_sign", "'+' is not allowed: it starts a plus-tag")
         )
     bad = sorted({c for c in local.lower() if c not in _ALLOWED_LOCAL_CHARS and c != "+"})
     if bad:
         shown = " ".join(repr(c) for c in bad)
         problems.append(
-            Problem(
-                code="forwarding_address.invalid_characters",
-                message=f"only letters a-z, digits, '.', '-' and '_' are allowed, not {shown}",
-                field=field,
+            _forwarding_problem(
+                "invalid_characters",
+                f"only letters a-z, digits, '.', '-' and '_' are allowed, not {shown}",
             )
         )
     if local.startswith(".") or local.endswith(".") or ".." in local:
         problems.append(
-            Problem(
-                code="forwarding_address.dot_placement",
-                message="a dot may not come first, last, or twice in a row",
-                field=field,
+            _forwarding_problem(
+                "dot_placement", "a dot may not come first, last, or twice in a row"
             )
         )
+    return problems
+
+
+def _length_problems(local: str, min_length: int) -> list[Problem]:
+    """The rules on a forwarding local part's length: 64 octets at most, ``min_length`` at least."""
+    problems: list[Problem] = []
     octets = len(local.encode("utf-8"))
     if octets > MAX_LOCAL_OCTETS:
         problems.append(
-            Problem(
-                code="forwarding_address.too_long",
-                message=f"at most {MAX_LOCAL_OCTETS} characters (this is {octets})",
-                field=field,
+            _forwarding_problem(
+                "too_long", f"at most {MAX_LOCAL_OCTETS} characters (this is {octets})"
             )
         )
     if len(local) < min_length:
-        problems.append(
-            Problem(
-                code="forwarding_address.too_short",
-                message=f"at least {min_length} characters",
-                field=field,
-            )
-        )
-    if _reserved_key(local) in reserved:
-        problems.append(
-            Problem(
-                code="forwarding_address.reserved",
-                message=f"{local!r} is reserved for mail systems and cannot be used",
-                field=field,
-            )
-        )
-    return tuple(problems)
+        problems.append(_forwarding_problem("too_short", f"at least {min_length} characters"))
+    return problems
 
 
 def forwarding_address(local: str, account: Account, config: HostedDomainConfig) -> EmailAddress:
@@ -574,165 +567,6 @@ def transition_diagram() -> str:
         lines.append(f"    {state.value} --> {new.value}: {step.value}")
     lines.append("    disconnected --> [*]")
     return "\n".join(lines) + "\n"
-
-
-# --- from-name ---------------------------------------------------------------------------------
-
-_FROM_NAME_FIELDS: Final = frozenset(
-    {"agent_first_name", "agent_last_name", "agent_full_name", "company"}
-)
-_AGENT_FIELDS: Final = frozenset({"agent_first_name", "agent_last_name", "agent_full_name"})
-MAX_COMPANY_LENGTH: Final = 100
-
-
-@attrs.frozen(kw_only=True)
-class FromNameFormats:
-    """How each :class:`~inboxcore.domain.model.FromNameMode` renders the display name.
-
-    Templates use ``{agent_first_name}``, ``{agent_last_name}``, ``{agent_full_name}`` and
-    ``{company}``. When a template needs an agent's name the agent does not have, the company
-    format is used instead, so a contact never sees " from Acme".
-    """
-
-    agent_and_company: str = "{agent_first_name} from {company}"
-    company: str = "{company}"
-
-    def __attrs_post_init__(self) -> None:
-        problems = check_from_name_format(self.agent_and_company, "agent_and_company")
-        problems += check_from_name_format(self.company, "company")
-        if problems:
-            raise ConfigurationError(problems)
-
-
-def check_from_name_format(template: str, field: str = "from_name_format") -> tuple[Problem, ...]:
-    """Problems with a from-name format: syntax and unknown fields."""
-    fields, error = _template_fields(template)
-    if error is not None:
-        return (Problem(code="from_name.format_syntax", message=error, field=field),)
-    unknown = sorted(fields - _FROM_NAME_FIELDS)
-    if unknown:
-        return (
-            Problem(
-                code="from_name.format_unknown_field",
-                message=f"unknown fields {unknown}; use {sorted(_FROM_NAME_FIELDS)}",
-                field=field,
-            ),
-        )
-    return ()
-
-
-def _one_line(text: str) -> str:
-    """Text fit for a header: control characters gone, white space collapsed."""
-    cleaned = "".join(" " if unicodedata.category(c).startswith("C") else c for c in text)
-    return " ".join(cleaned.split())
-
-
-def render_from_name(
-    channel: Channel, agent: User | None, formats: FromNameFormats | None = None
-) -> str:
-    """The display name a contact sees for a reply by ``agent`` (None: no agent, e.g. a bot).
-
-    One line, white space collapsed, no control characters: safe for a header.
-    """
-    formats = formats or FromNameFormats()
-    values = {
-        "agent_first_name": _one_line(agent.first_name) if agent else "",
-        "agent_last_name": _one_line(agent.last_name) if agent else "",
-        "agent_full_name": _one_line(agent.full_name) if agent else "",
-        "company": _one_line(channel.company_name),
-    }
-    template = formats.company
-    if channel.from_name_mode is FromNameMode.AGENT_AND_COMPANY:
-        fields, _ = _template_fields(formats.agent_and_company)
-        needed = fields & _AGENT_FIELDS
-        if all(values[f] for f in needed):
-            template = formats.agent_and_company
-    return _one_line(template.format_map(values))
-
-
-MAX_CHANNEL_NAME_LENGTH: Final = 100
-
-
-def check_channel_name(name: str) -> tuple[Problem, ...]:
-    """Problems with a channel's name (shown in the inbox, the source of its address slug)."""
-    shown = _one_line(name)
-    if not shown:
-        return (Problem(code="channel.name_required", message="enter a name", field="name"),)
-    if len(shown) > MAX_CHANNEL_NAME_LENGTH:
-        return (
-            Problem(
-                code="channel.name_too_long",
-                message=f"at most {MAX_CHANNEL_NAME_LENGTH} characters",
-                field="name",
-            ),
-        )
-    return ()
-
-
-def check_company_name(company: str) -> tuple[Problem, ...]:
-    """Problems with the company name a from-name is made of."""
-    field = "company_name"
-    shown = _one_line(company)
-    if not shown:
-        return (
-            Problem(code="from_name.company_required", message="enter a company name", field=field),
-        )
-    problems: list[Problem] = []
-    if any(unicodedata.category(c) in ("Cc", "Cf") for c in company):
-        problems.append(
-            Problem(
-                code="from_name.control_characters",
-                message="the name may not contain line breaks or invisible characters",
-                field=field,
-            )
-        )
-    if len(shown) > MAX_COMPANY_LENGTH:
-        problems.append(
-            Problem(
-                code="from_name.too_long",
-                message=f"at most {MAX_COMPANY_LENGTH} characters",
-                field=field,
-            )
-        )
-    if "@" in shown or "<" in shown or ">" in shown:
-        problems.append(
-            Problem(
-                code="from_name.looks_like_address",
-                message="a from-name may not contain '@', '<' or '>': mail clients would show "
-                "it as an address, and filters treat that as spoofing",
-                field=field,
-            )
-        )
-    return tuple(problems)
-
-
-def check_from_name_available(
-    channel: Channel, company: str, others: Iterable[Channel]
-) -> tuple[Problem, ...]:
-    """Whether another live channel of the account already uses this from-name.
-
-    Compared by :func:`~inboxcore.domain.model.from_name_key` (NFKC, case folding, collapsed space);
-    disconnected channels no longer hold their name.
-    """
-    key = from_name_key(company)
-    if not key:
-        return ()
-    for other in others:
-        if (
-            other.id != channel.id
-            and other.account_id == channel.account_id
-            and other.state is not ChannelState.DISCONNECTED
-            and other.from_name_key == key
-        ):
-            return (
-                Problem(
-                    code="from_name.taken",
-                    message=f"the from-name {company.strip()!r} is already used by the channel "
-                    f"{other.name!r}",
-                    field="company_name",
-                ),
-            )
-    return ()
 
 
 # --- from-address ------------------------------------------------------------------------------

@@ -341,8 +341,34 @@ def check_routing_settings(settings: RoutingSettings, snapshot: DirectorySnapsho
     ``snapshot`` must hold the selected users, the selected teams and their members (presence
     and counts are not needed). An empty list means the settings can be saved.
     """
+    problems = _mode_problems(settings)
+    if RoutingMode.USERS_AND_TEAMS not in (settings.mode, settings.fallback):
+        return problems
+    if not settings.user_ids and not settings.team_ids:
+        problems.append(
+            Problem(
+                code="routing.no_candidates",
+                message="Select at least one user or team to assign conversations to.",
+                field="routing.user_ids",
+            )
+        )
+        return problems
+    problems += _user_problems(settings, snapshot)
+    problems += _team_problems(settings, snapshot)
+    if not any(snapshot.is_active(u) for u in candidate_ids(settings, snapshot.teams)):
+        problems.append(
+            Problem(
+                code="routing.no_active_candidates",
+                message="Nobody among the selected users and teams is active.",
+                field="routing.user_ids",
+            )
+        )
+    return problems
+
+
+def _mode_problems(settings: RoutingSettings) -> list[Problem]:
+    """What is wrong with the cap and the fallback, whoever the candidates are."""
     problems: list[Problem] = []
-    uses_rotation = RoutingMode.USERS_AND_TEAMS in (settings.mode, settings.fallback)
     cap = settings.max_open_per_agent
     if cap is not None and cap < 1:
         problems.append(
@@ -360,17 +386,12 @@ def check_routing_settings(settings: RoutingSettings, snapshot: DirectorySnapsho
                 field="routing.fallback",
             )
         )
-    if not uses_rotation:
-        return problems
-    if not settings.user_ids and not settings.team_ids:
-        problems.append(
-            Problem(
-                code="routing.no_candidates",
-                message="Select at least one user or team to assign conversations to.",
-                field="routing.user_ids",
-            )
-        )
-        return problems
+    return problems
+
+
+def _user_problems(settings: RoutingSettings, snapshot: DirectorySnapshot) -> list[Problem]:
+    """Selected users that do not exist or are deactivated, each named once."""
+    problems: list[Problem] = []
     for uid in dict.fromkeys(settings.user_ids):
         user = snapshot.users.get(uid)
         if user is None:
@@ -389,6 +410,12 @@ def check_routing_settings(settings: RoutingSettings, snapshot: DirectorySnapsho
                     field="routing.user_ids",
                 )
             )
+    return problems
+
+
+def _team_problems(settings: RoutingSettings, snapshot: DirectorySnapshot) -> list[Problem]:
+    """Selected teams that do not exist or have no active member, each named once."""
+    problems: list[Problem] = []
     for tid in dict.fromkeys(settings.team_ids):
         team = snapshot.teams.get(tid)
         if team is None:
@@ -407,12 +434,4 @@ def check_routing_settings(settings: RoutingSettings, snapshot: DirectorySnapsho
                     field="routing.team_ids",
                 )
             )
-    if not any(snapshot.is_active(u) for u in candidate_ids(settings, snapshot.teams)):
-        problems.append(
-            Problem(
-                code="routing.no_active_candidates",
-                message="Nobody among the selected users and teams is active.",
-                field="routing.user_ids",
-            )
-        )
     return problems

@@ -304,6 +304,23 @@ def check_ticket_template(
     """
     problems = _check_definitions(definitions)
     by_name = {d.name: d for d in definitions}
+    problems += _builtin_field_problems(template, by_name)
+    problems += _custom_property_problems(template, by_name)
+    problems += [
+        _required(definition, f"properties.{definition.name}")
+        for definition in definitions
+        if definition.required
+        and definition.name not in RESERVED_PROPERTY_NAMES
+        and definition.name not in template.properties
+    ]
+    return problems
+
+
+def _builtin_field_problems(
+    template: TicketTemplate, by_name: Mapping[str, PropertyDefinition]
+) -> list[Problem]:
+    """Pipeline and stage set; priority and category as the host's definitions of them say."""
+    problems: list[Problem] = []
     for field in ("pipeline", "stage"):
         if not getattr(template, field).strip():
             problems.append(
@@ -325,6 +342,14 @@ def check_ticket_template(
         error = _type_error(definition, builtin)
         if error:
             problems.append(_wrong_type(definition, builtin, error, field))
+    return problems
+
+
+def _custom_property_problems(
+    template: TicketTemplate, by_name: Mapping[str, PropertyDefinition]
+) -> list[Problem]:
+    """Each custom property defined, not a built-in name, and holding a value of its type."""
+    problems: list[Problem] = []
     for name, value in template.properties.items():
         field = f"properties.{name}"
         if name in RESERVED_PROPERTY_NAMES:
@@ -351,13 +376,6 @@ def check_ticket_template(
             problems.append(_wrong_type(definition, value, error, field))
         elif definition.required and isinstance(value, str) and not value.strip():
             problems.append(_required(definition, field))
-    for definition in definitions:
-        if (
-            definition.required
-            and definition.name not in RESERVED_PROPERTY_NAMES
-            and definition.name not in template.properties
-        ):
-            problems.append(_required(definition, f"properties.{definition.name}"))
     return problems
 
 

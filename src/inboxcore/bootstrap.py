@@ -19,6 +19,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
+import attrs
+
 from inboxcore.adapters.rawstore import DirectoryRawStore
 from inboxcore.adapters.system import RandomIds, SystemClock
 from inboxcore.app.config import InboxConfig
@@ -103,18 +105,8 @@ def build_inbox(
     raws = _raw_store(store, raw_store)
     outbox = None
     if transport is not None and outbound is not None:
-        outbox = Outbox(
-            storage=store,
-            raw_store=raws,
-            transport=transport,
-            clock=clock,
-            ids=ids,
-            directory=directory,
-            events=events,
-            config=outbound,
-            dkim_keys=dkim_keys,
-            dkim_expire_after=dkim_expire_after,
-        )
+        sending = _Sending(transport, outbound, dkim_keys, dkim_expire_after)
+        outbox = sending.outbox(store, raws, clock, ids, directory, events)
     return InboxService(
         storage=store,
         raw_store=raws,
@@ -127,6 +119,38 @@ def build_inbox(
         spam=spam,
         outbox=outbox,
     )
+
+
+@attrs.frozen
+class _Sending:
+    """What the outbox needs beyond the service's own ports."""
+
+    transport: MailTransport
+    outbound: OutboundConfig
+    dkim_keys: DkimKeyStore | None
+    dkim_expire_after: timedelta | None
+
+    def outbox(
+        self,
+        storage: Storage,
+        raw_store: RawMessageStore,
+        clock: Clock,
+        ids: IdSource,
+        directory: Directory,
+        events: EventSink,
+    ) -> Outbox:
+        return Outbox(
+            storage=storage,
+            raw_store=raw_store,
+            transport=self.transport,
+            clock=clock,
+            ids=ids,
+            directory=directory,
+            events=events,
+            config=self.outbound,
+            dkim_keys=self.dkim_keys,
+            dkim_expire_after=self.dkim_expire_after,
+        )
 
 
 def _problems(

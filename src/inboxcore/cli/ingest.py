@@ -45,25 +45,21 @@ from typing import Any, TextIO
 
 import attrs
 
-from inboxcore.adapters.dns_static import StaticResolver
 from inboxcore.app.service import Delivery
 from inboxcore.cli.inbox import DEFAULT_DB, Inbox, open_inbox
-from inboxcore.cli.options import email_address
+from inboxcore.cli.options import add_dns_arguments, dns_from_args, email_address
 from inboxcore.cli.sources import MessageSource, collect_sources, envelope_sender
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import InboxcoreError, InvalidEmailAddress, InvalidValueError
 from inboxcore.domain.events import TicketCreated
 from inboxcore.domain.model import Envelope
 from inboxcore.domain.outcomes import Disposition
-from inboxcore.ports import DnsResolver
 
 __all__ = [
     "IngestSummary",
     "MAILBOX_EXPORT",
     "Progress",
-    "add_dns_arguments",
     "add_ingest_arguments",
-    "dns_from_args",
     "ingest_sources",
     "run_ingest",
 ]
@@ -187,28 +183,6 @@ class IngestSummary:
                 f"\n{deferred} not stored: nothing was recorded for them (storage failed); "
                 "run the same ingest again (messages already in are found duplicates)\n"
             )
-
-
-def add_dns_arguments(parser: argparse.ArgumentParser) -> None:
-    """The DNS choice of commands that authenticate mail (``ingest``, ``serve``)."""
-    dns = parser.add_mutually_exclusive_group()
-    dns.add_argument("--dns-zone", type=Path, metavar="FILE", help="answer DNS from a JSON zone")
-    dns.add_argument(
-        "--offline",
-        action="store_true",
-        help="no DNS lookups: DKIM, ARC and DMARC results are 'none' (default: system resolver)",
-    )
-
-
-def dns_from_args(args: argparse.Namespace) -> DnsResolver | None:
-    """The resolver ``--dns-zone``/``--offline`` ask for; the system resolver otherwise."""
-    if args.offline:
-        return None
-    if args.dns_zone is not None:
-        return StaticResolver.from_file(args.dns_zone)
-    from inboxcore.adapters.dns_dnspython import DnspythonResolver
-
-    return DnspythonResolver()
 
 
 def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:

@@ -28,11 +28,17 @@ from typing import Any, TextIO
 
 import attrs
 
-from inboxcore.adapters.dns_static import StaticResolver
 from inboxcore.auth.authentication import AuthenticationConfig, AuthenticationResult
 from inboxcore.auth.results import claims_authserv_id, incoming_results
 from inboxcore.cli.ingest import MAILBOX_EXPORT
-from inboxcore.cli.options import count, email_address, ip_address, mail_from
+from inboxcore.cli.options import (
+    add_dns_arguments,
+    count,
+    dns_from_args,
+    email_address,
+    ip_address,
+    mail_from,
+)
 from inboxcore.cli.sources import MessageSource, collect_sources, envelope_sender
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import InvalidEmailAddress, InvalidValueError
@@ -77,10 +83,7 @@ def add_inspect_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--client-ip", type=ip_address, help="the connecting client's IP address")
     parser.add_argument("--helo", help="the client's HELO/EHLO name")
     parser.add_argument("--max-size", type=count, metavar="BYTES", help="the size limit")
-    dns = parser.add_mutually_exclusive_group()
-    dns.add_argument("--dns-zone", type=Path, metavar="FILE", help="answer DNS from a JSON zone")
-    dns.add_argument("--dns", choices=["system"], help="use the system resolver (the default)")
-    dns.add_argument("--offline", action="store_true", help="no DNS: authentication is 'none'")
+    add_dns_arguments(parser)
     parser.add_argument(
         "--trusted-forwarder",
         action="append",
@@ -216,12 +219,6 @@ def _recipient(raw: bytes, given: str | None) -> EmailAddress:
         return EmailAddress.parse(given)
     parsed = parse_message(raw)
     return parsed.to[0] if parsed.to else EmailAddress.parse(_FALLBACK_RECIPIENT)
-
-
-def _system_dns() -> DnsResolver:
-    from inboxcore.adapters.dns_dnspython import DnspythonResolver
-
-    return DnspythonResolver()
 
 
 @attrs.frozen(kw_only=True)
@@ -450,12 +447,7 @@ def run_inspect(
 
 def _options_from(args: argparse.Namespace) -> _Options:
     """The run's options from the flags; raises for a flag value that is not usable."""
-    if args.offline:
-        dns: DnsResolver | None = None
-    elif args.dns_zone is not None:
-        dns = StaticResolver.from_file(args.dns_zone)
-    else:
-        dns = _system_dns()
+    dns = dns_from_args(args)
     for address in [args.recipient, *args.team_address]:
         if address is not None:
             EmailAddress.parse(address)

@@ -10,16 +10,20 @@ import io
 import ipaddress
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TextIO
 
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import InvalidEmailAddress
+from inboxcore.ports import DnsResolver
 
 __all__ = [
     "COMMAND_EXTRAS",
     "ClosedPipeTolerant",
+    "add_dns_arguments",
     "at_least",
     "count",
+    "dns_from_args",
     "email_address",
     "ip_address",
     "mail_from",
@@ -165,3 +169,30 @@ class ClosedPipeTolerant(io.TextIOBase):
             os.close(devnull)
         except (OSError, ValueError, io.UnsupportedOperation):
             pass  # not a real file descriptor (a test's StringIO): nothing left to flush
+
+
+def add_dns_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the commands that authenticate mail (``ingest``, ``inspect``, ``serve``) get DNS:
+    the system resolver by default (``--dns system`` says so), a JSON zone, or none."""
+    dns = parser.add_mutually_exclusive_group()
+    dns.add_argument("--dns-zone", type=Path, metavar="FILE", help="answer DNS from a JSON zone")
+    dns.add_argument("--dns", choices=["system"], help="use the system resolver (the default)")
+    dns.add_argument(
+        "--offline",
+        action="store_true",
+        help="no DNS lookups: SPF, DKIM, ARC and DMARC results are 'none'",
+    )
+
+
+def dns_from_args(args: argparse.Namespace) -> DnsResolver | None:
+    """The resolver the flags of :func:`add_dns_arguments` ask for. Raises OSError or
+    :class:`~inboxcore.domain.errors.InvalidValueError` for an unreadable or bad zone file."""
+    if args.offline:
+        return None
+    if args.dns_zone is not None:
+        from inboxcore.adapters.dns_static import StaticResolver
+
+        return StaticResolver.from_file(args.dns_zone)
+    from inboxcore.adapters.dns_dnspython import DnspythonResolver
+
+    return DnspythonResolver()

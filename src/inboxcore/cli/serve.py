@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from inboxcore.cli.options import add_dns_arguments, dns_from_args
 from inboxcore.domain.errors import InboxcoreError, InvalidValueError
 
 if TYPE_CHECKING:
@@ -76,9 +77,7 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         metavar="NETWORK",
         help="a peer that relays for others and may send XFORWARD (repeatable; default: loopback)",
     )
-    dns = parser.add_mutually_exclusive_group()
-    dns.add_argument("--dns-zone", type=Path, metavar="FILE", help="answer DNS from a JSON zone")
-    dns.add_argument("--offline", action="store_true", help="no DNS: authentication is 'none'")
+    add_dns_arguments(parser)
 
 
 def listeners_from_args(args: argparse.Namespace) -> list[ListenAddress]:
@@ -156,22 +155,10 @@ def _serve(
 ) -> int:
     from inboxcore.cli.inbox import open_inbox
     from inboxcore.entrypoints.receiver import BoundListener, Receiver
-    from inboxcore.ports import DnsResolver
 
     db = Path(getattr(args, "db", None) or _DEFAULT_DB)
     try:
-        dns: DnsResolver | None
-        if args.offline:
-            dns = None
-        elif args.dns_zone is not None:
-            from inboxcore.adapters.dns_static import StaticResolver
-
-            dns = StaticResolver.from_file(args.dns_zone)
-        else:
-            from inboxcore.adapters.dns_dnspython import DnspythonResolver
-
-            dns = DnspythonResolver()
-        inbox = open_inbox(db, dns=dns)
+        inbox = open_inbox(db, dns=dns_from_args(args))
     except (InboxcoreError, OSError) as exc:
         err.write(f"inboxcore serve: {exc}\n")
         return 1

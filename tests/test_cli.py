@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from inboxcore.cli.inbox import open_inbox
-from inboxcore.cli.main import main
+from inboxcore.cli._inbox import open_inbox
+from inboxcore.cli._main import main
 from inboxcore.domain.model import RoutingMode
 
 CHANNEL = "support-7f3k@acme.inbox.example.net"

@@ -6,7 +6,7 @@ import argparse
 import re
 from pathlib import Path
 
-from inboxcore.cli.main import build_parser
+from inboxcore.cli._main import build_parser
 
 CLI_MD = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 

@@ -9,10 +9,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from inboxcore.cli.inbox import InboxSettings, StoredDirectory
-from inboxcore.cli.ingest import Progress
-from inboxcore.cli.sources import envelope_sender
-from inboxcore.cli.spec import ChannelSpec, InboxSpec, check_spec, parse_agent, spec_from_toml
+from inboxcore.cli._inbox import InboxSettings, StoredDirectory
+from inboxcore.cli._ingest import Progress
+from inboxcore.cli._sources import envelope_sender
+from inboxcore.cli._spec import ChannelSpec, InboxSpec, check_spec, parse_agent, spec_from_toml
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import ConfigurationError, Problem
 from inboxcore.domain.ids import AccountId, TeamId, UserId

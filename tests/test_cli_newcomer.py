@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from inboxcore.cli.main import main
+from inboxcore.cli._main import main
 
 CHANNEL = "support-7f3k@acme.inbox.example.net"
 

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from inboxcore.app.service import InboxService
-from inboxcore.cli import ingest as ingest_command
-from inboxcore.cli import recover as recover_command
-from inboxcore.cli.inbox import Inbox, open_inbox
+from inboxcore.cli import _ingest as ingest_command
+from inboxcore.cli import _recover as recover_command
+from inboxcore.cli._inbox import Inbox, open_inbox
 from inboxcore.testing import FlakyStorage
 from tests.test_cli import KLAUS, MARIA, _run
 from tests.test_cli import db as db  # the inbox fixture of tests/test_cli.py

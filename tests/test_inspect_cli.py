@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from inboxcore.cli._main import build_parser, main
 from inboxcore.cli.inspect import inspect_files, inspect_message, report, run_inspect
-from inboxcore.cli.main import build_parser, main
 
 CUSTOMER = (
     b"From: Ada Lovelace <ada@customer.example>\r\n"

@@ -23,9 +23,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from inboxcore.app.service import InboxService
-from inboxcore.cli.inbox import Inbox, create_inbox, open_inbox
-from inboxcore.cli.main import main
-from inboxcore.cli.spec import ChannelSpec, InboxSpec
+from inboxcore.cli._inbox import Inbox, create_inbox, open_inbox
+from inboxcore.cli._main import main
+from inboxcore.cli._spec import ChannelSpec, InboxSpec
 from inboxcore.domain.errors import InvalidValueError
 from inboxcore.domain.ids import ChannelId, RawMessageId
 from inboxcore.domain.outcomes import SmtpReply

@@ -2,7 +2,7 @@
 
 import sys
 
-from inboxcore.cli.main import main
+from inboxcore.cli._main import main
 
 __all__: list[str] = []
 

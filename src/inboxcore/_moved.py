@@ -46,12 +46,12 @@ MOVED: dict[str, str] = {
     "inboxcore.outbox": "inboxcore.app.outbox",
     "inboxcore.service": "inboxcore.app.service",
     "inboxcore.adapters.receiver": "inboxcore.entrypoints.receiver",
-    "inboxcore.cli_demo": "inboxcore.cli.demo",
-    "inboxcore.cli_inbox": "inboxcore.cli.inbox",
-    "inboxcore.cli_ingest": "inboxcore.cli.ingest",
-    "inboxcore.cli_quarantine": "inboxcore.cli.quarantine",
-    "inboxcore.cli_serve": "inboxcore.cli.serve",
-    "inboxcore.cli_views": "inboxcore.cli.views",
+    "inboxcore.cli_demo": "inboxcore.cli._demo",
+    "inboxcore.cli_inbox": "inboxcore.cli._inbox",
+    "inboxcore.cli_ingest": "inboxcore.cli._ingest",
+    "inboxcore.cli_quarantine": "inboxcore.cli._quarantine",
+    "inboxcore.cli_serve": "inboxcore.cli._serve",
+    "inboxcore.cli_views": "inboxcore.cli._views",
     "inboxcore.inspect_cli": "inboxcore.cli.inspect",
 }
 """Old module path to new, for every module that moved in 0.2."""

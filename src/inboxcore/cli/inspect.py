@@ -1,19 +1,19 @@
 """``inboxcore inspect``: run intake on message files and explain each verdict.
 
-Files, mbox files, Maildirs and folders are read as ``inboxcore ingest`` reads them
-(:mod:`inboxcore.cli.sources`; the n-th message of an mbox is labelled ``file#n``), and the envelope
-sender is rebuilt the same way (the topmost Return-Path, else the mbox ``From `` line) unless
-``--mail-from`` gives it. Each message is run on its own, through in-memory adapters: a channel is
-set up whose forwarding address is ``--recipient`` (default: the message's first To address), with
-the team addresses given by ``--team-address``. DNS comes from ``--dns-zone FILE`` (a static zone),
-the system resolver (``--dns system``, the default) or nowhere (``--offline``: authentication
-results are ``none``, so nothing is proven: a team member's forward is not unwrapped, and a
-provider's forwarding confirmation is reported unverified). ``--mailbox-export`` is the operator's
-word that the files come from the team's own mailbox, standing in for proof of the team's addresses.
-With ``--json`` it prints one JSON object per message, one per line, in the order given; the schema
-is in ``docs/inspect-json.md``; without it, the same fields for people, as indented ``name: value``
-lines. The exit status is 0 whatever the verdicts, 2 for usage errors and 1 when a path cannot be
-read.
+Files, mbox files, Maildirs and folders are read as ``inboxcore ingest`` reads them (the n-th
+message of an mbox is labelled ``file#n``), and the envelope sender is rebuilt the same way (the
+topmost Return-Path, else the mbox ``From `` line) unless ``--mail-from`` gives it. Each message
+is run on its own, through in-memory adapters: a channel is set up whose forwarding address is
+``--recipient`` (default: the message's first To address), with the team addresses given by
+``--team-address``. DNS comes from ``--dns-zone FILE`` (a static zone), the system resolver
+(``--dns system``, the default) or nowhere (``--offline``: authentication results are ``none``,
+so nothing is proven: a team member's forward is not unwrapped, and a provider's forwarding
+confirmation is reported unverified). ``--mailbox-export`` is the operator's word that the files
+come from the team's own mailbox, standing in for proof of the team's addresses. With ``--json``
+it prints one JSON object per message, one per line, in the order given; the schema is in
+``docs/inspect-json.md``; without it, the same fields for people, as indented ``name: value``
+lines. The exit status is 0 whatever the verdicts, 2 for usage errors and 1 when a path cannot
+be read.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import attrs
 
 from inboxcore.auth.authentication import AuthenticationConfig, AuthenticationResult
 from inboxcore.auth.results import claims_authserv_id, incoming_results
-from inboxcore.cli.ingest import MAILBOX_EXPORT
-from inboxcore.cli.options import (
+from inboxcore.cli._ingest import MAILBOX_EXPORT
+from inboxcore.cli._options import (
     add_dns_arguments,
     count,
     dns_from_args,
@@ -39,7 +39,7 @@ from inboxcore.cli.options import (
     ip_address,
     mail_from,
 )
-from inboxcore.cli.sources import MessageSource, collect_sources, envelope_sender
+from inboxcore.cli._sources import MessageSource, collect_sources, envelope_sender
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import InvalidEmailAddress, InvalidValueError
 from inboxcore.domain.ids import AccountId, ChannelId
@@ -264,7 +264,7 @@ def inspect_files(
 ) -> list[tuple[str, IntakeResult]]:
     """Run intake on every message under ``paths`` with in-memory adapters
     (:func:`inspect_message`), read as ``inboxcore ingest`` reads them: a file, an mbox (each
-    message labelled ``file#n``), a Maildir or a folder of them (:mod:`inboxcore.cli.sources`).
+    message labelled ``file#n``), a Maildir or a folder of them (``inboxcore.cli._sources``).
     Returns (label, result) pairs in order. Raises OSError naming the first path that cannot be
     read.
 

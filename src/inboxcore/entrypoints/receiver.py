@@ -63,7 +63,7 @@ from inboxcore.domain.errors import InvalidValueError
 from inboxcore.domain.ids import ChannelId
 from inboxcore.domain.model import Envelope as InboxEnvelope
 from inboxcore.domain.outcomes import Reply, SmtpReply
-from inboxcore.entrypoints.listening import (
+from inboxcore.entrypoints._listening import (
     BoundListener,
     ListenAddress,
     ReceiverProtocol,

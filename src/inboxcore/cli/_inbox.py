@@ -16,9 +16,9 @@ init and never printed; the database file is made readable by its owner only, be
 holds the keys can forge reply tokens. The row is written last, so an init that failed half-way
 is recognised (and the file removed).
 
-What an inbox is made of is described by an :class:`~inboxcore.cli.spec.InboxSpec`, built from
-flags or from a TOML file (:func:`~inboxcore.cli.spec.spec_from_toml`, format in ``docs/cli.md``);
-:func:`create_inbox` builds its records (:mod:`inboxcore.cli.records`), checks it all and
+What an inbox is made of is described by an :class:`~inboxcore.cli._spec.InboxSpec`, built from
+flags or from a TOML file (:func:`~inboxcore.cli._spec.spec_from_toml`, format in ``docs/cli.md``);
+:func:`create_inbox` builds its records (:mod:`inboxcore.cli._records`), checks it all and
 reports every problem at once as a :class:`~inboxcore.domain.errors.ConfigurationError`.
 """
 
@@ -40,8 +40,8 @@ import attrs
 from inboxcore.adapters.system import RandomIds, SystemClock
 from inboxcore.app.config import InboxConfig
 from inboxcore.bootstrap import build_inbox
-from inboxcore.cli.records import InboxRecords, build_records
-from inboxcore.cli.spec import InboxSpec
+from inboxcore.cli._records import InboxRecords, build_records
+from inboxcore.cli._spec import InboxSpec
 from inboxcore.domain.errors import (
     ConfigurationError,
     NotFoundError,

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import attrs
 
 from inboxcore.adapters.system import RandomIds, SystemClock
-from inboxcore.cli.records import build_records
+from inboxcore.cli._records import build_records
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import ConfigurationError, InvalidEmailAddress, Problem
 from inboxcore.domain.model import DEFAULT_MAX_MESSAGE_SIZE, DmarcFailureAction, RoutingMode
@@ -315,7 +315,7 @@ def _channel(r: _Reader, field: str, item: Mapping[str, Any]) -> ChannelSpec:
 
 
 def check_spec(spec: InboxSpec) -> tuple[Problem, ...]:
-    """Every problem that would keep :func:`~inboxcore.cli.inbox.create_inbox` from creating
+    """Every problem that would keep :func:`~inboxcore.cli._inbox.create_inbox` from creating
     ``spec``'s inbox."""
     try:
         build_records(spec, SystemClock().now(), RandomIds())

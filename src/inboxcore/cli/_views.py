@@ -22,8 +22,8 @@ from typing import Any, TextIO, TypeVar
 
 import attrs
 
-from inboxcore.cli.inbox import DEFAULT_DB, Inbox, open_inbox
-from inboxcore.cli.options import count, write_bytes
+from inboxcore.cli._inbox import DEFAULT_DB, Inbox, open_inbox
+from inboxcore.cli._options import count, write_bytes
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import InboxcoreError, NotFoundError
 from inboxcore.domain.ids import ChannelId, ConversationId, MessageId, TicketId, UserId

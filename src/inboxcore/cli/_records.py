@@ -1,6 +1,7 @@
-"""The records of a new command-line inbox, built from its :class:`~inboxcore.cli.spec.InboxSpec`:
-the account, agents, teams, channels and contacts, with ids that say what they name
-(``u-anna``, ``team-billing``, ``ch-support``), or every problem at once."""
+"""The records of a new command-line inbox, built from its :class:`~inboxcore.cli._spec.InboxSpec`:
+the account, agents, teams, channels and contacts, with ids that say what they name (``u-anna``,
+``team-billing``, ``ch-support``), or every problem at once.
+"""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ from inboxcore.domain.model import (
 from inboxcore.ports import IdSource
 
 if TYPE_CHECKING:
-    from inboxcore.cli.spec import ChannelSpec, InboxSpec
+    from inboxcore.cli._spec import ChannelSpec, InboxSpec
 
 __all__ = ["InboxRecords", "build_records"]
 

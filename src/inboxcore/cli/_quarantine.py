@@ -16,7 +16,7 @@ import sys
 from datetime import timedelta
 from typing import Any, TextIO
 
-from inboxcore.cli.inbox import DEFAULT_DB, Inbox, open_inbox
+from inboxcore.cli._inbox import DEFAULT_DB, Inbox, open_inbox
 from inboxcore.domain.errors import InboxcoreError, NotFoundError
 from inboxcore.domain.ids import RawMessageId
 from inboxcore.domain.outcomes import Disposition

@@ -46,9 +46,9 @@ from typing import Any, TextIO
 import attrs
 
 from inboxcore.app.service import Delivery
-from inboxcore.cli.inbox import DEFAULT_DB, Inbox, open_inbox
-from inboxcore.cli.options import add_dns_arguments, dns_from_args, email_address
-from inboxcore.cli.sources import MessageSource, collect_sources, envelope_sender
+from inboxcore.cli._inbox import DEFAULT_DB, Inbox, open_inbox
+from inboxcore.cli._options import add_dns_arguments, dns_from_args, email_address
+from inboxcore.cli._sources import MessageSource, collect_sources, envelope_sender
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import InboxcoreError, InvalidEmailAddress, InvalidValueError
 from inboxcore.domain.events import TicketCreated

@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import TextIO
 
 from inboxcore.app.service import Delivery
-from inboxcore.cli.inbox import create_inbox
-from inboxcore.cli.ingest import ingest_sources
-from inboxcore.cli.sources import MessageSource
-from inboxcore.cli.spec import AgentSpec, ChannelSpec, InboxSpec, parse_agent
-from inboxcore.cli.views import conversation_rows, ticket_rows, write_conversations, write_tickets
+from inboxcore.cli._inbox import create_inbox
+from inboxcore.cli._ingest import ingest_sources
+from inboxcore.cli._sources import MessageSource
+from inboxcore.cli._spec import AgentSpec, ChannelSpec, InboxSpec, parse_agent
+from inboxcore.cli._views import conversation_rows, ticket_rows, write_conversations, write_tickets
 from inboxcore.domain.errors import InboxcoreError
 from inboxcore.domain.model import RoutingMode
 

@@ -19,8 +19,8 @@ from datetime import timedelta
 from typing import Any, TextIO
 
 from inboxcore.app.service import DEFAULT_RECOVERY_GRACE, RecoveredMessage, Recovery
-from inboxcore.cli.inbox import DEFAULT_DB, open_inbox
-from inboxcore.cli.options import at_least
+from inboxcore.cli._inbox import DEFAULT_DB, open_inbox
+from inboxcore.cli._options import at_least
 from inboxcore.domain.errors import InboxcoreError
 
 __all__ = ["add_recover_arguments", "recovery_json", "run_recover"]

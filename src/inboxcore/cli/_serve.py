@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from inboxcore.cli.options import add_dns_arguments, dns_from_args
+from inboxcore.cli._options import add_dns_arguments, dns_from_args
 from inboxcore.domain.errors import InboxcoreError, InvalidValueError
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ def _serve(
     settings: ReceiverSettings,
     err: TextIO,
 ) -> int:
-    from inboxcore.cli.inbox import open_inbox
+    from inboxcore.cli._inbox import open_inbox
     from inboxcore.entrypoints.receiver import BoundListener, Receiver
 
     db = Path(getattr(args, "db", None) or _DEFAULT_DB)

@@ -24,11 +24,10 @@ from typing import TextIO
 import attrs
 
 from inboxcore import __version__
-from inboxcore.cli.inbox import DEFAULT_DB, create_inbox
-from inboxcore.cli.ingest import add_ingest_arguments, run_ingest
-from inboxcore.cli.inspect import add_inspect_arguments, run_inspect
-from inboxcore.cli.options import ClosedPipeTolerant, count, missing_extra
-from inboxcore.cli.quarantine import (
+from inboxcore.cli._inbox import DEFAULT_DB, create_inbox
+from inboxcore.cli._ingest import add_ingest_arguments, run_ingest
+from inboxcore.cli._options import ClosedPipeTolerant, count, missing_extra
+from inboxcore.cli._quarantine import (
     add_discard_arguments,
     add_quarantine_arguments,
     add_release_arguments,
@@ -36,10 +35,10 @@ from inboxcore.cli.quarantine import (
     run_quarantine,
     run_release,
 )
-from inboxcore.cli.recover import add_recover_arguments, run_recover
-from inboxcore.cli.serve import add_serve_command, run_serve
-from inboxcore.cli.spec import AgentSpec, ChannelSpec, InboxSpec, parse_agent, spec_from_toml
-from inboxcore.cli.views import (
+from inboxcore.cli._recover import add_recover_arguments, run_recover
+from inboxcore.cli._serve import add_serve_command, run_serve
+from inboxcore.cli._spec import AgentSpec, ChannelSpec, InboxSpec, parse_agent, spec_from_toml
+from inboxcore.cli._views import (
     add_conversations_arguments,
     add_show_arguments,
     add_tickets_arguments,
@@ -47,6 +46,7 @@ from inboxcore.cli.views import (
     run_show,
     run_tickets,
 )
+from inboxcore.cli.inspect import add_inspect_arguments, run_inspect
 from inboxcore.domain.errors import (
     ConfigurationError,
     InboxcoreError,
@@ -286,13 +286,13 @@ def run_init(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | 
 
 
 def _add_demo_arguments(parser: argparse.ArgumentParser) -> None:
-    from inboxcore.cli.demo import add_demo_arguments
+    from inboxcore.cli._demo import add_demo_arguments
 
     add_demo_arguments(parser)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from inboxcore.cli.demo import run_demo
+    from inboxcore.cli._demo import run_demo
 
     return run_demo(args)
 

@@ -241,11 +241,12 @@ def test_deeply_nested_comments_end_in_a_value(depth: int) -> None:
 
 
 def test_a_huge_address_list_parses_in_one_pass() -> None:
-    """A header of 20,000 addresses (850 KB; such lines took over 20 s) gives them all."""
+    """A header of 20,000 addresses (850 KB; such lines took over 20 s) is read to its end in one
+    pass, the first MAX_ADDRESSES of them kept, names decoded."""
     header = ", ".join(f"=?utf-8?q?User_{i}?= <u{i}@x.example>" for i in range(20_000))
     found = parse_address_list(header)
-    assert len(found) == 20_000
-    assert (found[-1].display_name, found[-1].address) == ("User 19999", "u19999@x.example")
+    assert len(found) == 1_000
+    assert (found[-1].display_name, found[-1].address) == ("User 999", "u999@x.example")
 
 
 @pytest.mark.parametrize(
@@ -395,3 +396,29 @@ def test_dns_names_may_hold_underscores_mail_domains_may_not() -> None:
     with pytest.raises(InvalidEmailAddress):
         normalize_domain("sel_1.example")
     assert domain_to_ascii("x" * 2_000_000) is None
+
+
+def test_a_megabyte_mailbox_is_unusable_and_held_in_small_memory() -> None:
+    """A domain of a million labels is no address; its tokens are not all kept (a megabyte
+    ``a.a.a...`` once held a hundred times its size), and the next mailbox is still read."""
+    import tracemalloc
+
+    value = "ada@" + "a." * 500_000 + "example, bob@ok.example"
+    tracemalloc.start()
+    try:
+        found = parse_address_list(value)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [a.address for a in found] == ["bob@ok.example"]
+    assert peak < 4 * len(value)
+
+
+def test_an_address_list_keeps_its_first_thousand_addresses() -> None:
+    """A header of 150,000 addresses keeps the first MAX_ADDRESSES, in order."""
+    from inboxcore.domain.addresses import MAX_ADDRESSES
+
+    found = parse_address_list(", ".join(f"u{i}@x.example" for i in range(150_000)))
+    assert len(found) == MAX_ADDRESSES
+    assert found[0].address == "u0@x.example"
+    assert found[-1].address == f"u{MAX_ADDRESSES - 1}@x.example"

@@ -34,6 +34,7 @@ from inboxcore.domain.text import decode_rfc2047, replace_controls
 
 __all__ = [
     "EmailAddress",
+    "MAX_ADDRESSES",
     "decode_rfc2047",
     "domain_to_ascii",
     "domain_to_unicode",
@@ -344,9 +345,12 @@ class _Mailbox:
     """One mailbox while the parser collects it: the words before ``<``, the tokens inside
     ``<...>``, the comments. Private parser state, mutable while the parse extends it."""
 
-    __slots__ = ("angle", "closed", "comments", "grouped", "words")
+    __slots__ = ("angle", "closed", "comments", "grouped", "overflow", "size", "words")
 
     def __init__(self, grouped: bool) -> None:
+        self.size = 0
+        """Tokens taken so far; past :data:`_MAX_MAILBOX_TOKENS` the mailbox is unusable."""
+        self.overflow = False
         self.words: list[_Token] = []
         self.angle: list[_Token] | None = None
         self.closed = False
@@ -359,6 +363,8 @@ class _Mailbox:
     @property
     def addr_spec(self) -> tuple[str, str] | None:
         """(local part, domain) as written, or None when the tokens are not an addr-spec."""
+        if self.overflow:
+            return None
         tokens = self.angle if self.angle is not None else self.words
         ats = [i for i, t in enumerate(tokens) if t[0] == "@"]
         if len(ats) != 1:
@@ -408,12 +414,26 @@ def _add_in_angle(angle: list[_Token], token: _Token) -> bool:
     return True
 
 
+MAX_ADDRESSES = 1_000
+"""Addresses :func:`parse_address_list` keeps (the first ones, in order)."""
+
+_MAX_MAILBOX_TOKENS = 1_000
+"""Words, dots and comments one mailbox may hold. An address is at most 254 octets and a display
+name a few dozen words; a megabyte "a.a.a..." domain held a million tokens (100 times its size)."""
+_DELIMITERS = frozenset({",", ";", ":", "<", ">"})
+
+
 def _mailboxes(text: str) -> Iterator[_Mailbox]:
     """Every non-empty mailbox of an address header, in order (groups opened up)."""
     grouped = False
     box = _Mailbox(grouped)
     for token in _tokens(text):
         kind = token[0]
+        if kind not in _DELIMITERS:
+            box.size += 1
+            if box.size > _MAX_MAILBOX_TOKENS:  # no real mailbox is this long: keep no more of it
+                box.overflow = True
+                continue
         if box.angle is not None and not box.closed:
             if not _add_in_angle(box.angle, token):
                 box.closed = kind == ">"
@@ -453,12 +473,16 @@ def parse_address_list(values: str | Iterable[str]) -> tuple[EmailAddress, ...]:
     """Every usable address in one or more address-list headers, in order; garbage is skipped.
 
     Give the raw header values (unfolded or not): the structure is read first, then the encoded
-    words of display names are decoded. Never raises; linear in the length of the input.
+    words of display names are decoded. Never raises; linear in the length of the input. At most
+    :data:`MAX_ADDRESSES` addresses are kept: an address costs a few hundred bytes of objects, so
+    a 30 MB header of ``a@b.c,`` would otherwise hold 600 MB.
     """
     fields = [values] if isinstance(values, str) else list(values)
     found: list[EmailAddress] = []
     for field in fields:
         for box in _mailboxes(field):
+            if len(found) >= MAX_ADDRESSES:
+                return tuple(found)
             spec = box.addr_spec
             if spec is None:
                 continue

@@ -1191,3 +1191,56 @@ def test_mutated_real_messages_never_raise(
 def test_structured_garbage_never_raises(lines: list[bytes]) -> None:
     """MIME-shaped garbage (boundaries, nesting, encodings in any order) parses completely."""
     touch_everything(parse_message(b"".join(lines)))
+
+
+# --- headers a person can read (issue 16) ------------------------------------------------------
+
+
+def _koi8_word(text: str) -> bytes:
+    return b"=?KOI8-R?B?" + base64.b64encode(text.encode("koi8-r")) + b"?="
+
+
+def test_bounce_subject_drops_the_space_between_encoded_words() -> None:
+    """RFC 2047 section 6.2: the folding white space between two encoded words and the text
+    right after them is read as written; the legacy stdlib pair gave "доставлено . Mail"."""
+    raw = (
+        b"From: MAILER-DAEMON@mx.example.ru\r\nSubject: "
+        + _koi8_word("Сообщение не ")
+        + b"\r\n "
+        + _koi8_word("доставлено")
+        + b". Mail failure.\r\n\r\nbody\r\n"
+    )
+    assert parse_message(raw).subject == "Сообщение не доставлено. Mail failure."
+
+
+@pytest.mark.parametrize(
+    ("charset", "name", "subject"),
+    [
+        ("gb2312", "张三", "关于您的订单问题"),
+        ("big5", "陳大文", "關於您的訂單問題"),
+        ("shift_jis", "山田太郎", "ご注文についてのお問い合わせ"),
+        ("koi8-r", "Иван Петров", "Не доставлено сообщение"),
+        ("windows-1251", "Иван Петров", "Заказ № 12"),
+    ],
+)
+def test_raw_8bit_headers_read_in_the_declared_charset(
+    charset: str, name: str, subject: str
+) -> None:
+    """No RFC 2047, the message's Content-Type (or its first text part's) names the charset."""
+    head = f"From: {name} <a@example.com>\r\nSubject: {subject}\r\n".encode(charset)
+    single = head + f"Content-Type: text/plain; charset={charset}\r\n\r\nx\r\n".encode()
+    multi = head + (
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        + f"Content-Type: text/plain; charset={charset}\r\n\r\nx\r\n--b--\r\n".encode()
+    )
+    for raw in (single, multi):
+        m = parse_message(raw)
+        assert (m.subject, m.from_[0].display_name) == (subject, name)
+
+
+def test_raw_8bit_headers_without_a_charset_are_detected_not_latin1() -> None:
+    raw = "From: 张三 <zs@example.cn>\r\nSubject: 关于发票的问题，请尽快回复\r\n\r\nx\r\n".encode(
+        "gbk"
+    )
+    m = parse_message(raw)
+    assert (m.subject, m.from_[0].display_name) == ("关于发票的问题，请尽快回复", "张三")

@@ -25,7 +25,7 @@ Date falls back to python-dateutil, then to None (the caller uses the time recei
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import cached_property
 
@@ -35,6 +35,7 @@ from inboxcore.domain.addresses import EmailAddress, parse_address_list
 from inboxcore.domain.text import (
     decode_bytes,
     decode_encoded_words,
+    decode_header_bytes,
     decode_rfc2047,
     replace_controls,
 )
@@ -76,11 +77,6 @@ _HEADER_ONLY_TYPES = frozenset({"text/rfc822-headers", "message/global-headers"}
 _DECODED_HEADERS = ("Subject", "From", "Sender", "Reply-To", "To", "Cc")
 
 # --- small decoding helpers --------------------------------------------------------------------
-
-
-def _bytes_to_str(data: bytes) -> str:
-    """Header bytes as text: UTF-8 (RFC 6532, ASCII included), else Windows-1252, never failing."""
-    return decode_bytes(data, None)[0]
 
 
 def _line_ends(text: str) -> str:
@@ -137,19 +133,41 @@ def _unflow(text: str, delsp: bool) -> str:
 # --- the tree, over the scanner's offsets ------------------------------------------------------
 
 
-class _Headers:
-    """A header section as offsets, with values decoded on demand."""
+def _no_charset() -> str | None:
+    return None
 
-    def __init__(self, buf: bytes, fields: list[_Field]) -> None:
+
+class _Headers:
+    """A header section as offsets, with values decoded on demand.
+
+    ``charset`` gives the charset raw 8-bit values are read in when they are not UTF-8 (the
+    message's declared one); asked at most once, and only when such a value is read.
+    """
+
+    def __init__(
+        self, buf: bytes, fields: list[_Field], charset: Callable[[], str | None] = _no_charset
+    ) -> None:
         self._buf = buf
         self.fields = fields
         self._index: dict[str, list[int]] = {}
         for i, f in enumerate(fields):
             self._index.setdefault(f.name.lower(), []).append(i)
+        self._charset_of = charset
+        self._charset: list[str | None] = []  # empty until asked
 
     def raw_value(self, field: _Field) -> str:
         data = self._buf[field.value_start : field.end]
-        return _bytes_to_str(data).rstrip("\r\n")
+        if data.isascii():
+            return data.decode("ascii").rstrip("\r\n")
+        if not self._charset:
+            self._charset.append(None)  # the charset's own look-up may read a field: no loop
+            self._charset[0] = self._charset_of()
+        return decode_header_bytes(data, self._charset[0], self._eight_bit).rstrip("\r\n")
+
+    def _eight_bit(self) -> bytes:
+        """Every 8-bit value of the section, the evidence a charset is detected from."""
+        values = (self._buf[f.value_start : f.end] for f in self.fields)
+        return b" ".join(v for v in values if not v.isascii())
 
     def first_raw(self, name: str) -> str | None:
         found = self._index.get(name.lower())
@@ -198,7 +216,7 @@ class MimePart:
         self._depth = depth
         self._defects: list[str] = []
         fields, self._body_start = _scan_headers(buf, start, end, self._defects, top=top)
-        self._headers = _Headers(buf, fields)
+        self._headers = _Headers(buf, fields, self._declared_charset)
         declared = self._headers.first_raw("Content-Type")
         main, self._params = (
             _parse_structured(_LINE_BREAK.sub("", declared)) if declared else ("", {})
@@ -274,6 +292,10 @@ class MimePart:
         """The declared charset parameter, as written (lowercased), or None."""
         value = self._params.get("charset")
         return value.strip().lower() if value else None
+
+    def _declared_charset(self) -> str | None:
+        # None while the Content-Type itself is being read (its parameters are not known yet).
+        return self.charset if hasattr(self, "_params") else None
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name``, unfolded and decoded, or None."""
@@ -550,11 +572,19 @@ class ParsedMessage:
         fields, body_start = _scan_headers(
             self._buf, self._start, self._end, defects, top=self._depth == 0
         )
-        return _Headers(self._buf, fields), body_start, defects
+        return _Headers(self._buf, fields, self._declared_charset), body_start, defects
 
     @property
     def _headers(self) -> _Headers:
         return self._header_scan[0]
+
+    def _declared_charset(self) -> str | None:
+        """The charset of the message's Content-Type, else of its first text part: what a
+        client that writes raw 8-bit headers wrote them in."""
+        if self.root.charset:
+            return self.root.charset
+        text_parts = (p for p in self._leaves if p.content_type.startswith("text/"))
+        return next((p.charset for p in text_parts if p.charset), None)
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name``, unfolded and decoded, or None."""

@@ -1244,3 +1244,56 @@ def test_raw_8bit_headers_without_a_charset_are_detected_not_latin1() -> None:
     )
     m = parse_message(raw)
     assert (m.subject, m.from_[0].display_name) == ("关于发票的问题，请尽快回复", "张三")
+
+
+def test_a_wrapped_value_without_folding_white_space_does_not_end_the_headers() -> None:
+    """A long tracking value (or base64) wrapped with no leading white space: the From and
+    Subject further down are still read, the stray line joins the value it wraps."""
+    token = base64.b64encode(bytes(range(120))).decode()
+    raw = (
+        f"Received: by mx.example.com\r\nX-Tracking-Id: {token[:70]}\r\n{token[70:]}\r\n"
+        "From: Ann Lee <ann@example.com>\r\nSubject: Where is my order?\r\n\r\nHello\r\n"
+    ).encode()
+    m = parse_message(raw)
+    assert (m.from_[0].address, m.subject, m.text) == (
+        "ann@example.com",
+        "Where is my order?",
+        "Hello\n",
+    )
+    assert m.header("X-Tracking-Id") == f"{token[:70]} {token[70:]}"
+    assert "MisplacedHeaderLineDefect" in m.defects
+    assert "MissingHeaderBodySeparatorDefect" not in m.defects
+
+
+def test_a_leading_line_before_the_headers_does_not_hide_them() -> None:
+    raw = (
+        b"---- Original email message ----\r\nFrom: Ann Lee <ann@example.com>\r\n"
+        b"To: support@help.example\r\nSubject: Refund\r\n\r\nPlease refund.\r\n"
+    )
+    m = parse_message(raw)
+    assert (m.from_[0].address, m.subject, m.text) == (
+        "ann@example.com",
+        "Refund",
+        "Please refund.\n",
+    )
+    assert "MisplacedHeaderLineDefect" in m.defects
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # the body starts without the empty line and quotes a header block the message has
+        b"From: Ann <ann@example.com>\r\nSubject: Hi\r\nDear Bob,\r\n"
+        b"From: Carl <carl@example.com>\r\nSubject: old\r\n\r\nquoted\r\n",
+        # prose, then an empty line: no header field follows at all
+        b"From: Ann <ann@example.com>\r\nHello there\r\nhow are you\r\n\r\nbye\r\n",
+        # no empty line anywhere: nothing shows where a header block would end
+        b"From: Ann <ann@example.com>\r\nHello there\r\nSubject: a word\r\n",
+    ],
+)
+def test_a_body_is_not_turned_into_headers(raw: bytes) -> None:
+    m = parse_message(raw)
+    assert m.from_[0].address == "ann@example.com"
+    assert "MissingHeaderBodySeparatorDefect" in m.defects
+    assert "MisplacedHeaderLineDefect" not in m.defects
+    assert (m.text or "").startswith(("Dear Bob", "Hello there"))

@@ -15,6 +15,7 @@ from inboxcore.domain.addresses import (
     domain_to_unicode,
     normalize_domain,
     parse_address_list,
+    recover_mailbox,
 )
 from inboxcore.domain.errors import InvalidEmailAddress
 from tests.strategies import email_addresses
@@ -395,3 +396,21 @@ def test_dns_names_may_hold_underscores_mail_domains_may_not() -> None:
     with pytest.raises(InvalidEmailAddress):
         normalize_domain("sel_1.example")
     assert domain_to_ascii("x" * 2_000_000) is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "address", "name"),
+    [
+        ("Test test@example.com", "test@example.com", "Test"),
+        ('"x" <local part with spaces@example.com>', '"local part with spaces"@example.com', "x"),
+        ('"=?GB2312?B?1cXI/Q==?=" <>', None, "张三"),
+        ("MAILER-DAEMON", None, "MAILER-DAEMON"),
+        ("", None, None),
+    ],
+)
+def test_recover_mailbox_reads_what_a_person_reads(
+    raw: str, address: str | None, name: str | None
+) -> None:
+    found, found_name = recover_mailbox(raw)
+    assert (found.address if found else None, found_name) == (address, name)
+    assert not parse_address_list(raw)  # each is beyond RFC 5322: only recovery reads it

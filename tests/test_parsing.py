@@ -249,7 +249,7 @@ def test_nested_comments_in_address_headers_end_in_no_address(name: str, depth: 
     """Thousands of nested ``(`` (a RecursionError before) give no address, not an error."""
     m = parse_message(f"{name}: {'(' * depth}a@x.example\r\n\r\nbody\r\n".encode())
     assert m.from_ == m.to == m.cc == m.reply_to == ()
-    assert m.defects == ()
+    assert m.defects == (("InvalidFromAddressDefect",) if name == "From" else ())
 
 
 def test_five_megabytes_of_encoded_words_in_a_subject() -> None:
@@ -1297,3 +1297,27 @@ def test_a_body_is_not_turned_into_headers(raw: bytes) -> None:
     assert "MissingHeaderBodySeparatorDefect" in m.defects
     assert "MisplacedHeaderLineDefect" not in m.defects
     assert (m.text or "").startswith(("Dear Bob", "Hello there"))
+
+
+@pytest.mark.parametrize(
+    ("from_line", "address", "name"),
+    [
+        (b"Test test@example.com", "test@example.com", "Test"),
+        (b'"x" <local part with spaces@example.com>', '"local part with spaces"@example.com', "x"),
+        (b'"=?GB2312?B?1cXI/Q==?=" <>', None, "张三"),
+        (b"MAILER-DAEMON", None, "MAILER-DAEMON"),
+    ],
+)
+def test_from_lines_people_still_read(from_line: bytes, address: str | None, name: str) -> None:
+    m = parse_message(b"From: " + from_line + b"\r\nSubject: s\r\n\r\nbody\r\n")
+    assert ([a.address for a in m.from_], m.from_name) == ([address] if address else [], name)
+    assert m.rfc5322_from == ()
+    assert "InvalidFromAddressDefect" in m.defects
+
+
+def test_a_well_formed_from_is_not_recovered() -> None:
+    m = parse_message(b"From: Ann <ann@example.com>\r\nSubject: s\r\n\r\nbody\r\n")
+    assert m.from_ == m.rfc5322_from
+    assert m.from_name == "Ann"
+    assert "InvalidFromAddressDefect" not in m.defects
+    assert parse_message(b"Subject: s\r\n\r\nbody\r\n").from_name is None

@@ -31,7 +31,7 @@ from functools import cached_property
 
 import attrs
 
-from inboxcore.domain.addresses import EmailAddress, parse_address_list
+from inboxcore.domain.addresses import EmailAddress, parse_address_list, recover_mailbox
 from inboxcore.domain.text import (
     decode_bytes,
     decode_encoded_words,
@@ -576,7 +576,29 @@ class ParsedMessage:
 
     @cached_property
     def from_(self) -> tuple[EmailAddress, ...]:
+        """The From addresses; when From holds none by RFC 5322, the one a person reads in it
+        (``Ann ann@example.com``), with ``InvalidFromAddressDefect``. Not for authentication:
+        DMARC reads :attr:`rfc5322_from`."""
+        return self.rfc5322_from or self._recovered_from[0]
+
+    @cached_property
+    def rfc5322_from(self) -> tuple[EmailAddress, ...]:
+        """The From addresses by RFC 5322 alone (the Author Domain DMARC aligns with)."""
         return self.addresses("From")
+
+    @cached_property
+    def _recovered_from(self) -> tuple[tuple[EmailAddress, ...], str | None]:
+        raw = self._headers.first_raw("From")
+        if raw is None or self.rfc5322_from:
+            return (), None
+        address, name = recover_mailbox(raw)
+        return ((address,) if address is not None else ()), name
+
+    @property
+    def from_name(self) -> str | None:
+        """The sender's name as a person reads it: the first From address's display name, or
+        for a From with no address at all (``MAILER-DAEMON``, ``"Name" <>``) the text written."""
+        return self.from_[0].display_name if self.from_ else self._recovered_from[1]
 
     @cached_property
     def sender(self) -> EmailAddress | None:
@@ -691,6 +713,8 @@ class ParsedMessage:
         each once, including those of carried messages. Checks every part's transfer encoding
         and charset, so it is the one accessor that reads every part."""
         found: list[str] = list(self._header_scan[2])
+        if not self.rfc5322_from and self._headers.first_raw("From") is not None:
+            found.append("InvalidFromAddressDefect")
         for name in _DECODED_HEADERS:
             for raw in self._headers.all_raw(name):
                 found.extend(decode_encoded_words(_FOLD.sub(" ", raw))[1])

@@ -1321,3 +1321,21 @@ def test_a_well_formed_from_is_not_recovered() -> None:
     assert m.from_name == "Ann"
     assert "InvalidFromAddressDefect" not in m.defects
     assert parse_message(b"Subject: s\r\n\r\nbody\r\n").from_name is None
+
+
+def test_a_named_single_text_plain_part_without_disposition_is_still_the_body() -> None:
+    raw = (
+        b'From: a@example.com\r\nContent-Type: text/plain; charset=utf-8; name="msg.txt"\r\n'
+        b"\r\nHello, my order is late.\r\n"
+    )
+    m = parse_message(raw)
+    assert (m.text, m.attachments) == ("Hello, my order is late.\n", ())
+    declared = raw.replace(b"\r\n\r\n", b"\r\nContent-Disposition: attachment\r\n\r\n", 1)
+    assert parse_message(declared).text is None
+    assert [a.filename for a in parse_message(declared).attachments] == ["msg.txt"]
+    # in a multipart, a named text part with no disposition stays a file (digests, logs)
+    mixed = (
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain'
+        b'\r\n\r\nHello\r\n--b\r\nContent-Type: text/plain; name="log.txt"\r\n\r\nx\r\n--b--\r\n'
+    )
+    assert [a.filename for a in parse_message(mixed).attachments] == ["log.txt"]

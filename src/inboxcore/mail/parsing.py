@@ -150,6 +150,7 @@ class MimePart:
         default_type: str = "text/plain",
         top: bool = False,
         budget: list[int] | None = None,
+        lead: bool = False,
     ) -> None:
         # The parts the tree may still grow, shared by every part of one tree.
         self._budget = [MAX_PARTS] if budget is None else budget
@@ -157,6 +158,8 @@ class MimePart:
         self._start = start
         self._end = end
         self._depth = depth
+        # Whether this part is a message's root (its whole content, when it is a leaf).
+        self._lead = lead
         self._defects: list[str] = []
         fields, self._body_start = _scan_headers(buf, start, end, self._defects, top=top)
         self._headers = _Headers(buf, fields, self._declared_charset)
@@ -297,6 +300,8 @@ class MimePart:
         Declared attachments always; files of any non-text type (images, PDFs, signatures),
         named or not; text parts only when named and not declared inline; a carried message
         only when named or declared an attachment (otherwise it is a forward or a DSN's original).
+        A single-part ``text/plain`` message named only by a Content-Type ``name=``, with no
+        Content-Disposition, is a body: clients that name every part write it.
         """
         if self._type.startswith("multipart/"):
             return False
@@ -305,6 +310,8 @@ class MimePart:
         if self._type.startswith("message/"):
             return self.filename is not None
         if self._type.startswith("text/"):
+            if self._lead and self._type == "text/plain" and self.disposition is None:
+                return False
             return self.filename is not None and self.disposition != "inline"
         return True
 
@@ -648,7 +655,9 @@ class ParsedMessage:
     @cached_property
     def root(self) -> MimePart:
         """The message itself as the root of its MIME tree."""
-        return MimePart(self._buf, self._start, self._end, depth=self._depth, top=self._depth == 0)
+        return MimePart(
+            self._buf, self._start, self._end, depth=self._depth, top=self._depth == 0, lead=True
+        )
 
     def parts(self) -> tuple[MimePart, ...]:
         """Every leaf part (and every ``message/*`` part) in document order; multipart

@@ -15,6 +15,7 @@ from inboxcore.domain.addresses import (
     domain_to_unicode,
     normalize_domain,
     parse_address_list,
+    recover_mailbox,
 )
 from inboxcore.domain.errors import InvalidEmailAddress
 from tests.strategies import email_addresses
@@ -422,3 +423,21 @@ def test_an_address_list_keeps_its_first_thousand_addresses() -> None:
     assert len(found) == MAX_ADDRESSES
     assert found[0].address == "u0@x.example"
     assert found[-1].address == f"u{MAX_ADDRESSES - 1}@x.example"
+
+
+@pytest.mark.parametrize(
+    ("raw", "address", "name"),
+    [
+        ("Test test@example.com", "test@example.com", "Test"),
+        ('"x" <local part with spaces@example.com>', '"local part with spaces"@example.com', "x"),
+        ('"=?GB2312?B?1cXI/Q==?=" <>', None, "张三"),
+        ("MAILER-DAEMON", None, "MAILER-DAEMON"),
+        ("", None, None),
+    ],
+)
+def test_recover_mailbox_reads_what_a_person_reads(
+    raw: str, address: str | None, name: str | None
+) -> None:
+    found, found_name = recover_mailbox(raw)
+    assert (found.address if found else None, found_name) == (address, name)
+    assert not parse_address_list(raw)  # each is beyond RFC 5322: only recovery reads it

@@ -430,3 +430,27 @@ def test_offline_nothing_is_authenticated() -> None:
     assert result.authentication is not None
     assert result.authentication.evidence == ()
     assert result.authentication.authenticates("customer.example") is None
+
+
+RECOVERED_FROM = ORIGINAL.replace(
+    b"From: Ann Example <ann@customer.example>", b"From: Ann Example ann@customer.example"
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "client_ip"),
+    [
+        (sign(RECOVERED_FROM, domain="customer.example"), GMAIL_IP),
+        (RECOVERED_FROM, "192.0.2.66"),
+    ],
+)
+def test_a_from_only_a_person_can_read_never_passes_dmarc(raw: bytes, client_ip: str) -> None:
+    """Beside the legitimate message above (RFC 5322 From, aligned DKIM: pass): a From with no
+    RFC 5322 address is shown as ann@customer.example, but DMARC does not let it pass as
+    customer.example, signed or not; its p=reject still holds the message."""
+    result = run(raw, client_ip=client_ip, mail_from="ann@customer.example")
+    auth = result.authentication
+    assert auth is not None
+    assert auth.dmarc == "fail"
+    assert result.disposition is Disposition.QUARANTINED
+    assert result.reason_codes == ("dmarc.fail.reject",)

@@ -249,7 +249,7 @@ def test_nested_comments_in_address_headers_end_in_no_address(name: str, depth: 
     """Thousands of nested ``(`` (a RecursionError before) give no address, not an error."""
     m = parse_message(f"{name}: {'(' * depth}a@x.example\r\n\r\nbody\r\n".encode())
     assert m.from_ == m.to == m.cc == m.reply_to == ()
-    assert m.defects == ()
+    assert m.defects == (("InvalidFromAddressDefect",) if name == "From" else ())
 
 
 def test_five_megabytes_of_encoded_words_in_a_subject() -> None:
@@ -1193,3 +1193,151 @@ def test_mutated_real_messages_never_raise(
 def test_structured_garbage_never_raises(lines: list[bytes]) -> None:
     """MIME-shaped garbage (boundaries, nesting, encodings in any order) parses completely."""
     touch_everything(parse_message(b"".join(lines)))
+
+
+# --- headers a person can read (issue 16) ------------------------------------------------------
+
+
+def _koi8_word(text: str) -> bytes:
+    return b"=?KOI8-R?B?" + base64.b64encode(text.encode("koi8-r")) + b"?="
+
+
+def test_bounce_subject_drops_the_space_between_encoded_words() -> None:
+    """RFC 2047 section 6.2: the folding white space between two encoded words and the text
+    right after them is read as written; the legacy stdlib pair gave "доставлено . Mail"."""
+    raw = (
+        b"From: MAILER-DAEMON@mx.example.ru\r\nSubject: "
+        + _koi8_word("Сообщение не ")
+        + b"\r\n "
+        + _koi8_word("доставлено")
+        + b". Mail failure.\r\n\r\nbody\r\n"
+    )
+    assert parse_message(raw).subject == "Сообщение не доставлено. Mail failure."
+
+
+@pytest.mark.parametrize(
+    ("charset", "name", "subject"),
+    [
+        ("gb2312", "张三", "关于您的订单问题"),
+        ("big5", "陳大文", "關於您的訂單問題"),
+        ("shift_jis", "山田太郎", "ご注文についてのお問い合わせ"),
+        ("koi8-r", "Иван Петров", "Не доставлено сообщение"),
+        ("windows-1251", "Иван Петров", "Заказ № 12"),
+    ],
+)
+def test_raw_8bit_headers_read_in_the_declared_charset(
+    charset: str, name: str, subject: str
+) -> None:
+    """No RFC 2047, the message's Content-Type (or its first text part's) names the charset."""
+    head = f"From: {name} <a@example.com>\r\nSubject: {subject}\r\n".encode(charset)
+    single = head + f"Content-Type: text/plain; charset={charset}\r\n\r\nx\r\n".encode()
+    multi = head + (
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        + f"Content-Type: text/plain; charset={charset}\r\n\r\nx\r\n--b--\r\n".encode()
+    )
+    for raw in (single, multi):
+        m = parse_message(raw)
+        assert (m.subject, m.from_[0].display_name) == (subject, name)
+
+
+def test_raw_8bit_headers_without_a_charset_are_detected_not_latin1() -> None:
+    raw = "From: 张三 <zs@example.cn>\r\nSubject: 关于发票的问题，请尽快回复\r\n\r\nx\r\n".encode(
+        "gbk"
+    )
+    m = parse_message(raw)
+    assert (m.subject, m.from_[0].display_name) == ("关于发票的问题，请尽快回复", "张三")
+
+
+def test_a_wrapped_value_without_folding_white_space_does_not_end_the_headers() -> None:
+    """A long tracking value (or base64) wrapped with no leading white space: the From and
+    Subject further down are still read, the stray line joins the value it wraps."""
+    token = base64.b64encode(bytes(range(120))).decode()
+    raw = (
+        f"Received: by mx.example.com\r\nX-Tracking-Id: {token[:70]}\r\n{token[70:]}\r\n"
+        "From: Ann Lee <ann@example.com>\r\nSubject: Where is my order?\r\n\r\nHello\r\n"
+    ).encode()
+    m = parse_message(raw)
+    assert (m.from_[0].address, m.subject, m.text) == (
+        "ann@example.com",
+        "Where is my order?",
+        "Hello\n",
+    )
+    assert m.header("X-Tracking-Id") == f"{token[:70]} {token[70:]}"
+    assert "MisplacedHeaderLineDefect" in m.defects
+    assert "MissingHeaderBodySeparatorDefect" not in m.defects
+
+
+def test_a_leading_line_before_the_headers_does_not_hide_them() -> None:
+    raw = (
+        b"---- Original email message ----\r\nFrom: Ann Lee <ann@example.com>\r\n"
+        b"To: support@help.example\r\nSubject: Refund\r\n\r\nPlease refund.\r\n"
+    )
+    m = parse_message(raw)
+    assert (m.from_[0].address, m.subject, m.text) == (
+        "ann@example.com",
+        "Refund",
+        "Please refund.\n",
+    )
+    assert "MisplacedHeaderLineDefect" in m.defects
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # the body starts without the empty line and quotes a header block the message has
+        b"From: Ann <ann@example.com>\r\nSubject: Hi\r\nDear Bob,\r\n"
+        b"From: Carl <carl@example.com>\r\nSubject: old\r\n\r\nquoted\r\n",
+        # prose, then an empty line: no header field follows at all
+        b"From: Ann <ann@example.com>\r\nHello there\r\nhow are you\r\n\r\nbye\r\n",
+        # no empty line anywhere: nothing shows where a header block would end
+        b"From: Ann <ann@example.com>\r\nHello there\r\nSubject: a word\r\n",
+    ],
+)
+def test_a_body_is_not_turned_into_headers(raw: bytes) -> None:
+    m = parse_message(raw)
+    assert m.from_[0].address == "ann@example.com"
+    assert "MissingHeaderBodySeparatorDefect" in m.defects
+    assert "MisplacedHeaderLineDefect" not in m.defects
+    assert (m.text or "").startswith(("Dear Bob", "Hello there"))
+
+
+@pytest.mark.parametrize(
+    ("from_line", "address", "name"),
+    [
+        (b"Test test@example.com", "test@example.com", "Test"),
+        (b'"x" <local part with spaces@example.com>', '"local part with spaces"@example.com', "x"),
+        (b'"=?GB2312?B?1cXI/Q==?=" <>', None, "张三"),
+        (b"MAILER-DAEMON", None, "MAILER-DAEMON"),
+    ],
+)
+def test_from_lines_people_still_read(from_line: bytes, address: str | None, name: str) -> None:
+    m = parse_message(b"From: " + from_line + b"\r\nSubject: s\r\n\r\nbody\r\n")
+    assert ([a.address for a in m.from_], m.from_name) == ([address] if address else [], name)
+    assert m.rfc5322_from == ()
+    assert "InvalidFromAddressDefect" in m.defects
+
+
+def test_a_well_formed_from_is_not_recovered() -> None:
+    m = parse_message(b"From: Ann <ann@example.com>\r\nSubject: s\r\n\r\nbody\r\n")
+    assert m.from_ == m.rfc5322_from
+    assert m.from_name == "Ann"
+    assert "InvalidFromAddressDefect" not in m.defects
+    assert parse_message(b"Subject: s\r\n\r\nbody\r\n").from_name is None
+
+
+def test_a_named_single_text_plain_part_without_disposition_is_still_the_body() -> None:
+    raw = (
+        b'From: a@example.com\r\nContent-Type: text/plain; charset=utf-8; name="msg.txt"\r\n'
+        b"\r\nHello, my order is late.\r\n"
+    )
+    m = parse_message(raw)
+    assert (m.text, m.attachments) == ("Hello, my order is late.\n", ())
+    declared = raw.replace(b"\r\n\r\n", b"\r\nContent-Disposition: attachment\r\n\r\n", 1)
+    assert parse_message(declared).text is None
+    assert [a.filename for a in parse_message(declared).attachments] == ["msg.txt"]
+    # in a multipart, a named text part with no disposition stays a file (digests, logs)
+    mixed = (
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain'
+        b'\r\n\r\nHello\r\n--b\r\nContent-Type: text/plain; name="log.txt"\r\n\r\nx\r\n--b--\r\n'
+    )
+    assert [a.filename for a in parse_message(mixed).attachments] == ["log.txt"]

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from inboxcore.domain.text import (
     decode_bytes,
     decode_encoded_words,
+    decode_header_bytes,
     decode_rfc2047,
     replace_controls,
 )
@@ -122,3 +123,34 @@ def test_decoding_never_raises(text: str) -> None:
     decoded, defects = decode_encoded_words(text)
     assert isinstance(decoded, str)
     assert all(d.endswith("Defect") for d in defects)
+
+
+@pytest.mark.parametrize(
+    ("text", "charset"),
+    [
+        ("关于您的订单问题", "gb2312"),
+        ("關於您的訂單問題", "big5"),
+        ("ご注文についてのお問い合わせ", "shift_jis"),
+        ("Не доставлено сообщение", "koi8-r"),
+        ("Не доставлено сообщение", "windows-1251"),
+        ("Zamówienie nr 12 – płatność", "windows-1250"),
+    ],
+)
+def test_raw_header_bytes_read_in_the_declared_charset(text: str, charset: str) -> None:
+    """A legacy client's raw 8-bit header is read in the message's declared charset."""
+    assert decode_header_bytes(text.encode(charset), charset) == text
+
+
+def test_raw_header_bytes_utf8_comes_first_and_latin_stays_the_fallback() -> None:
+    assert decode_header_bytes("Grüße 关于".encode(), "gb2312") == "Grüße 关于"
+    assert decode_header_bytes("Réclamation à traiter".encode("cp1252"), None) == (
+        "Réclamation à traiter"
+    )
+
+
+def test_raw_header_bytes_without_a_charset_are_detected() -> None:
+    """No declared charset: the section's 8-bit bytes are the evidence, not Latin-1."""
+    evidence = "张三 关于发票的问题，请尽快回复".encode("gbk")
+    assert decode_header_bytes("张三".encode("gbk"), None, lambda: evidence) == "张三"
+    russian = "Иван Петров Не доставлено сообщение".encode("koi8-r")
+    assert decode_header_bytes(russian, None) == "Иван Петров Не доставлено сообщение"

@@ -336,11 +336,15 @@ def _check(
     arc: ArcResult | None = None
     if any(name.lower() == "arc-seal" for name in parsed.header_names()):
         arc = validate_arc(raw, dns, now=now, body_hashes=body_hashes)
+    # DMARC aligns with the RFC 5322 From only. A From only a person can read (``Bank
+    # bank@bank.example``) is checked against its domain's policy with nothing authenticated,
+    # so that it never passes as that domain and a p=reject there still applies.
+    strict = bool(parsed.rfc5322_from)
     from_domains = [a.domain for a in parsed.from_]
     dmarc = evaluate_dmarc(
         from_domains=from_domains,
-        spf=spf,
-        dkim_pass_domains=[d.domain for d in dkim if d.result == "pass"],
+        spf=spf if strict else None,
+        dkim_pass_domains=[d.domain for d in dkim if d.result == "pass" and strict],
         dns=dns,
         sample=sampling_value(raw_message_id(raw)),
     )

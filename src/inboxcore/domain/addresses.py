@@ -18,6 +18,11 @@ decodes the RFC 2047 encoded words of display names and comments. An encoded wor
 address (RFC 2047 section 5): ``=?utf-8?q?ceo=40bank.example?= <attacker@evil.example>`` is one
 mailbox, attacker's, named "ceo@bank.example". The parser is iterative and linear: a thousand
 nested comments or a megabyte of addresses end in a value, not an exception.
+
+**What a person reads.** :func:`recover_mailbox` reads the mailbox a person sees in a field that
+holds no RFC 5322 address (``Ann ann@example.com``, ``<local part with spaces@example.com>``,
+``"Name" <>``, a bare ``MAILER-DAEMON``); what it returns is for showing and for contacts, never
+for authentication.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ __all__ = [
     "domain_to_unicode",
     "normalize_domain",
     "parse_address_list",
+    "recover_mailbox",
 ]
 
 MAX_LOCAL_OCTETS = 64
@@ -491,3 +497,47 @@ def parse_address_list(values: str | Iterable[str]) -> tuple[EmailAddress, ...]:
             except InvalidEmailAddress:
                 continue
     return tuple(found)
+
+
+# --- what a person reads -------------------------------------------------------------------------
+
+_LAST_ANGLE = re.compile(r"<([^<>]*)>?[^<]*$")
+_LOOSE_SPEC = re.compile(r"[^\s<>()\[\],;\"']+@[^\s<>()\[\],;\"']+")
+_MAX_RECOVERED = 2000  # a field longer than this is not one a person reads as a sender
+
+
+def recover_mailbox(raw: str) -> tuple[EmailAddress | None, str | None]:
+    """The address and name a person reads in an address field that holds no RFC 5322 address.
+
+    ``Test test@example.com`` gives test@example.com named "Test"; ``"x" <local part with
+    spaces@example.com>`` gives the quoted local part ``"local part with spaces"@example.com``;
+    ``"=?GB2312?B?...?=" <>`` and a bare ``MAILER-DAEMON`` give no address and the name as
+    written (decoded). Only for fields :func:`parse_address_list` found no address in; never
+    raises.
+    """
+    text = " ".join(replace_controls(raw[:_MAX_RECOVERED]).split())
+    angle = _LAST_ANGLE.search(text)
+    if angle is not None:
+        spec, phrase = angle.group(1).strip(), text[: angle.start()]
+    else:  # "Name name@x": the last word with an @, as a word (not inside a comment)
+        words = text.split(" ")
+        at = next((i for i in range(len(words) - 1, -1, -1) if "@" in words[i]), None)
+        spec = "" if at is None else words[at].strip("\"'")
+        phrase = text if at is None else " ".join(words[:at] + words[at + 1 :])
+        if _LOOSE_SPEC.fullmatch(spec) is None:
+            spec = ""
+    name = _clean_display_name(decode_rfc2047(phrase.strip().strip("\"'").strip()))
+    return _loose_address(spec, name), name
+
+
+def _loose_address(spec: str, name: str | None) -> EmailAddress | None:
+    local, at, domain = spec.rpartition("@")
+    local = local.strip().strip('"').strip()
+    if not at or not local:
+        return None
+    if not _DOT_ATOM.fullmatch(local):  # spaces and specials: the quoted form says the same
+        local = '"' + _NEEDS_ESCAPE.sub(r"\\\g<0>", local) + '"'
+    try:
+        return EmailAddress(local=local, domain=domain.strip().rstrip("."), display_name=name)
+    except InvalidEmailAddress:
+        return None

@@ -5,6 +5,9 @@ in the input (a hostile header is megabytes long):
 
 * :func:`decode_bytes` reads bytes in a declared MIME charset with the fallbacks mail clients
   use (an unknown or lying charset never loses the text);
+* :func:`decode_header_bytes` reads raw 8-bit header bytes (no RFC 2047) as UTF-8, else in the
+  message's declared charset, else in a detected legacy charset, never as Latin-1 mojibake of
+  Chinese, Japanese or Cyrillic;
 * :func:`decode_encoded_words` undoes RFC 2047 encoded words (``=?utf-8?q?J=C3=B6rg?=``) and
   reports what was wrong with them as defects; :func:`decode_rfc2047` is the same without them;
 * :func:`replace_controls` turns control characters into spaces, so that a decoded subject or
@@ -22,11 +25,14 @@ from __future__ import annotations
 import binascii
 import functools
 import re
+from collections.abc import Callable
 
 __all__ = [
     "decode_bytes",
     "decode_encoded_words",
+    "decode_header_bytes",
     "decode_rfc2047",
+    "detect_charset",
     "replace_controls",
 ]
 
@@ -70,6 +76,26 @@ _SIBLINGS = {
     "cp932": ("euc-jp", "iso2022_jp_2"),
     "big5": ("big5hkscs",),
 }
+
+# The legacy charsets raw header bytes are detected among (charset-normalizer's codec names). The
+# Latin ones are candidates only to be recognised: a short Latin text fits every one of them, so
+# a Latin guess keeps the Windows-1252 fallback, the commonest by far.
+_DETECT_AMONG = (
+    "gb18030",
+    "big5",
+    "cp932",
+    "euc_jp",
+    "cp949",
+    "koi8_r",
+    "cp1251",
+    "cp1253",
+    "cp1255",
+    "cp1256",
+    "cp874",
+    "cp1252",
+    "cp1250",
+)
+_LATIN_GUESSES = frozenset({"cp1252", "cp1250"})
 
 # An encoded word: no white space in the charset, no "?" in the text (so that a search for the
 # next one never rescans text: linear time). White space inside the text is not allowed by the
@@ -143,6 +169,52 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
         except Exception:
             pass
     return _decode_single_byte(data), defect
+
+
+def decode_header_bytes(
+    data: bytes, charset: str | None, evidence: Callable[[], bytes] | None = None
+) -> str:
+    """Raw header bytes as text, never failing: UTF-8 (RFC 6532; ASCII included), then the
+    message's declared ``charset`` (what a GB2312 or Shift_JIS client writes its headers in, with
+    no RFC 2047), then a legacy charset detected in ``evidence()`` (every 8-bit value of the
+    header section: one short value is too little to tell GBK from Big5), then Windows-1252.
+    """
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    codec = _codec_for(charset)
+    if codec is not None:
+        try:
+            return data.decode(codec)
+        except Exception:  # UnicodeDecodeError, or an odd codec's own complaint
+            pass
+    guessed = detect_charset(evidence() if evidence is not None else data)
+    if guessed is not None:
+        try:
+            return data.decode(guessed)
+        except Exception:  # the evidence was in it, this value is not
+            pass
+    return _decode_single_byte(data)
+
+
+def detect_charset(data: bytes) -> str | None:
+    """The non-Latin legacy charset ``data`` is most likely in, or None (Latin or unknown).
+
+    charset-normalizer's mess and coherence measures over a fixed list of candidates; only
+    reached for 8-bit bytes that are not UTF-8 and had no usable declared charset, so its cost
+    (a millisecond for a header section) is paid by few messages.
+    """
+    # Imported here: most messages never get this far, and the import costs tens of ms.
+    from charset_normalizer import from_bytes
+
+    try:
+        best = from_bytes(data[:4096], cp_isolation=list(_DETECT_AMONG)).best()
+    except Exception:  # a detector bug must not lose the header
+        return None
+    if best is None or best.encoding in _LATIN_GUESSES:
+        return None
+    return best.encoding
 
 
 def _base64_word(text: str, defects: list[str]) -> bytes:

@@ -1,18 +1,26 @@
 """Structured header values read forgivingly, never raising: dates, ``main; name=value``
 parameter lists (quoted strings, RFC 2231 continuations and charsets) and attachment filenames.
 
-The value-level helpers of :mod:`inboxcore.mail.parsing`. Pure: no I/O.
+The value-level helpers of :mod:`inboxcore.mail.parsing`, and the header section they are read
+from (:class:`_Headers`). Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import email.utils
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 from dateutil import parser as dateutil_parser
 
-from inboxcore.domain.text import decode_bytes, decode_rfc2047
+from inboxcore.domain.text import (
+    decode_bytes,
+    decode_header_bytes,
+    decode_rfc2047,
+    replace_controls,
+)
+from inboxcore.mail._mime_scan import _Field
 
 __all__: list[str] = []
 
@@ -174,3 +182,63 @@ def _safe_filename(name: str) -> str | None:
     text = text.replace("\\", "/").rsplit("/", 1)[-1]
     text = "".join(ch for ch in text if ch >= " " and ch != "\x7f").strip()
     return text or None
+
+
+def _header_text(raw: str) -> str:
+    """An unfolded, RFC 2047-decoded header value without control characters; never raises."""
+    return replace_controls(decode_rfc2047(_FOLD.sub(" ", raw))).strip()
+
+
+def _no_charset() -> str | None:
+    return None
+
+
+class _Headers:
+    """A header section as offsets, with values decoded on demand.
+
+    ``charset`` gives the charset raw 8-bit values are read in when they are not UTF-8 (the
+    message's declared one); asked at most once, and only when such a value is read.
+    """
+
+    def __init__(
+        self, buf: bytes, fields: list[_Field], charset: Callable[[], str | None] = _no_charset
+    ) -> None:
+        self._buf = buf
+        self.fields = fields
+        self._index: dict[str, list[int]] = {}
+        for i, f in enumerate(fields):
+            self._index.setdefault(f.name.lower(), []).append(i)
+        self._charset_of = charset
+        self._charset: list[str | None] = []  # empty until asked
+
+    def raw_value(self, field: _Field) -> str:
+        data = self._buf[field.value_start : field.end]
+        if data.isascii():
+            return data.decode("ascii").rstrip("\r\n")
+        if not self._charset:
+            self._charset.append(None)  # the charset's own look-up may read a field: no loop
+            self._charset[0] = self._charset_of()
+        return decode_header_bytes(data, self._charset[0], self._eight_bit).rstrip("\r\n")
+
+    def _eight_bit(self) -> bytes:
+        """Every 8-bit value of the section, the evidence a charset is detected from."""
+        values = (self._buf[f.value_start : f.end] for f in self.fields)
+        return b" ".join(v for v in values if not v.isascii())
+
+    def first_raw(self, name: str) -> str | None:
+        found = self._index.get(name.lower())
+        return None if not found else self.raw_value(self.fields[found[0]])
+
+    def get(self, name: str) -> str | None:
+        raw = self.first_raw(name)
+        return None if raw is None else _header_text(raw)
+
+    def get_all(self, name: str) -> tuple[str, ...]:
+        return tuple(_header_text(raw) for raw in self.all_raw(name))
+
+    def all_raw(self, name: str) -> tuple[str, ...]:
+        found = self._index.get(name.lower(), ())
+        return tuple(self.raw_value(self.fields[i]) for i in found)
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)

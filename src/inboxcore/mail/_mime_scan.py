@@ -16,6 +16,33 @@ __all__: list[str] = []
 # size. Real mail has tens, a long relay chain a few hundred.
 MAX_HEADER_FIELDS = 10_000
 _FIELD_NAME = re.compile(rb"[!-9;-~]+")
+# A line a reader takes for a header field: a plausible name, a colon, a value.
+_HEADER_SHAPED = re.compile(rb"[A-Za-z][A-Za-z0-9-]{0,75}[ \t]*:")
+# The fields whose presence further down shows that a line without a colon sits inside a header
+# block (and did not start the body): the ones every message or part has.
+_KNOWN_FIELDS = frozenset(
+    {
+        b"from",
+        b"to",
+        b"cc",
+        b"subject",
+        b"date",
+        b"message-id",
+        b"reply-to",
+        b"sender",
+        b"received",
+        b"return-path",
+        b"mime-version",
+        b"content-type",
+        b"content-transfer-encoding",
+        b"content-disposition",
+        b"in-reply-to",
+        b"references",
+    }
+)
+# A line without a colon after a line this long is the rest of a wrapped value (a tracking
+# token or base64 folded without its leading white space); after a shorter one it is stray.
+_WRAPPED_WIDTH = 60
 
 
 class _Field:
@@ -44,17 +71,65 @@ def _ends_with_semicolon(buf: bytes, field: _Field) -> bool:
     return buf[max(field.value_start, field.end - 16) : field.end].rstrip().endswith(b";")
 
 
+def _recoverable_until(buf: bytes, pos: int, end: int, fields: list[_Field]) -> int:
+    """Where the empty line ending the header block is, when the stray line at ``pos`` sits
+    inside a header block a reader would still read; -1 when it starts the body.
+
+    A reader reads on when an empty line follows, every line before it is header-shaped, a
+    continuation or a few more stray lines, and a well-known field not yet seen is among them
+    (so that a body quoting a forwarded header block is not taken for headers). One pass to the
+    empty line: the caller asks at most once per header section.
+    """
+    seen = {f.name.lower().encode("ascii") for f in fields}
+    stray = 0
+    new_known = False
+    line = pos
+    while line < end:
+        nl = buf.find(b"\n", line, end)
+        content_end = _line_content_end(buf, line, nl, end)
+        if content_end == line:
+            return line if new_known and stray <= 8 else -1
+        if buf[line] not in (0x20, 0x09):
+            shaped = _HEADER_SHAPED.match(buf, line, content_end)
+            if shaped is None:
+                stray += 1
+            else:
+                name = buf[line : shaped.end() - 1].rstrip(b" \t").lower()
+                new_known = new_known or (name in _KNOWN_FIELDS and name not in seen)
+        if nl < 0:
+            break
+        line = nl + 1
+    return -1
+
+
+def _continues(buf: bytes, fields: list[_Field], kept: bool, line_end: int) -> bool:
+    """Take a stray line into the field before it when that field's last line was long (the
+    rest of a wrapped value); returns whether the lines after it may continue a field."""
+    if not fields or not kept:
+        return False
+    last = fields[-1]
+    previous_start = buf.rfind(b"\n", last.start, last.end - 1) + 1
+    if last.end - max(previous_start, last.start) < _WRAPPED_WIDTH:
+        return False
+    last.end = line_end
+    return True
+
+
 def _scan_headers(
     buf: bytes, start: int, end: int, defects: list[str], *, top: bool
 ) -> tuple[list[_Field], int]:
     """Scan a header section; returns its fields and where the body starts.
 
-    The section ends at the first empty line; a line that is neither a field nor a continuation
-    ends it too (the standard library's ``MissingHeaderBodySeparatorDefect``) and starts the body.
+    The section ends at the first empty line. A line that is neither a field nor a continuation
+    is read past as a reader would (``MisplacedHeaderLineDefect``) when the lines after it are
+    still header fields (:func:`_recoverable_until`); otherwise it ends the section (the
+    standard library's ``MissingHeaderBodySeparatorDefect``) and starts the body.
     """
     fields: list[_Field] = []
     pos = start
     kept = True  # whether the field the current line may continue was kept
+    recover_until = -1  # the end of a header block found to read past stray lines, once found
+    asked = False
     if top and buf.startswith(b"From ", pos, end):  # an mbox separator line
         nl = buf.find(b"\n", pos, end)
         pos = end if nl < 0 else nl + 1
@@ -82,8 +157,17 @@ def _scan_headers(
                 fields[-1].end = line_end
                 pos = line_end
                 continue
-            defects.append("MissingHeaderBodySeparatorDefect")
-            return fields, pos
+            if not asked:
+                asked = True
+                recover_until = _recoverable_until(buf, pos, end, fields)
+            if pos >= recover_until:
+                defects.append("MissingHeaderBodySeparatorDefect")
+                return fields, pos
+            if "MisplacedHeaderLineDefect" not in defects:
+                defects.append("MisplacedHeaderLineDefect")
+            kept = _continues(buf, fields, kept, line_end)
+            pos = line_end
+            continue
         kept = len(fields) < MAX_HEADER_FIELDS
         if kept:
             fields.append(_Field(name.decode("ascii"), pos, colon + 1, line_end))

@@ -31,17 +31,21 @@ from functools import cached_property
 
 import attrs
 
-from inboxcore.domain.addresses import EmailAddress, parse_address_list
+from inboxcore.domain.addresses import EmailAddress, parse_address_list, recover_mailbox
 from inboxcore.domain.text import (
     decode_bytes,
     decode_encoded_words,
-    decode_rfc2047,
-    replace_controls,
 )
-from inboxcore.mail._header_values import _FOLD, _parse_date, _parse_structured, _safe_filename
+from inboxcore.mail._header_values import (
+    _FOLD,
+    _Headers,
+    _parse_date,
+    _parse_structured,
+    _safe_filename,
+)
 from inboxcore.mail._html_text import html_to_text
 from inboxcore.mail._mime_scan import MAX_HEADER_FIELDS as MAX_HEADER_FIELDS
-from inboxcore.mail._mime_scan import _Field, _find_delimiters, _scan_headers
+from inboxcore.mail._mime_scan import _find_delimiters, _scan_headers
 from inboxcore.mail._transfer_encodings import (
     _base64_decode,
     _base64_size,
@@ -78,11 +82,6 @@ _DECODED_HEADERS = ("Subject", "From", "Sender", "Reply-To", "To", "Cc")
 # --- small decoding helpers --------------------------------------------------------------------
 
 
-def _bytes_to_str(data: bytes) -> str:
-    """Header bytes as text: UTF-8 (RFC 6532, ASCII included), else Windows-1252, never failing."""
-    return decode_bytes(data, None)[0]
-
-
 def _line_ends(text: str) -> str:
     """Every CR, CRLF or run of CRs as one LF. CRLF is replaced by ``str.replace`` first:
     ``re.sub`` holds a piece per match, sixteen times a text of short CRLF lines."""
@@ -90,11 +89,6 @@ def _line_ends(text: str) -> str:
         return text
     text = text.replace("\r\n", "\n")
     return _CRLF.sub("\n", text) if "\r" in text else text
-
-
-def _header_text(raw: str) -> str:
-    """An unfolded, RFC 2047-decoded header value without control characters; never raises."""
-    return replace_controls(decode_rfc2047(_FOLD.sub(" ", raw))).strip()
 
 
 def _message_ids(value: str | None) -> tuple[str, ...]:
@@ -137,39 +131,6 @@ def _unflow(text: str, delsp: bool) -> str:
 # --- the tree, over the scanner's offsets ------------------------------------------------------
 
 
-class _Headers:
-    """A header section as offsets, with values decoded on demand."""
-
-    def __init__(self, buf: bytes, fields: list[_Field]) -> None:
-        self._buf = buf
-        self.fields = fields
-        self._index: dict[str, list[int]] = {}
-        for i, f in enumerate(fields):
-            self._index.setdefault(f.name.lower(), []).append(i)
-
-    def raw_value(self, field: _Field) -> str:
-        data = self._buf[field.value_start : field.end]
-        return _bytes_to_str(data).rstrip("\r\n")
-
-    def first_raw(self, name: str) -> str | None:
-        found = self._index.get(name.lower())
-        return None if not found else self.raw_value(self.fields[found[0]])
-
-    def get(self, name: str) -> str | None:
-        raw = self.first_raw(name)
-        return None if raw is None else _header_text(raw)
-
-    def get_all(self, name: str) -> tuple[str, ...]:
-        return tuple(_header_text(raw) for raw in self.all_raw(name))
-
-    def all_raw(self, name: str) -> tuple[str, ...]:
-        found = self._index.get(name.lower(), ())
-        return tuple(self.raw_value(self.fields[i]) for i in found)
-
-    def names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.fields)
-
-
 class MimePart:
     """One entity of the MIME tree: its headers and, on demand, its decoded content.
 
@@ -189,6 +150,7 @@ class MimePart:
         default_type: str = "text/plain",
         top: bool = False,
         budget: list[int] | None = None,
+        lead: bool = False,
     ) -> None:
         # The parts the tree may still grow, shared by every part of one tree.
         self._budget = [MAX_PARTS] if budget is None else budget
@@ -196,9 +158,11 @@ class MimePart:
         self._start = start
         self._end = end
         self._depth = depth
+        # Whether this part is a message's root (its whole content, when it is a leaf).
+        self._lead = lead
         self._defects: list[str] = []
         fields, self._body_start = _scan_headers(buf, start, end, self._defects, top=top)
-        self._headers = _Headers(buf, fields)
+        self._headers = _Headers(buf, fields, self._declared_charset)
         declared = self._headers.first_raw("Content-Type")
         main, self._params = (
             _parse_structured(_LINE_BREAK.sub("", declared)) if declared else ("", {})
@@ -275,6 +239,10 @@ class MimePart:
         value = self._params.get("charset")
         return value.strip().lower() if value else None
 
+    def _declared_charset(self) -> str | None:
+        # None while the Content-Type itself is being read (its parameters are not known yet).
+        return self.charset if hasattr(self, "_params") else None
+
     def header(self, name: str) -> str | None:
         """The first value of header ``name``, unfolded and decoded, or None."""
         return self._headers.get(name)
@@ -332,6 +300,8 @@ class MimePart:
         Declared attachments always; files of any non-text type (images, PDFs, signatures),
         named or not; text parts only when named and not declared inline; a carried message
         only when named or declared an attachment (otherwise it is a forward or a DSN's original).
+        A single-part ``text/plain`` message named only by a Content-Type ``name=``, with no
+        Content-Disposition, is a body: clients that name every part write it.
         """
         if self._type.startswith("multipart/"):
             return False
@@ -340,6 +310,8 @@ class MimePart:
         if self._type.startswith("message/"):
             return self.filename is not None
         if self._type.startswith("text/"):
+            if self._lead and self._type == "text/plain" and self.disposition is None:
+                return False
             return self.filename is not None and self.disposition != "inline"
         return True
 
@@ -550,11 +522,19 @@ class ParsedMessage:
         fields, body_start = _scan_headers(
             self._buf, self._start, self._end, defects, top=self._depth == 0
         )
-        return _Headers(self._buf, fields), body_start, defects
+        return _Headers(self._buf, fields, self._declared_charset), body_start, defects
 
     @property
     def _headers(self) -> _Headers:
         return self._header_scan[0]
+
+    def _declared_charset(self) -> str | None:
+        """The charset of the message's Content-Type, else of its first text part: what a
+        client that writes raw 8-bit headers wrote them in."""
+        if self.root.charset:
+            return self.root.charset
+        text_parts = (p for p in self._leaves if p.content_type.startswith("text/"))
+        return next((p.charset for p in text_parts if p.charset), None)
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name``, unfolded and decoded, or None."""
@@ -603,7 +583,29 @@ class ParsedMessage:
 
     @cached_property
     def from_(self) -> tuple[EmailAddress, ...]:
+        """The From addresses; when From holds none by RFC 5322, the one a person reads in it
+        (``Ann ann@example.com``), with ``InvalidFromAddressDefect``. Not for authentication:
+        DMARC reads :attr:`rfc5322_from`."""
+        return self.rfc5322_from or self._recovered_from[0]
+
+    @cached_property
+    def rfc5322_from(self) -> tuple[EmailAddress, ...]:
+        """The From addresses by RFC 5322 alone (the Author Domain DMARC aligns with)."""
         return self.addresses("From")
+
+    @cached_property
+    def _recovered_from(self) -> tuple[tuple[EmailAddress, ...], str | None]:
+        raw = self._headers.first_raw("From")
+        if raw is None or self.rfc5322_from:
+            return (), None
+        address, name = recover_mailbox(raw)
+        return ((address,) if address is not None else ()), name
+
+    @property
+    def from_name(self) -> str | None:
+        """The sender's name as a person reads it: the first From address's display name, or
+        for a From with no address at all (``MAILER-DAEMON``, ``"Name" <>``) the text written."""
+        return self.from_[0].display_name if self.from_ else self._recovered_from[1]
 
     @cached_property
     def sender(self) -> EmailAddress | None:
@@ -653,7 +655,9 @@ class ParsedMessage:
     @cached_property
     def root(self) -> MimePart:
         """The message itself as the root of its MIME tree."""
-        return MimePart(self._buf, self._start, self._end, depth=self._depth, top=self._depth == 0)
+        return MimePart(
+            self._buf, self._start, self._end, depth=self._depth, top=self._depth == 0, lead=True
+        )
 
     def parts(self) -> tuple[MimePart, ...]:
         """Every leaf part (and every ``message/*`` part) in document order; multipart
@@ -718,6 +722,8 @@ class ParsedMessage:
         each once, including those of carried messages. Checks every part's transfer encoding
         and charset, so it is the one accessor that reads every part."""
         found: list[str] = list(self._header_scan[2])
+        if not self.rfc5322_from and self._headers.first_raw("From") is not None:
+            found.append("InvalidFromAddressDefect")
         for name in _DECODED_HEADERS:
             for raw in self._headers.all_raw(name):
                 found.extend(decode_encoded_words(_FOLD.sub(" ", raw))[1])

@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -629,3 +629,29 @@ def test_records_lists_committed_records_in_insertion_order(backend: Backend) ->
     assert storage.intake_records() == ()
     with pytest.raises(InvalidValueError):
         storage.records(Envelope)
+
+
+def test_a_subject_holding_nul_is_stored_and_found(backend: Backend) -> None:
+    """PostgreSQL text holds no NUL: a conversation whose subject has one (a host's own value;
+    intake replaces control characters) is stored, reads back equal and is found by subject."""
+    storage = backend.storage()
+    conversation = Conversation(
+        id=ConversationId("conv-nul"),
+        account_id=AccountId("acct-1"),
+        channel_id=ChannelId("chan-1"),
+        contact_id=ContactId("contact-1"),
+        subject="Invoice\x00 1042",
+        created_at=T0,
+        last_message_at=T0,
+    )
+    # Rolled back, never committed: the parents need not exist.
+    with storage.unit_of_work() as uow:
+        uow.conversations.add(conversation)
+        assert uow.conversations.get(conversation.id) == conversation
+        found = uow.conversations.by_subject(
+            conversation.channel_id,
+            conversation.contact_id,
+            subject_key(conversation.subject),
+            T0 - timedelta(days=1),
+        )
+        assert [c.id for c in found] == [conversation.id]

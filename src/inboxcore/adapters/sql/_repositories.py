@@ -308,7 +308,7 @@ class _Conversations(_Repo):
             "assignee_id": conversation.assignee_id,
             "created_at": _utc(conversation.created_at),
             "last_message_at": _utc(conversation.last_message_at),
-            "subject_key": subject_key(conversation.subject),
+            "subject_key": _key(subject_key(conversation.subject)),
             "kind": conversation.kind.value,
             "data": _data(conversation),
         }
@@ -356,7 +356,7 @@ class _Conversations(_Repo):
         params = {
             "channel": channel_id,
             "contact": contact_id,
-            "key": subject_key,
+            "key": _key(subject_key),
             "since": _utc(since),
             "limit": limit,
         }

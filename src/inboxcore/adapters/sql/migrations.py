@@ -372,7 +372,11 @@ def _v4_listing_columns(connection: Connection) -> None:
     _backfill(
         connection,
         "inboxcore_conversations",
-        lambda d: {"subject_key": subject_key(d.get("subject") or ""), "kind": d["kind"]},
+        # PostgreSQL text holds no NUL (the repositories store lookup keys the same way).
+        lambda d: {
+            "subject_key": subject_key(d.get("subject") or "").replace("\x00", "\ufffd"),
+            "kind": d["kind"],
+        },
     )
     _backfill(
         connection,

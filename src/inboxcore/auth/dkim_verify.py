@@ -43,15 +43,13 @@ from datetime import datetime, timedelta
 
 import attrs
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from dkim import RE_BTAG
 from dkim.canonicalization import CanonicalizationPolicy, InvalidCanonicalizationPolicyError
-from dkim.crypto import (
-    DigestTooLargeError,
-    RSASSA_PKCS1_v1_5_verify,
-    UnparsableKeyError,
-    parse_public_key,
-)
+from dkim.crypto import UnparsableKeyError, parse_public_key
 from dkim.util import InvalidTagValueList, parse_tag_value
 
 from inboxcore.auth.bodyhash import BodyHashes, BodyHashKey
@@ -139,7 +137,7 @@ class DkimKey:
     """``"rsa"`` or ``"ed25519"``."""
     bits: int
     material: object = attrs.field(repr=False, eq=False)
-    """dkimpy's RSA key dict, or a ``cryptography`` Ed25519 public key."""
+    """A ``cryptography`` RSA or Ed25519 public key."""
     hashes: tuple[str, ...] | None = None
     """The ``h=`` list of acceptable hash algorithms; None allows all."""
     testing: bool = False
@@ -208,13 +206,18 @@ def _parse_key(record: bytes) -> DkimKey | Refusal:
     material: object
     if kind == "rsa":
         try:
-            rsa = parse_public_key(data)
+            # dkimpy's parser decides what an RSA key record may look like; OpenSSL then
+            # refuses what is no RSA key at all (e < 3, e >= n), which dkimpy would have used.
+            numbers = parse_public_key(data)
+            public = rsa.RSAPublicNumbers(
+                int(numbers["publicExponent"]), int(numbers["modulus"])
+            ).public_key()
         except (UnparsableKeyError, IndexError, TypeError, ValueError):
             return Refusal(
                 result="permerror", code="dkim.key_syntax", reason="RSA key cannot be parsed"
             )
-        bits = int(rsa["modulus"]).bit_length()
-        material = rsa
+        bits = public.key_size
+        material = public
     elif kind == "ed25519":
         if len(data) != 32:
             return Refusal(
@@ -320,10 +323,24 @@ def check_signature(key: DkimKey, hasher: hashlib._Hash, signature: bytes) -> bo
         except InvalidSignature:
             return False
         return True
+    material = key.material
+    assert isinstance(material, rsa.RSAPublicKey)
+    modulus = material.public_numbers().n
+    # Read as dkimpy reads it (a number modulo n, of any length), so that verdicts do not
+    # change: OpenSSL wants exactly len(n) octets below n, and leading zeros or s + n pass.
+    value = int.from_bytes(signature, "big") % modulus
+    algorithm = hashes.SHA1() if hasher.name == "sha1" else hashes.SHA256()
     try:
-        return bool(RSASSA_PKCS1_v1_5_verify(hasher, signature, key.material))
-    except (DigestTooLargeError, AssertionError, ValueError):
+        material.verify(
+            value.to_bytes((modulus.bit_length() + 7) // 8, "big"),
+            hasher.digest(),
+            padding.PKCS1v15(),
+            Prehashed(algorithm),
+        )
+    except (InvalidSignature, ValueError):
+        # ValueError: a key too short for the digest, which dkimpy fails as well.
         return False
+    return True
 
 
 @attrs.frozen(kw_only=True)

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -177,6 +178,12 @@ def _base64(value: bytes) -> bytes | None:
         return None
 
 
+# Memoized on the record's bytes, not cached by name: the DNS port is still asked every time (it
+# gives no TTL, and hosts keep control of caching), but the same answer is not parsed again.
+# Parsing is pure and its results frozen, so this cannot change a verdict; dkimpy's ASN.1 parser
+# and building the OpenSSL key cost about as much as the verification itself. Bounded: a record is
+# at most a few KB, so 1,024 of them hold a few MB at worst.
+@functools.lru_cache(maxsize=1_024)
 def _parse_key(record: bytes) -> DkimKey | Refusal:
     tags = parse_tags(record)
     if tags is None:

@@ -48,7 +48,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-from dkim import RE_BTAG
 from dkim.canonicalization import CanonicalizationPolicy, InvalidCanonicalizationPolicyError
 from dkim.crypto import UnparsableKeyError, parse_public_key
 from dkim.util import InvalidTagValueList, parse_tag_value
@@ -72,6 +71,7 @@ __all__ = [
     "hash_signed_headers",
     "parse_tags",
     "verify_dkim",
+    "without_signature",
 ]
 
 RESULTS = ("fail", "neutral", "pass", "permerror", "policy", "temperror")
@@ -92,6 +92,9 @@ _ALGORITHMS = {"rsa-sha256": "sha256", "rsa-sha1": "sha1", "ed25519-sha256": "sh
 _WSP = re.compile(rb"\s+")
 _DIGITS = re.compile(rb"[0-9]{1,76}")
 _BASE64 = re.compile(rb"[A-Za-z0-9+/]*={0,2}")
+# dkimpy's RE_BTAG, matching the same text: its folding-white-space groups reduce to \s*, and its
+# per-character loop of nested optional groups cost ~0.1 ms on a 2048-bit signature's b=.
+_B_TAG = re.compile(rb"([;\s]b\s*=)(?:[\sA-Za-z0-9+/=]*[A-Za-z0-9+/=])?(?:\r?\n\Z)?")
 
 
 @attrs.frozen(kw_only=True)
@@ -287,6 +290,11 @@ def fetch_key(
     return found
 
 
+def without_signature(value: bytes) -> bytes:
+    """A signature field's value with its ``b=`` emptied, as it was hashed when signing."""
+    return _B_TAG.sub(b"\\1", value)
+
+
 def hash_signed_headers(
     algorithm: str,
     canonicalization: bytes,
@@ -313,7 +321,7 @@ def hash_signed_headers(
     hasher = hashlib.new(algorithm)
     for name, value in policy.canonicalize_headers(selected):
         hasher.update(name + b":" + value)
-    unsigned = (signature_header[0], RE_BTAG.sub(b"\\1", signature_header[1]))
+    unsigned = (signature_header[0], without_signature(signature_header[1]))
     name, value = policy.canonicalize_headers([unsigned])[0]
     # The signature field is hashed without its final CRLF (RFC 6376 section 3.7).
     hasher.update(name + b":" + value.rstrip())

@@ -578,3 +578,21 @@ def test_b_emptied_exactly_as_dkimpy_empties_it(value: bytes) -> None:
     # Our faster pattern must blank the same text as dkimpy's, or hashes would stop matching.
     assert without_signature(value) == dkim.RE_BTAG.sub(b"\\1", value)
     assert without_signature(b"v=1; a=x;" + value) == dkim.RE_BTAG.sub(b"\\1", b"v=1; a=x;" + value)
+
+
+def _der(tag: int, value: bytes) -> bytes:
+    size = len(value)
+    length = bytes([size]) if size < 128 else bytes([0x82]) + size.to_bytes(2, "big")
+    return bytes([tag]) + length + value
+
+
+def test_an_rsa_record_with_public_exponent_one_is_no_key() -> None:
+    # dkimpy parses it, and with e = 1 the padded digest itself would "verify" as a signature.
+    modulus = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    n = modulus.public_numbers().n
+    numbers = _der(0x02, n.to_bytes(257, "big")) + _der(0x02, b"\x01")
+    algorithm = _der(0x06, bytes.fromhex("2a864886f70d010101")) + b"\x05\x00"
+    der = _der(0x30, _der(0x30, algorithm) + _der(0x03, b"\x00" + _der(0x30, numbers)))
+    record = "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
+    result = only(verify_dkim(sign(MESSAGE), dns_for(("s2026", "example.com", record)), now=NOW))
+    assert (result.result, result.code) == ("permerror", "dkim.key_syntax")

@@ -38,7 +38,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import attrs
-from dkim import RE_BTAG
 from dkim.canonicalization import (
     CanonicalizationPolicy,
     InvalidCanonicalizationPolicyError,
@@ -57,6 +56,7 @@ from inboxcore.auth.dkim_verify import (
     fetch_key,
     hash_signed_headers,
     parse_tags,
+    without_signature,
 )
 from inboxcore.domain.errors import InvalidValueError
 from inboxcore.ports import DnsResolver
@@ -558,7 +558,7 @@ def _check_seal(
     for earlier in range(1, instance + 1):
         slot = sets[earlier]
         fields.extend(slot[kind][0].header for kind in _KINDS)
-    fields[-1] = (fields[-1][0], RE_BTAG.sub(b"\\1", fields[-1][1]))
+    fields[-1] = (fields[-1][0], without_signature(fields[-1][1]))
     canonical = Relaxed.canonicalize_headers(fields)
     hasher = hashlib.sha256()
     for name, value in canonical[:-1]:

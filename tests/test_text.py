@@ -13,6 +13,7 @@ from inboxcore.domain.text import (
     decode_rfc2047,
     replace_controls,
 )
+from inboxcore.mail.parsing import parse_message
 
 
 def test_adjacent_encoded_words_join_without_the_space_between() -> None:
@@ -154,3 +155,25 @@ def test_raw_header_bytes_without_a_charset_are_detected() -> None:
     assert decode_header_bytes("张三".encode("gbk"), None, lambda: evidence) == "张三"
     russian = "Иван Петров Не доставлено сообщение".encode("koi8-r")
     assert decode_header_bytes(russian, None) == "Иван Петров Не доставлено сообщение"
+
+
+@pytest.mark.parametrize(
+    ("text", "codec"),
+    [
+        ("請求書の再発行について", "iso-2022-jp"),
+        ("ｶﾀｶﾅの件", "iso2022_jp_ext"),
+        ("안녕하세요", "iso2022_kr"),
+    ],
+)
+def test_raw_iso_2022_header_text_is_decoded(text: str, codec: str) -> None:
+    """7-bit ISO-2022 headers (Japanese mailers before RFC 2047) read as text, not as
+    ``$B@A5a=q(B``; an escape with no ISO-2022 designation stays a replaced control."""
+    raw = b"From: a@b.example\r\nSubject: " + text.encode(codec) + b"\r\n\r\nx"
+    assert parse_message(raw).subject == text
+    assert decode_header_bytes(text.encode(codec), None) == text
+
+
+def test_a_stray_escape_is_no_iso_2022_and_utf7_encoded_words_decode() -> None:
+    """ESC without a designation stays a replaced control; UTF-7, a rare charset, decodes."""
+    assert parse_message(b"Subject: plain \x1b stray\r\n\r\nx").subject == "plain   stray"
+    assert decode_encoded_words("=?utf-7?q?Hi_+AOQ-?=")[0] == "Hi \u00e4"

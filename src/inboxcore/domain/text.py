@@ -179,6 +179,10 @@ def decode_header_bytes(
     no RFC 2047), then a legacy charset detected in ``evidence()`` (every 8-bit value of the
     header section: one short value is too little to tell GBK from Big5), then Windows-1252.
     """
+    if b"\x1b" in data and _ISO_2022_ESCAPE.search(data):
+        decoded = _decode_iso_2022(data)
+        if decoded is not None:
+            return decoded
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -196,6 +200,23 @@ def decode_header_bytes(
         except Exception:  # the evidence was in it, this value is not
             pass
     return _decode_single_byte(data)
+
+
+# ISO-2022-JP (and -KR) are 7-bit: ASCII with escape sequences switching character sets, as
+# Japanese mailers wrote headers before RFC 2047. Read as ASCII they show "$B@A5a=q(B".
+_ISO_2022_ESCAPE = re.compile(rb"\x1b(?:\$[@AB(D]|\$\)C|\([BJI])")
+_ISO_2022_JP_CODECS = ("iso2022_jp_2", "iso2022_jp_ext", "iso2022_jp_3")
+
+
+def _decode_iso_2022(data: bytes) -> str | None:
+    # ISO-2022-KR announces itself ("ESC $ ) C"); ISO-2022-JP-2 would misread its shifts.
+    codecs = ("iso2022_kr",) if b"\x1b$)C" in data else _ISO_2022_JP_CODECS
+    for codec in codecs:
+        try:
+            return data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return None
 
 
 def detect_charset(data: bytes) -> str | None:

@@ -213,7 +213,7 @@ class _Headers:
 
     def raw_value(self, field: _Field) -> str:
         data = self._buf[field.value_start : field.end]
-        if data.isascii():
+        if data.isascii() and b"\x1b" not in data:  # ESC: 7-bit ISO-2022 text, decoded below
             return data.decode("ascii").rstrip("\r\n")
         if not self._charset:
             self._charset.append(None)  # the charset's own look-up may read a field: no loop

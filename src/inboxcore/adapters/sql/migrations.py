@@ -416,6 +416,30 @@ def _v4_listing_columns(connection: Connection) -> None:
     ).create(connection)
 
 
+def _v5_subject_index_with_id(connection: Connection) -> None:
+    """Threading by subject orders by (last_message_at, id) with a limit: without ``id`` in the
+    subject index SQLite's planner walked the channel's recent index instead, every conversation
+    of the channel (9.5 ms a message at 10^5 stored, measured by benchmarks/bench_scale.py)."""
+    md = sa.MetaData()
+    conversations = sa.Table(
+        "inboxcore_conversations",
+        md,
+        *(sa.Column(n, sa.Text()) for n in ("id", "channel_id", "contact_id", "subject_key")),
+        sa.Column("last_message_at", sa.DateTime(timezone=True)),
+    )
+    c = conversations.c
+    old = sa.Index("ix_inboxcore_conversations_subject", c.channel_id, c.contact_id, c.subject_key)
+    old.drop(connection)
+    sa.Index(
+        "ix_inboxcore_conversations_subject_recent",
+        c.channel_id,
+        c.contact_id,
+        c.subject_key,
+        c.last_message_at,
+        c.id,
+    ).create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(version=1, name="initial schema", apply=_v1_initial),
     Migration(
@@ -425,6 +449,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(version=3, name="raw-message receipts", apply=_v3_raw_receipts),
     Migration(version=4, name="listing columns and keyset indexes", apply=_v4_listing_columns),
+    Migration(version=5, name="subject index ordered by id", apply=_v5_subject_index_with_id),
 )
 """Every step, oldest first; versions count up from 1 without gaps."""
 

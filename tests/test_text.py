@@ -12,6 +12,7 @@ from inboxcore.domain.text import (
     decode_header_bytes,
     decode_rfc2047,
     replace_controls,
+    split_outside_quotes,
 )
 from inboxcore.mail.parsing import parse_message
 
@@ -177,3 +178,10 @@ def test_a_stray_escape_is_no_iso_2022_and_utf7_encoded_words_decode() -> None:
     """ESC without a designation stays a replaced control; UTF-7, a rare charset, decodes."""
     assert parse_message(b"Subject: plain \x1b stray\r\n\r\nx").subject == "plain   stray"
     assert decode_encoded_words("=?utf-7?q?Hi_+AOQ-?=")[0] == "Hi \u00e4"
+
+
+def test_split_outside_quotes_keeps_quoted_separators() -> None:
+    """Parameters and results split on ``;`` outside quotes; an escaped quote stays quoted."""
+    assert split_outside_quotes('a; name="x;y"; b') == ["a", ' name="x;y"', " b"]
+    assert split_outside_quotes('x="a\\";b"; c') == ['x="a\\";b"', " c"]
+    assert split_outside_quotes("") == [""]

@@ -59,6 +59,7 @@ from inboxcore.auth.dkim_verify import (
     without_signature,
 )
 from inboxcore.domain.errors import InvalidValueError
+from inboxcore.domain.text import split_outside_quotes
 from inboxcore.ports import DnsResolver
 
 __all__ = [
@@ -194,25 +195,6 @@ def _strip_comments(text: str) -> str:
     return _WSP_STR.sub(" ", "".join(kept)).strip()
 
 
-def _split_semicolons(text: str) -> list[str]:
-    parts: list[str] = []
-    start = 0
-    quoted = False
-    escaped = False
-    for index, ch in enumerate(text):
-        if escaped:
-            escaped = False
-        elif ch == "\\" and quoted:
-            escaped = True
-        elif ch == '"':
-            quoted = not quoted
-        elif ch == ";" and not quoted:
-            parts.append(text[start:index])
-            start = index + 1
-    parts.append(text[start:])
-    return parts
-
-
 def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] == '"':
         return re.sub(r"\\(.)", r"\1", value[1:-1])
@@ -227,7 +209,7 @@ def parse_authentication_results(value: str) -> AuthenticationResults | None:
     for a trusted token. Pieces that are not ``method=result`` are skipped. None when there is
     not even an authserv-id. Never raises.
     """
-    parts = _split_semicolons(_strip_comments(value))
+    parts = split_outside_quotes(_strip_comments(value))
     head = parts[0].split()
     if not head:
         return None

@@ -34,6 +34,7 @@ __all__ = [
     "decode_rfc2047",
     "detect_charset",
     "replace_controls",
+    "split_outside_quotes",
 ]
 
 # Charset labels seen in real mail that Python does not know, or knows under a narrower meaning
@@ -217,6 +218,28 @@ def _decode_iso_2022(data: bytes) -> str | None:
         except UnicodeDecodeError:
             continue
     return None
+
+
+def split_outside_quotes(text: str, separator: str = ";") -> list[str]:
+    """``text`` split on ``separator`` where it stands outside a quoted string (a backslash
+    escapes inside quotes): the parameters of a structured header, the results of an
+    Authentication-Results field. One pass, slices of the text (linear on hostile input)."""
+    parts: list[str] = []
+    start = 0
+    quoted = False
+    escaped = False
+    for index, ch in enumerate(text):
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quoted:
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == separator and not quoted:
+            parts.append(text[start:index])
+            start = index + 1
+    parts.append(text[start:])
+    return parts
 
 
 def detect_charset(data: bytes) -> str | None:

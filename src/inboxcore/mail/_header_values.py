@@ -19,6 +19,7 @@ from inboxcore.domain.text import (
     decode_header_bytes,
     decode_rfc2047,
     replace_controls,
+    split_outside_quotes,
 )
 from inboxcore.mail._mime_scan import _Field
 
@@ -82,26 +83,6 @@ def _unquote(value: str) -> str:
     return value
 
 
-def _split_params(value: str) -> list[str]:
-    """Split a structured header on ``;`` outside quoted strings."""
-    out: list[str] = []
-    start = 0
-    quoted = False
-    escaped = False
-    for i, ch in enumerate(value):
-        if escaped:
-            escaped = False
-        elif ch == "\\" and quoted:
-            escaped = True
-        elif ch == '"':
-            quoted = not quoted
-        elif ch == ";" and not quoted:
-            out.append(value[start:i])
-            start = i + 1
-    out.append(value[start:])
-    return out
-
-
 def _rfc2231_decode(segments: list[tuple[int, bool, str]]) -> str:
     """Join RFC 2231 continuations and undo their percent-encoding and charset."""
     segments.sort(key=lambda s: s[0])
@@ -144,7 +125,7 @@ def _parse_structured(value: str) -> tuple[str, dict[str, str]]:
     encoded words inside quoted parameters (not standard, but what many mailers send). The
     first occurrence of a repeated parameter wins, as in the standard library.
     """
-    pieces = _split_params(value)
+    pieces = split_outside_quotes(value)
     main = pieces[0].strip().lower()
     simple: dict[str, str] = {}
     extended: dict[str, list[tuple[int, bool, str]]] = {}

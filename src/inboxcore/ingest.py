@@ -37,7 +37,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Collection, Iterable
-from typing import Any, BinaryIO, ClassVar
+from typing import BinaryIO, ClassVar
 
 import attrs
 
@@ -163,12 +163,6 @@ class _Outcome:
         return self.raw_id is not None and self.disposition is not Disposition.DEFERRED
 
 
-def _optional_parsed() -> Any:
-    """The ``parsed`` field of an outcome whose stages may not have parsed the message (a
-    field of its own per class: attrs fields are not shared)."""
-    return attrs.field(default=None, eq=False, repr=False)
-
-
 @attrs.frozen(kw_only=True)
 class IntakeAccepted(_Outcome):
     """Let in: every stage ran, and everything applying it needs is here, never None."""
@@ -192,18 +186,18 @@ class IntakeAccepted(_Outcome):
 
 
 @attrs.frozen(kw_only=True)
-class IntakeDuplicate(_Outcome):
-    """The channel holds this message already (:attr:`duplicate_of`); nothing new is stored."""
+class _Stopped(_Outcome):
+    """What an outcome decided before the last stage holds: the verdict, and whatever the
+    stages that ran found (None for those that did not run). The outcomes below differ only in
+    what they always have."""
 
-    disposition: ClassVar[Disposition] = Disposition.DUPLICATE
     reasons: tuple[Reason, ...]
     smtp: SmtpReply
     envelope: Envelope
     size: int
-    raw_id: RawMessageId
-    channel: Channel
-    duplicate_of: MessageId
-    parsed: ParsedMessage | None = _optional_parsed()  # noqa: RUF009
+    raw_id: RawMessageId | None = None
+    channel: Channel | None = None
+    parsed: ParsedMessage | None = attrs.field(default=None, eq=False, repr=False)
     classification: Classification | None = None
     fingerprint: str | None = None
     dedup_key: str | None = None
@@ -212,63 +206,38 @@ class IntakeDuplicate(_Outcome):
 
 
 @attrs.frozen(kw_only=True)
-class IntakeQuarantined(_Outcome):
+class IntakeDuplicate(_Stopped):
+    """The channel holds this message already (:attr:`duplicate_of`); nothing new is stored."""
+
+    disposition: ClassVar[Disposition] = Disposition.DUPLICATE
+    raw_id: RawMessageId
+    channel: Channel
+    duplicate_of: MessageId
+
+
+@attrs.frozen(kw_only=True)
+class IntakeQuarantined(_Stopped):
     """Kept aside with its raw id (a loop, a failing check, no sender, an internal error); the
     stages that ran left what they found."""
 
     disposition: ClassVar[Disposition] = Disposition.QUARANTINED
-    reasons: tuple[Reason, ...]
-    smtp: SmtpReply
-    envelope: Envelope
-    size: int
     raw_id: RawMessageId
-    channel: Channel | None = None
-    parsed: ParsedMessage | None = _optional_parsed()  # noqa: RUF009
-    classification: Classification | None = None
-    fingerprint: str | None = None
-    dedup_key: str | None = None
-    sender: SenderResolution | None = None
-    authentication: AuthenticationResult | None = None
 
 
 @attrs.frozen(kw_only=True)
-class IntakeRejected(_Outcome):
+class IntakeRejected(_Stopped):
     """Refused for good (unknown recipient, too big, a DMARC reject the channel applies); stored
     only when the refusal came after the raw store."""
 
     disposition: ClassVar[Disposition] = Disposition.REJECTED
-    reasons: tuple[Reason, ...]
-    smtp: SmtpReply
-    envelope: Envelope
-    size: int
-    raw_id: RawMessageId | None = None
-    channel: Channel | None = None
-    parsed: ParsedMessage | None = _optional_parsed()  # noqa: RUF009
-    classification: Classification | None = None
-    fingerprint: str | None = None
-    dedup_key: str | None = None
-    sender: SenderResolution | None = None
-    authentication: AuthenticationResult | None = None
 
 
 @attrs.frozen(kw_only=True)
-class IntakeDeferred(_Outcome):
+class IntakeDeferred(_Stopped):
     """Refused for now (storage failing, a DNS failure in a live session): the sender keeps the
     message and retries; nothing lists it."""
 
     disposition: ClassVar[Disposition] = Disposition.DEFERRED
-    reasons: tuple[Reason, ...]
-    smtp: SmtpReply
-    envelope: Envelope
-    size: int
-    raw_id: RawMessageId | None = None
-    channel: Channel | None = None
-    parsed: ParsedMessage | None = _optional_parsed()  # noqa: RUF009
-    classification: Classification | None = None
-    fingerprint: str | None = None
-    dedup_key: str | None = None
-    sender: SenderResolution | None = None
-    authentication: AuthenticationResult | None = None
 
 
 IntakeResult = (

@@ -449,22 +449,19 @@ class InboxHandler:
         receives, and how much, is the service's answer (:meth:`InboxService.check_recipient`),
         the same rule intake applies to the message."""
         assert isinstance(envelope, _InboxEnvelope)
-        refusal: SmtpReply | None = None
-        reason = ""
         if not _utf8_address(address):
-            refusal, reason = _BAD_ADDRESS, "invalid_recipient"
-        elif not address.isascii() and not envelope.smtp_utf8:
-            refusal, reason = _UTF8_RECIPIENT, "utf8_without_smtputf8"
-        else:
-            size = envelope.declared_size
-            check = await self._in_thread(
-                lambda: self.service.check_recipient(address, declared_size=size)
+            return self._refuse(session, envelope, address, _BAD_ADDRESS, "invalid_recipient")
+        if not address.isascii() and not envelope.smtp_utf8:
+            return self._refuse(
+                session, envelope, address, _UTF8_RECIPIENT, "utf8_without_smtputf8"
             )
-            if check.refusal is not None:
-                refusal, reason = check.refusal.reply, check.refusal.reason.code
-        if refusal is not None:
-            self.log_refusal(session, envelope, (address,), refusal, reason)
-            return str(refusal)
+        size = envelope.declared_size
+        check = await self._in_thread(
+            lambda: self.service.check_recipient(address, declared_size=size)
+        )
+        if check.refusal is not None:
+            reply, code = check.refusal.reply, check.refusal.reason.code
+            return self._refuse(session, envelope, address, reply, code)
         assert check.channel is not None  # no refusal: a channel receives
         channel_id = check.channel.id
         smtp = self.protocol is ReceiverProtocol.SMTP
@@ -475,6 +472,17 @@ class InboxHandler:
         envelope.rcpt_options.extend(rcpt_options)
         envelope.channels.append(channel_id)
         return _OK_RECIPIENT
+
+    def _refuse(
+        self,
+        session: Session,
+        envelope: _InboxEnvelope,
+        address: str,
+        reply: SmtpReply,
+        reason: str,
+    ) -> str:
+        self.log_refusal(session, envelope, (address,), reply, reason)
+        return str(reply)
 
     async def handle_exception(self, error: Exception) -> str:
         """A command that failed inside the receiver: a temporary failure, so that the sender

@@ -137,14 +137,14 @@ def check_recipient(storage: Storage, address: str, size: int | None = None) -> 
     any): a malformed address (``invalid_recipient``), storage down (``storage_unavailable``, a
     temporary failure), then :func:`recipient_refusal`. Never raises."""
     try:
-        EmailAddress.parse(address)
+        key = EmailAddress.parse(address).untagged.key
     except InvalidEmailAddress:
         reason = Reason(code="invalid_recipient", message=f"{address!r} is not an address.")
         return RecipientCheck(
             channel=None, refusal=RecipientRefusal(reply=Reply.BAD_ADDRESS.value, reason=reason)
         )
     try:
-        channel = channel_for_recipients(storage, [address])
+        channel = find_channel(storage, (key,))
     except PortError as exc:
         log.warning("storage unavailable while checking recipient %s: %s", address, exc)
         reason = Reason(code="storage_unavailable", message="Storage is unavailable.")

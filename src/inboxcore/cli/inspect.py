@@ -243,9 +243,19 @@ class _Options:
         sender = self.mail_from
         if sender is None:
             sender = envelope_sender(raw, source.from_line)
-        options = attrs.asdict(self, recurse=False)
-        options["mail_from"] = sender
-        return inspect_message(raw, **options)
+        return inspect_message(
+            raw,
+            recipient=self.recipient,
+            team_addresses=self.team_addresses,
+            mail_from=sender,
+            client_ip=self.client_ip,
+            helo=self.helo,
+            max_size=self.max_size,
+            dns=self.dns,
+            trusted_forwarders=self.trusted_forwarders,
+            now=self.now,
+            mailbox_export=self.mailbox_export,
+        )
 
 
 def inspect_files(

@@ -405,11 +405,12 @@ def generate_forwarding_local_part(
 def normalize_forwarding_local_part(text: str) -> str:
     """What a team typed, as the local part it means: NFKC, trimmed, lowercase.
 
-    Idempotent. A full address typed into the field keeps only its local part.
+    Idempotent. A full address typed into the field keeps only what precedes its first ``@``
+    (splitting at the last one would leave an ``@`` for a second pass to cut again).
     """
     value = unicodedata.normalize("NFKC", text).strip()
     if "@" in value:
-        value = value.rsplit("@", 1)[0].strip()
+        value = value.partition("@")[0].strip()
     return unicodedata.normalize("NFKC", value.lower())
 
 

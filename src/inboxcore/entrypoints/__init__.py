@@ -1,3 +1,4 @@
-"""Things that call the service from the outside world: the LMTP/SMTP receiver."""
+"""Things that call the service from the outside world: the LMTP/SMTP receiver and the inbound
+HTTP intake."""
 
 __all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Framework integrations, each behind its extra."""
+
+__all__: list[str] = []

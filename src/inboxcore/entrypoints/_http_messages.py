@@ -1,5 +1,6 @@
-"""The HTTP request and answer values of the inbound HTTP intake, and the header lookups every
-provider format shares: a piece of :mod:`inboxcore.entrypoints.http_intake`."""
+"""The values of the inbound HTTP intake (the request, the answer, what a provider's POST
+carries or why it is refused) and the header lookups every provider format shares: a piece of
+:mod:`inboxcore.entrypoints.http_intake`."""
 
 from __future__ import annotations
 
@@ -8,13 +9,24 @@ import binascii
 import json
 import urllib.parse
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import attrs
 
+from inboxcore.entrypoints._http_replay import TokenLedger
+
+if TYPE_CHECKING:
+    from inboxcore.entrypoints._http_sns import SnsCertificates
+
 __all__ = [
+    "Acknowledged",
     "Headers",
     "HttpAnswer",
     "HttpRequest",
+    "Posted",
+    "ProviderCheck",
+    "Refusal",
     "basic_password",
     "bearer_token",
     "error_answer",
@@ -70,6 +82,48 @@ class HttpAnswer:
     def json(self) -> object:
         """The body, decoded (every answer of the intake is JSON, or empty)."""
         return json.loads(self.body) if self.body else None
+
+
+@attrs.frozen(kw_only=True)
+class Posted:
+    """What an authenticated POST carries: the raw message and the envelope the provider saw."""
+
+    raw: bytes
+    rcpt_to: tuple[str, ...] = ()
+    mail_from: str | None = None
+    token: str | None = None
+    """Mailgun's one-time token: remembered once the POST was answered finally."""
+
+
+@attrs.frozen(kw_only=True)
+class Refusal:
+    """Why a POST is not read further: its status, reason code and a sentence."""
+
+    status: int
+    code: str
+    message: str
+    challenge: str | None = None
+    """A ``WWW-Authenticate`` value for a 401."""
+
+
+@attrs.frozen(kw_only=True)
+class ProviderCheck:
+    """What checking a POST's origin needs: the secret, the time, the token ledger, and (for
+    Amazon SNS) the way to its signing certificates."""
+
+    secret: str
+    now: datetime
+    max_age: timedelta
+    tokens: TokenLedger
+    sns: SnsCertificates
+
+
+@attrs.frozen(kw_only=True)
+class Acknowledged:
+    """A genuine POST that carries no message (an SNS subscription confirmed): a 200."""
+
+    code: str
+    message: str
 
 
 def header(headers: Headers, name: str) -> str | None:

@@ -12,15 +12,21 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-
-import attrs
+from datetime import UTC, datetime
 
 from inboxcore.entrypoints._http_forms import FormError, parse_form
-from inboxcore.entrypoints._http_messages import HttpRequest, basic_password, bearer_token
-from inboxcore.entrypoints._http_replay import TokenLedger
+from inboxcore.entrypoints._http_messages import (
+    Acknowledged,
+    HttpRequest,
+    Posted,
+    ProviderCheck,
+    Refusal,
+    basic_password,
+    bearer_token,
+)
+from inboxcore.entrypoints._http_sns import read_ses
 
-__all__ = ["Posted", "Provider", "ProviderCheck", "Refusal", "read_post"]
+__all__ = ["ACCEPTED_TYPES", "Provider", "read_post"]
 
 
 class Provider(enum.Enum):
@@ -36,6 +42,9 @@ class Provider(enum.Enum):
     HTTP Basic credentials in the webhook URL."""
     RAW = "raw"
     """``Content-Type: message/rfc822``, the message itself as the body; a bearer secret."""
+    SES = "ses"
+    """Amazon SES's receipt rule with an SNS action, posted by SNS: signed with the key of an
+    SNS certificate; the secret is the topic's ARN."""
 
 
 ACCEPTED_TYPES: dict[Provider, frozenset[str]] = {
@@ -43,40 +52,9 @@ ACCEPTED_TYPES: dict[Provider, frozenset[str]] = {
     Provider.SENDGRID: frozenset({"multipart/form-data"}),
     Provider.POSTMARK: frozenset({"application/json"}),
     Provider.RAW: frozenset({"message/rfc822"}),
+    Provider.SES: frozenset({"text/plain", "application/json"}),  # SNS posts text/plain
 }
 """The content types each provider posts (anything else is a 415)."""
-
-
-@attrs.frozen(kw_only=True)
-class Posted:
-    """What an authenticated POST carries: the raw message and the envelope the provider saw."""
-
-    raw: bytes
-    rcpt_to: tuple[str, ...] = ()
-    mail_from: str | None = None
-    token: str | None = None
-    """Mailgun's one-time token: remembered once the POST was answered finally."""
-
-
-@attrs.frozen(kw_only=True)
-class Refusal:
-    """Why a POST is not read further: its status, reason code and a sentence."""
-
-    status: int
-    code: str
-    message: str
-    challenge: str | None = None
-    """A ``WWW-Authenticate`` value for a 401."""
-
-
-@attrs.frozen(kw_only=True)
-class ProviderCheck:
-    """What checking a POST's origin needs: the secret, the time, the token ledger."""
-
-    secret: str
-    now: datetime
-    max_age: timedelta
-    tokens: TokenLedger
 
 
 def _same(given: str | bytes | None, expected: str) -> bool:
@@ -218,16 +196,21 @@ def _raw(request: HttpRequest, check: ProviderCheck) -> Posted | Refusal:
     )
 
 
-_READERS: dict[Provider, Callable[[HttpRequest, ProviderCheck], Posted | Refusal]] = {
+_Reader = Callable[[HttpRequest, ProviderCheck], Posted | Refusal | Acknowledged]
+_READERS: dict[Provider, _Reader] = {
     Provider.MAILGUN: _mailgun,
     Provider.SENDGRID: _sendgrid,
     Provider.POSTMARK: _postmark,
     Provider.RAW: _raw,
+    Provider.SES: read_ses,
 }
 
 
-def read_post(provider: Provider, request: HttpRequest, check: ProviderCheck) -> Posted | Refusal:
+def read_post(
+    provider: Provider, request: HttpRequest, check: ProviderCheck
+) -> Posted | Refusal | Acknowledged:
     """The message and envelope of ``request`` in ``provider``'s format, once its origin is
-    proven; a refusal otherwise. A body that is not the form it claims raises
-    :class:`~inboxcore.entrypoints._http_forms.FormError`."""
+    proven; a refusal otherwise (or an acknowledgement of a POST without a message). A body
+    that is not the form it claims raises :class:`~inboxcore.entrypoints._http_forms.FormError`;
+    an SNS certificate that cannot be had raises what the fetch raised."""
     return _READERS[provider](request, check)

@@ -10,25 +10,23 @@ envelope built from what the provider says it received (or the address configure
   headers alone decide: ``405`` (with ``Allow: POST``) for anything but POST, ``411`` without a
   ``Content-Length``, ``413`` for one over the limit, ``415`` for a content type the provider
   does not post.
-- **Trust is earned**: each provider's POST proves its origin (Mailgun's signature, a shared
-  secret, a bearer secret) before anything of it is used; see :class:`Provider`.
+- **Trust is earned**: each provider's POST proves its origin (Mailgun's signature, SNS's
+  signature and topic, a shared secret, a bearer secret) before anything of it is used; see
+  :class:`Provider`.
 - **A 2xx means committed**: the answer is a 200 only once ``receive`` returned a final verdict,
   which it gives only once the intake record is committed. A temporary failure (storage down,
   a 4xx SMTP reply) and a port that raises are a ``503`` with ``Retry-After``: the provider
   keeps the message and posts it again, and intake answers a repeat as a duplicate.
 
-=====================================  ===================  ===============================
-verdict or problem                     status               why
-=====================================  ===================  ===============================
-accepted, duplicate, quarantined       200                  committed; the provider is done
-rejected (5xx SMTP reply)              Mailgun 406,         the provider's "do not retry";
-                                       Postmark 403,        SendGrid retries anything but
-                                       SendGrid/raw 200     a 2xx, so the verdict is in it
-deferred (4xx reply), storage raising  503 + Retry-After    the provider retries
-bad signature, stale, replayed token   403                  not from the provider
-wrong or missing shared secret         401                  with ``WWW-Authenticate``
-not a form / not JSON / no message     400                  the provider's setup is wrong
-=====================================  ===================  ===============================
+| verdict or problem | status | why |
+|---|---|---|
+| accepted, duplicate, quarantined | 200 | committed; the provider is done |
+| rejected (a 5xx SMTP reply) | Mailgun 406, Postmark 403, others 200 | each one's "do not retry" |
+| an SNS subscription confirmed | 200 | nothing to store |
+| deferred (a 4xx reply), a port raising | 503 + ``Retry-After`` | the provider retries |
+| bad signature, stale, replayed, another SNS topic | 403 | not from the provider |
+| wrong or missing shared secret | 401 + ``WWW-Authenticate`` | not from the provider |
+| not a form, not JSON, no message in it | 400 | the provider's setup is wrong |
 
 Every answer has a JSON body: ``{"verdict", "reasons", "smtp", "raw_id"}`` for a delivery,
 ``{"error", "message"}`` for a refusal. One log line per POST (logger
@@ -40,27 +38,26 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from inboxcore.adapters.sns_http import fetch_sns_url
 from inboxcore.app.service import Delivery, InboxService
 from inboxcore.domain.model import Envelope
 from inboxcore.domain.outcomes import Disposition
 from inboxcore.entrypoints._http_forms import FormError, content_type
 from inboxcore.entrypoints._http_messages import (
+    Acknowledged,
     Headers,
     HttpAnswer,
     HttpRequest,
+    Posted,
+    ProviderCheck,
+    Refusal,
     error_answer,
     header,
     json_answer,
 )
-from inboxcore.entrypoints._http_providers import (
-    ACCEPTED_TYPES,
-    Posted,
-    Provider,
-    ProviderCheck,
-    Refusal,
-    read_post,
-)
+from inboxcore.entrypoints._http_providers import ACCEPTED_TYPES, Provider, read_post
 from inboxcore.entrypoints._http_replay import RecentTokens, TokenLedger
+from inboxcore.entrypoints._http_sns import SnsCertificates, SnsFetch
 
 __all__ = [
     "DEFAULT_MAX_AGE",
@@ -101,8 +98,9 @@ class HttpIntake:
     ``recipient``: the channel's forwarding address to receive for, whatever the provider says
     (None: the address the provider reports). ``max_bytes``: the largest body
     (default :func:`body_limit` of the inbox's message limit). ``tokens``: where Mailgun's
-    one-time tokens are remembered (default: in this process, see :class:`TokenLedger`).
-    Safe to share between threads.
+    one-time tokens (and SNS message ids) are remembered (default: in this process, see
+    :class:`TokenLedger`). ``sns_fetch``: how SNS certificates are fetched and subscriptions
+    confirmed (provider ``ses``; HTTPS on an SNS host only). Safe to share between threads.
     """
 
     def __init__(
@@ -115,6 +113,7 @@ class HttpIntake:
         max_bytes: int | None = None,
         max_age: timedelta = DEFAULT_MAX_AGE,
         tokens: TokenLedger | None = None,
+        sns_fetch: SnsFetch = fetch_sns_url,
     ) -> None:
         if not secret:
             raise ValueError("an inbound URL needs a secret")
@@ -122,6 +121,7 @@ class HttpIntake:
         self.max_bytes = max_bytes or body_limit(inbox.config.intake.max_message_size)
         self.max_age = max_age
         self.tokens: TokenLedger = tokens if tokens is not None else RecentTokens(max_age)
+        self.sns = SnsCertificates(sns_fetch)
         self._secret = secret
 
     def check_declared(self, method: str, headers: Headers) -> HttpAnswer | None:
@@ -158,14 +158,22 @@ class HttpIntake:
             return self._logged(request, answer)
         now = self.inbox.clock.now()
         check = ProviderCheck(
-            secret=self._secret, now=now, max_age=self.max_age, tokens=self.tokens
+            secret=self._secret, now=now, max_age=self.max_age, tokens=self.tokens, sns=self.sns
         )
         try:
             posted = read_post(self.provider, request, check)
         except FormError as error:
             return self._logged(request, error_answer(400, "malformed", str(error)))
+        except Exception:  # an SNS certificate or confirmation that could not be fetched
+            log.exception("checking a %s POST failed", self.provider.value)
+            return self._logged(
+                request, _try_later("check_failed", "Could not check the POST now.")
+            )
         if isinstance(posted, Refusal):
             return self._logged(request, _refusal_answer(posted))
+        if isinstance(posted, Acknowledged):
+            body = {"acknowledged": posted.code, "message": posted.message}
+            return self._logged(request, json_answer(200, body))
         answer = self._deliver(posted)
         if posted.token is not None and answer.status != 503:
             self.tokens.remember(posted.token, now)

@@ -17,6 +17,7 @@ from inboxcore.entrypoints.http_intake import (
     HttpRequest,
     Provider,
     RecentTokens,
+    TokenLedger,
     body_limit,
 )
 from inboxcore.testing import FlakyStorage, InMemoryRawStore, InMemoryStorage
@@ -65,9 +66,11 @@ def conversations(storage: InMemoryStorage | FlakyStorage[InMemoryStorage]) -> i
 # --- Mailgun ----------------------------------------------------------------------------------
 
 
-def mailgun(**options: object) -> tuple[HttpIntake, InMemoryStorage, InMemoryRawStore]:
+def mailgun(
+    tokens: TokenLedger | None = None,
+) -> tuple[HttpIntake, InMemoryStorage, InMemoryRawStore]:
     inbox, storage, raw_store = make_inbox()
-    intake = HttpIntake(inbox, provider=Provider.MAILGUN, secret=SIGNING_KEY, **options)  # type: ignore[arg-type]
+    intake = HttpIntake(inbox, provider=Provider.MAILGUN, secret=SIGNING_KEY, tokens=tokens)
     return intake, storage, raw_store
 
 

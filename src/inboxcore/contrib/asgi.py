@@ -37,8 +37,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-_TOO_LARGE_TEXT = b'{"error":"too_large","message":"The body is larger than the limit."}'
-
 
 class _ClientGone(Exception):
     """The client disconnected before the body was complete: there is no one to answer."""
@@ -66,11 +64,7 @@ class InboundApp:
             except _ClientGone:
                 return
             if body is None:
-                answer = HttpAnswer(
-                    status=413,
-                    headers=(("content-type", "application/json"),),
-                    body=_TOO_LARGE_TEXT,
-                )
+                answer = self.intake.too_large()
             else:
                 request = HttpRequest(method=method, path=_path(scope), headers=headers, body=body)
                 answer = await asyncio.to_thread(self.intake.handle, request)

@@ -137,9 +137,7 @@ class HttpIntake:
         if not length.strip().isdigit():
             return error_answer(400, "bad_content_length", "The Content-Length is not a number.")
         if int(length) > self.max_bytes:
-            return error_answer(
-                413, "too_large", f"The body is larger than {self.max_bytes:,} bytes."
-            )
+            return self.too_large()
         media_type, _ = content_type(header(headers, "content-type"))
         if media_type not in ACCEPTED_TYPES[self.provider]:
             expected = ", ".join(sorted(ACCEPTED_TYPES[self.provider]))
@@ -148,12 +146,16 @@ class HttpIntake:
             )
         return None
 
+    def too_large(self) -> HttpAnswer:
+        """The 413 of a body over :attr:`max_bytes`, declared so or found so while reading."""
+        return error_answer(413, "too_large", f"The body is larger than {self.max_bytes:,} bytes.")
+
     def handle(self, request: HttpRequest) -> HttpAnswer:
         """The answer to one POST. Blocking (storage, DNS): an async host runs it in a worker
         thread. Never raises: a port that fails is a 503."""
         answer = self.check_declared(request.method, request.headers)
         if answer is None and len(request.body) > self.max_bytes:
-            answer = error_answer(413, "too_large", "The body is larger than declared.")
+            answer = self.too_large()
         if answer is not None:
             return self._logged(request, answer)
         now = self.inbox.clock.now()
@@ -209,6 +211,7 @@ class HttpIntake:
         outcome = ""
         if isinstance(data, dict):
             outcome = str(data.get("verdict") or data.get("error") or "")
+        # The path without its last segment and query, either of which may hold the secret.
         log.info(
             "http %s %s %s %d bytes -> %d %s",
             self.provider.value,

@@ -486,6 +486,8 @@ def test_non_post_through_handle_is_405_too() -> None:
         (b"a=%ZZ&&=", "application/x-www-form-urlencoded"),
         (b"\xff=1", "application/x-www-form-urlencoded"),
         (b"{}", "application/json"),
+        (b"no delimiter at all", "multipart/form-data; boundary=b"),
+        (b"--" + b"b" * 71 + b"--", "multipart/form-data; boundary=" + "b" * 71),
     ],
     ids=[
         "unclosed",
@@ -496,6 +498,8 @@ def test_non_post_through_handle_is_405_too() -> None:
         "bad-escape",
         "not-ascii",
         "not-a-form",
+        "no-delimiter",
+        "boundary-too-long",
     ],
 )
 def test_malformed_forms_are_a_form_error(body: bytes, content_type: str) -> None:

@@ -45,7 +45,9 @@ RAW = (
 
 
 def make_inbox(
-    storage: InMemoryStorage | None = None, raw_store: InMemoryRawStore | None = None
+    storage: InMemoryStorage | None = None,
+    raw_store: InMemoryRawStore | None = None,
+    dns: InMemoryDns | None = None,
 ) -> tuple[InboxService, InMemoryStorage, InMemoryRawStore]:
     """An inbox on the fakes with one connected channel receiving at :data:`ADDRESS`."""
     storage = storage if storage is not None else InMemoryStorage()
@@ -71,7 +73,7 @@ def make_inbox(
         ids=SequentialIds(),
         directory=FakeDirectory(),
         events=RecordingEventSink(),
-        dns=InMemoryDns({}),
+        dns=dns if dns is not None else InMemoryDns({}),
         config=InboxConfig(
             conversation_keys=["a test key of 16+ bytes"], message_id_domain="inbox.example.net"
         ),

@@ -20,7 +20,7 @@ from inboxcore.entrypoints.http_intake import (
     TokenLedger,
     body_limit,
 )
-from inboxcore.testing import FlakyStorage, InMemoryRawStore, InMemoryStorage
+from inboxcore.testing import FlakyStorage, InMemoryDns, InMemoryRawStore, InMemoryStorage
 from tests.http_support import (
     ADDRESS,
     NOW,
@@ -142,6 +142,25 @@ def test_mailgun_retry_after_a_503_is_not_a_replay() -> None:
     assert post(intake, *body).status == 503
     assert post(intake, *body).status == 200
     assert conversations(storage) == 1
+
+
+def test_mailgun_dns_failing_is_a_503_so_that_mailgun_retries() -> None:
+    """A DNS failure that could change the verdict: Mailgun retries for hours, so it is asked
+    to (as an SMTP client would be, 451), and its token stays usable for the retry."""
+    dns = InMemoryDns({})
+    inbox, _, _ = make_inbox(dns=dns)
+    intake = HttpIntake(inbox, provider=Provider.MAILGUN, secret=SIGNING_KEY)
+    dns.fail("_dmarc.customer.example")
+    answer = post(intake, *multipart(mailgun_fields()))
+    data = answer.json()
+    assert isinstance(data, dict)
+    assert (answer.status, data["verdict"], data["reasons"]) == (
+        503,
+        "deferred",
+        ["dmarc.temperror"],
+    )
+    assert dict(answer.headers)["retry-after"] == str(RETRY_AFTER_SECONDS)
+    assert not intake.tokens.seen("a" * 50)
 
 
 def test_mailgun_rejection_is_406_which_mailgun_does_not_retry() -> None:
@@ -421,6 +440,7 @@ def test_anything_but_post_is_405_with_allow_post(method: str) -> None:
         ({"Content-Type": "message/rfc822"}, 411, "length_required"),
         ({"Content-Type": "message/rfc822", "Content-Length": "1001"}, 413, "too_large"),
         ({"Content-Type": "message/rfc822", "Content-Length": "-1"}, 400, "bad_content_length"),
+        ({"Content-Type": "message/rfc822", "Content-Length": "\u00b2"}, 400, "bad_content_length"),
         ({"Content-Type": "text/plain", "Content-Length": "10"}, 415, "unsupported_media_type"),
         ({"Content-Length": "10"}, 415, "unsupported_media_type"),
     ],

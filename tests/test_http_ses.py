@@ -20,6 +20,7 @@ from inboxcore import Conversation
 from inboxcore.adapters.sns_http import fetch_sns_url, is_sns_url
 from inboxcore.entrypoints._http_sns import string_to_sign
 from inboxcore.entrypoints.http_intake import HttpAnswer, HttpIntake, HttpRequest, Provider
+from inboxcore.testing import InMemoryDns
 from tests.http_support import ADDRESS, NOW, RAW, make_inbox
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:inbound-mail"
@@ -228,6 +229,19 @@ def test_a_certificate_that_is_not_rsa_is_a_503_and_nothing_stored() -> None:
     intake, storage, _, _ = ses_intake(FakeSns(pem=pem))
     assert post(intake, signed(notification())).status == 503
     assert storage.intake_records() == ()
+
+
+def test_dns_failing_keeps_the_message_for_a_recheck() -> None:
+    """SNS retries for about a minute: a DNS failure quarantines the message for a recheck
+    (``*.temperror``) rather than asking SNS to retry and losing it when SNS gives up."""
+    dns = InMemoryDns({})
+    inbox, storage, _ = make_inbox(dns=dns)
+    intake = HttpIntake(inbox, provider=Provider.SES, secret=TOPIC, sns_fetch=FakeSns())
+    dns.fail("_dmarc.customer.example")
+    answer = post(intake, signed(notification()))
+    assert (answer.status, answer_of(answer)["verdict"]) == (200, "quarantined")
+    assert answer_of(answer)["reasons"] == ["dmarc.temperror"]
+    assert len(storage.intake_records()) == 1
 
 
 def test_a_rejection_is_a_200_with_the_verdict() -> None:

@@ -134,7 +134,7 @@ class HttpIntake:
         length = header(headers, "content-length")
         if length is None:
             return error_answer(411, "length_required", "A Content-Length is required.")
-        if not length.strip().isdigit():
+        if not (length.strip().isascii() and length.strip().isdigit()):
             return error_answer(400, "bad_content_length", "The Content-Length is not a number.")
         if int(length) > self.max_bytes:
             return self.too_large()
@@ -186,8 +186,12 @@ class HttpIntake:
         envelope = Envelope(
             received_at=self.inbox.clock.now(), mail_from=posted.mail_from, rcpt_to=rcpt_to
         )
+        # A provider that retries for hours (all but SNS's minute) can be asked to retry when a
+        # DNS failure could change the verdict, as an SMTP client can; SNS's mail is kept for a
+        # recheck instead (quarantined, ``*.temperror``), or it would be lost.
+        live = self.provider is not Provider.SES
         try:
-            delivery = self.inbox.receive(posted.raw, envelope)
+            delivery = self.inbox.receive(posted.raw, envelope, live_smtp=live)
         except Exception:  # a broken port: nothing is committed, the provider retries
             log.exception("delivery to %s failed", ",".join(rcpt_to))
             return _try_later("internal_error", "The inbox could not take the message now.")

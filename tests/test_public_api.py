@@ -27,7 +27,7 @@ def _import(name: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except ImportError as exc:
-        if name in OPTIONAL or name.startswith("inboxcore.adapters."):
+        if name in OPTIONAL or name.startswith(("inboxcore.adapters.", "inboxcore.contrib.")):
             pytest.skip(f"{name} needs an optional extra: {exc}")
         raise
 

@@ -1,0 +1,1 @@
+"""Framework integrations, each behind an extra of its own (``inboxcore[django]``, ...)."""

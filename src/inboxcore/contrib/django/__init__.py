@@ -5,3 +5,5 @@ and :class:`~inboxcore.contrib.django.rawstore.DjangoRawStore` (extra ``django``
 The classes live in their modules, imported once Django is set up: a models module cannot be
 imported before ``django.setup()``.
 """
+
+__all__: list[str] = []

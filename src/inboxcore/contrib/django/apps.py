@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.apps import AppConfig
 
+__all__ = ["InboxcoreConfig"]
+
 
 class InboxcoreConfig(AppConfig):
     """``inboxcore.contrib.django``, labelled ``inboxcore`` (its tables are ``inboxcore_*``)."""

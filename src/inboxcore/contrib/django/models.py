@@ -17,6 +17,19 @@ from typing import Any
 
 from django.db import models
 
+__all__ = [
+    "Account",
+    "Channel",
+    "Contact",
+    "Conversation",
+    "IntakeEntry",
+    "Message",
+    "RawReceipt",
+    "RetiredAddress",
+    "Rotation",
+    "Ticket",
+]
+
 _ID = 255
 _STATE = 32
 

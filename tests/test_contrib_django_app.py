@@ -105,3 +105,41 @@ def test_a_message_is_received_end_to_end() -> None:
     listed = raw_store.received(before=datetime(2027, 1, 1, tzinfo=UTC))
     assert [(s.raw_id, s.envelope) for s in listed] == [(delivery.raw_id, envelope)]
     assert service.receive(raw, envelope).disposition.value == "duplicate"
+
+
+def test_a_unit_inside_the_host_s_atomic_block_commits_for_good() -> None:
+    """A unit opened inside an atomic block (a view under ATOMIC_REQUESTS) commits on its own
+    connection: the host's block rolling back afterwards does not undo what was committed."""
+    setup_django()
+    from django.db import transaction
+
+    from inboxcore import Account, AccountId
+    from inboxcore.contrib.django.storage import DjangoStorage
+
+    empty_tables("default")
+    storage = DjangoStorage()
+
+    class HostRollsBack(Exception):
+        pass
+
+    def view() -> None:
+        with transaction.atomic(using="default"):
+            with storage.unit_of_work() as uow:
+                uow.accounts.add(Account(id=AccountId("acme"), name="Acme", subdomain="acme"))
+                uow.commit()
+            raise HostRollsBack
+
+    with pytest.raises(HostRollsBack):
+        view()
+    assert [a.id for a in storage.records(Account)] == ["acme"]
+
+
+def test_storage_needs_timezone_aware_settings() -> None:
+    setup_django()
+    from django.test.utils import override_settings
+
+    from inboxcore.contrib.django.storage import DjangoStorage
+    from inboxcore.domain.errors import InvalidValueError
+
+    with override_settings(USE_TZ=False), pytest.raises(InvalidValueError, match="USE_TZ"):
+        DjangoStorage()

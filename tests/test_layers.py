@@ -141,9 +141,11 @@ FORBIDDEN = {
     "http.client",
     "django",
     "celery",
+    "kombu",
     "redis",
     "fastapi",
     "starlette",
+    "httpx",
 }
 
 

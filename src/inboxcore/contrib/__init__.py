@@ -1,3 +1,3 @@
-"""Framework integrations, each behind its extra."""
+"""Framework integrations, each behind an extra of its own (``inboxcore[django]``, ...)."""
 
 __all__: list[str] = []

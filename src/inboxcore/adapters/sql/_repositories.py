@@ -126,9 +126,8 @@ def _rotation_locked(dialect: str) -> sa.Insert:
     keep = {"data": t.ROTATIONS.c.data}
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(t.ROTATIONS).values(channel_id=sa.bindparam("channel"), data=None)
-    return statement.on_conflict_do_update(index_elements=["channel_id"], set_=keep).returning(
-        t.ROTATIONS.c.data
-    )
+    upsert: sa.Insert = statement.on_conflict_do_update(index_elements=["channel_id"], set_=keep)
+    return upsert.returning(t.ROTATIONS.c.data)
 
 
 _ROTATION_LOCKED = {dialect: _rotation_locked(dialect) for dialect in ("sqlite", "postgresql")}

@@ -699,3 +699,37 @@ def test_rotation_is_made_locked_and_read_in_one_statement(backend: Backend) -> 
                 RotationState(channel_id=ChannelId("chan-1"), assigned_count=assigned, at=T0)
             )
             uow.commit()
+
+
+def test_a_contact_new_in_the_unit_is_threaded_by_subject_without_a_query(
+    backend: Backend,
+) -> None:
+    """A new customer's first message: the unit that made the contact knows it has no
+    conversation, and asks the database only once it has given it one."""
+    storage = backend.storage()
+    _seed(storage)
+    executed: list[str] = []
+    sa.event.listen(storage.engine, "before_cursor_execute", lambda *args: executed.append(args[2]))
+    contact = _contact(1, "ada@example.com")
+    conversation = Conversation(
+        id=ConversationId("conv-1"),
+        account_id=AccountId("acct-1"),
+        channel_id=ChannelId("chan-1"),
+        contact_id=contact.id,
+        subject="Invoice 1042",
+        created_at=T0,
+        last_message_at=T0,
+    )
+    since, chan = T0 - timedelta(days=1), ChannelId("chan-1")
+    with storage.unit_of_work() as uow:
+        uow.contacts.add(contact)
+        executed.clear()
+        assert uow.conversations.by_subject(chan, contact.id, "invoice 1042", since) == ()
+        assert executed == []
+        uow.conversations.add(conversation)
+        found = uow.conversations.by_subject(chan, contact.id, "invoice 1042", since)
+        assert [c.id for c in found] == [conversation.id]
+        uow.commit()
+    with storage.unit_of_work() as uow:  # a later unit asks the database again
+        found = uow.conversations.by_subject(chan, contact.id, "invoice 1042", since)
+        assert [c.id for c in found] == [conversation.id]

@@ -297,6 +297,7 @@ class _Contacts(_Repo):
 
     def add(self, contact: Contact) -> None:
         self._insert(t.CONTACTS, self._values(contact))
+        self._uow.new_contacts.add(contact.id)
 
     def update(self, contact: Contact) -> None:
         self._update(Contact, t.CONTACTS, self._values(contact))
@@ -324,6 +325,7 @@ class _Conversations(_Repo):
 
     def add(self, conversation: Conversation) -> None:
         self._insert(t.CONVERSATIONS, self._values(conversation))
+        self._uow.new_contacts.discard(conversation.contact_id)
 
     def update(self, conversation: Conversation) -> None:
         self._update(Conversation, t.CONVERSATIONS, self._values(conversation))
@@ -359,6 +361,10 @@ class _Conversations(_Repo):
         limit: int = 20,
     ) -> tuple[Conversation, ...]:
         check_page_size(limit)
+        if contact_id in self._uow.new_contacts:
+            # Made in this unit, uncommitted, with no conversation yet: none can match (no
+            # other unit sees the contact, so none can have given it one).
+            return ()
         params = {
             "channel": channel_id,
             "contact": contact_id,

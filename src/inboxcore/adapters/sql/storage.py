@@ -18,6 +18,9 @@ columns that carry its uniqueness rules and the pipeline's lookups; it reads bac
   committed state (like READ COMMITTED); the first write (or a rotation read) takes the
   database's single write lock with ``BEGIN IMMEDIATE``, waiting up to the busy timeout. Writers
   thus serialize instead of failing with a stale snapshot, and readers never wait (WAL mode).
+  Before that, a writer takes its turn on a file lock beside the database
+  (:mod:`._writer_turns`), so that waiting writers follow one another at once instead of in
+  SQLite's busy handler's sleeps.
 
 A constraint error leaves the unit usable only for rollback, as on PostgreSQL.
 """

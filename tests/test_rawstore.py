@@ -346,32 +346,19 @@ def test_directory_window_skips_files_written_long_before_it_unread(tmp_path: Pa
 
 def test_sql_put_on_sqlite_writes_bytes_and_receipt_in_one_transaction(tmp_path: Path) -> None:
     """SQLite's driver runs in autocommit mode: the put opens one write transaction itself, so
-    the bytes and the receipt commit together (one WAL flush), in the writers' turn."""
+    the bytes and the receipt commit together (one WAL flush)."""
     pytest.importorskip("sqlalchemy", reason="the table store needs the sql extra")
     import sqlalchemy as sa
 
     from inboxcore.adapters.sql import SqlStorage
-    from inboxcore.adapters.sql._writer_turns import WriterTurn
-    from inboxcore.adapters.sql.engine import writer_turns
 
     storage = SqlStorage.from_url(f"sqlite:///{tmp_path / 'inbox.db'}")
     store = storage.raw_store()
     executed: list[str] = []
     sa.event.listen(storage.engine, "before_cursor_execute", lambda *args: executed.append(args[2]))
-    turns = writer_turns(storage.engine)
-    assert turns is not None
-    taken: list[bool] = []
-    real_take = turns.take
-
-    def counted_take() -> WriterTurn:
-        taken.append(True)
-        return real_take()
-
-    turns.take = counted_take  # type: ignore[method-assign]
     raw_id = store.put(MESSAGE, _arrival())
     assert executed[0] == "BEGIN IMMEDIATE"
     assert len(executed) == 4  # BEGIN, the exists check, the bytes, the receipt
-    assert taken == [True]
     assert store.get(raw_id) == MESSAGE
     assert [m.raw_id for m in store.received(before=_arrival(9).received_at)] == [raw_id]
     storage.close()

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
-import weakref
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine, make_url
 
-from inboxcore.adapters.sql._writer_turns import WriterTurns
 from inboxcore.adapters.sql.migrations import check_schema_name
 from inboxcore.domain.errors import InvalidValueError
 
@@ -61,16 +59,6 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
-
-
-# The writer turns of each SQLite engine made here (see :mod:`._writer_turns`).
-_WRITER_TURNS: weakref.WeakKeyDictionary[Engine, WriterTurns] = weakref.WeakKeyDictionary()
-
-
-def writer_turns(engine: Engine) -> WriterTurns | None:
-    """The turns a SQLite engine's writers take before ``BEGIN IMMEDIATE``; None for
-    PostgreSQL (row locks) or where file locks do not exist."""
-    return _WRITER_TURNS.get(engine)
 
 
 def prepared_for_inboxcore(engine: Engine) -> bool:
@@ -120,8 +108,6 @@ def make_engine(
             echo=echo,
         )
         sa.event.listen(engine, "connect", _on_sqlite_connect)
-        if WriterTurns.available():
-            _WRITER_TURNS[engine] = WriterTurns(parsed.database or "", busy_timeout)
         return engine
     if backend == "postgresql":
         if parsed.drivername == "postgresql":

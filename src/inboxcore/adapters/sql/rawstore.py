@@ -22,8 +22,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from inboxcore.adapters.sql import _tables as t
-from inboxcore.adapters.sql._writer_turns import WriterTurn
-from inboxcore.adapters.sql.engine import writer_turns
 from inboxcore.domain.errors import InvalidValueError, NotFoundError, StorageError
 from inboxcore.domain.ids import RawMessageId, raw_message_id
 from inboxcore.domain.model import Envelope, StoredRawMessage
@@ -52,10 +50,9 @@ class SqlRawStore:
 
     def put(self, data: bytes, envelope: Envelope | None = None) -> RawMessageId:
         raw_id = raw_message_id(data)
-        turn: WriterTurn | None = None
         try:
             with self._engine.connect() as connection:
-                turn = self._begin(connection)
+                self._begin(connection)
                 if not self._exists(connection, raw_id):
                     # Only when absent: do not send megabytes to the database again.
                     values = {"raw_id": raw_id, "size": len(data), "data": bytes(data)}
@@ -66,27 +63,14 @@ class SqlRawStore:
                 connection.commit()
         except sa.exc.SQLAlchemyError as exc:
             raise StorageError(f"could not store raw message {raw_id}: {exc}") from exc
-        finally:
-            if turn is not None:
-                turn.end()
         return raw_id
 
-    def _begin(self, connection: Connection) -> WriterTurn | None:
-        """On SQLite, whose driver runs in autocommit mode, open the put's one transaction (one
-        commit and one WAL flush for the bytes and the receipt, not one each), after taking the
-        writers' turn like a unit of work (:mod:`._writer_turns`). PostgreSQL's connection is
-        in a transaction already."""
-        if self._dialect != "sqlite":
-            return None
-        turns = writer_turns(self._engine)
-        turn = turns.take() if turns is not None else None
-        try:
+    def _begin(self, connection: Connection) -> None:
+        """On SQLite, whose driver runs in autocommit mode, open the put's one transaction: one
+        commit and one WAL flush for the bytes and the receipt, not one each (and never the
+        bytes without their receipt). PostgreSQL's connection is in a transaction already."""
+        if self._dialect == "sqlite":
             connection.exec_driver_sql("BEGIN IMMEDIATE")
-        except BaseException:
-            if turn is not None:
-                turn.end()
-            raise
-        return turn
 
     def _receipt(self, raw_id: RawMessageId, envelope: Envelope | None) -> sa.Insert:
         if envelope is None:

@@ -18,9 +18,6 @@ columns that carry its uniqueness rules and the pipeline's lookups; it reads bac
   committed state (like READ COMMITTED); the first write (or a rotation read) takes the
   database's single write lock with ``BEGIN IMMEDIATE``, waiting up to the busy timeout. Writers
   thus serialize instead of failing with a stale snapshot, and readers never wait (WAL mode).
-  Before that, a writer takes its turn on a file lock beside the database
-  (:mod:`._writer_turns`), so that waiting writers follow one another at once instead of in
-  SQLite's busy handler's sleeps.
 
 A constraint error leaves the unit usable only for rollback, as on PostgreSQL.
 """
@@ -48,8 +45,7 @@ from inboxcore.adapters.sql._repositories import _IntakeLog as _IntakeLog
 from inboxcore.adapters.sql._repositories import _Messages as _Messages
 from inboxcore.adapters.sql._repositories import _Routing as _Routing
 from inboxcore.adapters.sql._repositories import _Tickets as _Tickets
-from inboxcore.adapters.sql._writer_turns import WriterTurn
-from inboxcore.adapters.sql.engine import make_engine, prepared_for_inboxcore, writer_turns
+from inboxcore.adapters.sql.engine import make_engine, prepared_for_inboxcore
 from inboxcore.adapters.sql.migrations import LATEST_VERSION, migrate, schema_version
 from inboxcore.adapters.sql.rawstore import SqlRawStore
 from inboxcore.domain.errors import (
@@ -310,8 +306,6 @@ class SqlUnitOfWork:
         self._dialect = storage.dialect
         self._conn: Connection | None = None
         self._write_locked = False
-        self._turns = writer_turns(storage.engine)
-        self._turn: WriterTurn | None = None
         self._closed = False
         self._poisoned = False
         # Contacts this unit added and has given no conversation: the repositories answer
@@ -385,9 +379,6 @@ class SqlUnitOfWork:
             with contextlib.suppress(sa.exc.SQLAlchemyError):
                 self._conn.close()
             self._conn = None
-        if self._turn is not None:  # after the COMMIT or rollback: the next writer's turn
-            self._turn.end()
-            self._turn = None
 
     def _check_open(self) -> None:
         if self._closed:
@@ -415,12 +406,6 @@ class SqlUnitOfWork:
                 raise StorageError(f"storage unavailable: {exc}") from exc
         conn = self._conn
         if write and self._dialect == "sqlite" and not self._write_locked:
-            if self._turns is not None and self._turn is None:
-                try:
-                    self._turn = self._turns.take()  # see _writer_turns: why a turn first
-                except StorageError:
-                    self._poisoned = True
-                    raise
             self._guard(lambda: conn.exec_driver_sql("BEGIN IMMEDIATE"))
             self._write_locked = True
         return self._guard(lambda: conn.execute(statement, params))

@@ -244,6 +244,10 @@ def fresh_database(kind: str, postgres: str | None) -> Iterator[tuple[str, str |
             assert postgres is not None
             url, schema = postgres, f"bench_{uuid.uuid4().hex[:12]}"
         storage = SqlStorage.from_url(url, schema=schema)
+        if kind == "sqlite":  # as a deployment's store is after a while: no put makes a folder
+            from inboxcore.adapters.rawstore import DirectoryRawStore
+
+            DirectoryRawStore(f"{folder}/raw").create_folders()
         try:
             seed(storage)
         finally:

@@ -675,3 +675,61 @@ def test_sqlite_threads_by_subject_on_the_subject_index(tmp_path: Path) -> None:
     details = " ".join(str(row[-1]) for row in plan)
     assert "ix_inboxcore_conversations_subject_recent" in details
     assert "TEMP B-TREE" not in details  # no sort: the index gives the order
+
+
+def test_rotation_is_made_locked_and_read_in_one_statement(backend: Backend) -> None:
+    """Taking the rotation's turn costs one statement (the row made if missing, locked and read
+    by one upsert), before and after the first save; the lock itself is tested above."""
+    storage = backend.storage()
+    _seed(storage)
+    executed: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if not statement.startswith("BEGIN"):
+            executed.append(statement)
+
+    sa.event.listen(storage.engine, "before_cursor_execute", count)
+    for assigned in (1, 2):
+        with storage.unit_of_work() as uow:
+            executed.clear()
+            state = uow.routing.rotation(ChannelId("chan-1"))
+            assert len(executed) == 1
+            assert (state.assigned_count if state else 0) == assigned - 1
+            uow.routing.save_rotation(
+                RotationState(channel_id=ChannelId("chan-1"), assigned_count=assigned, at=T0)
+            )
+            uow.commit()
+
+
+def test_a_contact_new_in_the_unit_is_threaded_by_subject_without_a_query(
+    backend: Backend,
+) -> None:
+    """A new customer's first message: the unit that made the contact knows it has no
+    conversation, and asks the database only once it has given it one."""
+    storage = backend.storage()
+    _seed(storage)
+    executed: list[str] = []
+    sa.event.listen(storage.engine, "before_cursor_execute", lambda *args: executed.append(args[2]))
+    contact = _contact(1, "ada@example.com")
+    conversation = Conversation(
+        id=ConversationId("conv-1"),
+        account_id=AccountId("acct-1"),
+        channel_id=ChannelId("chan-1"),
+        contact_id=contact.id,
+        subject="Invoice 1042",
+        created_at=T0,
+        last_message_at=T0,
+    )
+    since, chan = T0 - timedelta(days=1), ChannelId("chan-1")
+    with storage.unit_of_work() as uow:
+        uow.contacts.add(contact)
+        executed.clear()
+        assert uow.conversations.by_subject(chan, contact.id, "invoice 1042", since) == ()
+        assert executed == []
+        uow.conversations.add(conversation)
+        found = uow.conversations.by_subject(chan, contact.id, "invoice 1042", since)
+        assert [c.id for c in found] == [conversation.id]
+        uow.commit()
+    with storage.unit_of_work() as uow:  # a later unit asks the database again
+        found = uow.conversations.by_subject(chan, contact.id, "invoice 1042", since)
+        assert [c.id for c in found] == [conversation.id]

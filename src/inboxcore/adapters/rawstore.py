@@ -2,23 +2,33 @@
 
 Raw messages are written before anything else happens to them, so that no message is ever lost:
 whatever later fails, the bytes can be processed again. The store therefore makes every put
-durable before it returns:
+durable before it returns, with one file ``fsync`` and one folder ``fsync``:
 
 1. the bytes go to a temporary file in the final folder (same file system, so the rename below
    is atomic), which is flushed and ``fsync``-ed;
 2. the file is renamed to its final name: readers see the whole message or none of it;
-3. the folder is ``fsync``-ed, so the new name itself survives a power cut.
+3. the folder is ``fsync``-ed, so the new name itself (and the envelope file's, below) survives
+   a power cut.
 
 Files live under two levels of fan-out folders (``ab/cd/abcd...``): 65,536 folders keep each
-one small even with hundreds of millions of messages. A message already present is not written
+one small even with hundreds of millions of messages. A folder is made (and its name flushed)
+the first time a message needs it, and then remembered; :meth:`DirectoryRawStore.create_folders`
+makes all of them at once, so that no put pays for one. A message already present is not written
 again (content addressing makes puts idempotent, also between workers on a shared file system).
 Reads check the SHA-256 again, so a corrupted file is reported, never served.
 
 Beside each message, ``<id>.json`` holds the envelope it was received with (``{"envelope":
 {...}}``), or ``{"envelope": null}`` for our own outbound copies. It is written the same way and
-*before* the message, so a message on disk always has its envelope; a message without one was
-stored before envelopes were kept, and :meth:`DirectoryRawStore.received` lists it with the file's
-time. Listing walks the fan-out folders in id order from where the last page ended: memory stays
+*before* the message, so a message on disk always has its envelope beside it; its name is made
+durable by the same folder ``fsync`` as the message's, but its content is not flushed on its
+own: that would be a second file ``fsync`` per message, for a copy that is not the durable one.
+The envelope that counts is in the intake record, which is committed before any 2xx answer; the
+file serves the recovery sweep for messages that have no record, which after a power cut before
+their commit were never acknowledged (their sender retries). A file the cut left empty or torn
+reads as an unknown envelope, like a message stored before envelopes were kept, which
+:meth:`DirectoryRawStore.received` lists with the file's time. When only the envelope file is
+written (the bytes were stored before), it is flushed itself. Listing walks the fan-out folders
+in id order from where the last page ended: memory stays
 flat, and a sweep reads one small file per message, or only its time (a ``stat``) when it was
 written more than a day before the window's start.
 
@@ -78,6 +88,8 @@ class DirectoryRawStore:
     def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
         self.root = Path(root)
         self._fsync = fsync
+        # Leaf folders known to exist (and durable): a put in one of them makes no folder.
+        self._known: set[Path] = set()
 
     def path_for(self, raw_id: RawMessageId) -> Path:
         """Where the message with ``raw_id`` is (or would be) stored."""
@@ -89,11 +101,15 @@ class DirectoryRawStore:
         raw_id = raw_message_id(data)
         target = self.path_for(raw_id)
         try:
-            self._make_folders(target.parent)
-            # The envelope first: a message on disk always has its envelope beside it.
-            wrote = self._keep_envelope(_envelope_path(target), envelope)
-            if not target.is_file():
-                self._write(target, data)
+            if target.parent not in self._known:
+                self._make_folders(target.parent)
+                self._known.add(target.parent)
+            # The envelope first: a message on disk always has its envelope beside it. Its
+            # content is flushed only when no message file follows (see the module's notes).
+            stored = target.is_file()
+            wrote = self._keep_envelope(_envelope_path(target), envelope, flush=stored)
+            if not stored:
+                self._write(target, data, flush=True)
                 wrote = True
             if wrote and self._fsync:
                 _fsync_folder(target.parent)
@@ -101,24 +117,25 @@ class DirectoryRawStore:
             raise StorageError(f"could not store raw message {raw_id}: {exc}") from exc
         return raw_id
 
-    def _keep_envelope(self, path: Path, envelope: Envelope | None) -> bool:
+    def _keep_envelope(self, path: Path, envelope: Envelope | None, *, flush: bool) -> bool:
         """Write the envelope file unless it holds an envelope already (the first one stays);
         an own copy's file is replaced when the same bytes are received. Whether it wrote."""
         if path.is_file() and (envelope is None or _read_envelope(path)[1] is not None):
             return False
         document = {"envelope": None if envelope is None else converter.unstructure(envelope)}
-        self._write(path, json.dumps(document, sort_keys=True).encode())
+        self._write(path, json.dumps(document, sort_keys=True).encode(), flush=flush)
         return True
 
-    def _write(self, target: Path, data: bytes) -> None:
-        """Write ``target`` whole or not at all: a flushed temporary file renamed over it."""
+    def _write(self, target: Path, data: bytes, *, flush: bool) -> None:
+        """Write ``target`` whole or not at all: a temporary file renamed over it, its content
+        flushed first when ``flush`` (and the store flushes at all)."""
         fd, temp_name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=target.parent)
         temp = Path(temp_name)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
-                if self._fsync:
+                if flush and self._fsync:
                     os.fsync(handle.fileno())
             # Another worker may have stored the same bytes meanwhile: replacing its file with
             # identical content is harmless.
@@ -140,6 +157,23 @@ class DirectoryRawStore:
                 path.mkdir()
             if self._fsync:
                 _fsync_folder(path.parent)
+
+    def create_folders(self) -> None:
+        """Make every fan-out folder now (65,536; a few seconds, once per store), so that no
+        put pays for making one. Safe to run again and beside working puts."""
+        try:
+            for first in range(256):
+                prefix = f"{first:02x}"
+                self._make_folders(self.root / prefix)
+                for second in range(256):
+                    folder = self.root / prefix / f"{second:02x}"
+                    with contextlib.suppress(FileExistsError):
+                        folder.mkdir()
+                    self._known.add(folder)
+                if self._fsync:
+                    _fsync_folder(self.root / prefix)  # the 256 new names, flushed at once
+        except OSError as exc:
+            raise StorageError(f"could not create the raw store's folders: {exc}") from exc
 
     def get(self, raw_id: RawMessageId) -> bytes:
         path = self.path_for(raw_id)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from inboxcore.adapters.sql import _tables as t
 from inboxcore.domain.errors import ForwardingAddressRetired, NotFoundError
@@ -114,17 +115,22 @@ _OPEN_ASSIGNED = sa.select(sa.func.count()).where(
 _TICKET_OF = sa.select(t.TICKETS.c.data).where(
     t.TICKETS.c.conversation_id == sa.bindparam("conversation")
 )
-_ROTATION_FOR_UPDATE = (
-    sa.select(t.ROTATIONS.c.data)
-    .where(t.ROTATIONS.c.channel_id == sa.bindparam("channel"))
-    .with_for_update()
-)
-_ROTATION_PLACEHOLDER = {
-    dialect: t.insert_ignoring(
-        dialect, t.ROTATIONS, {"channel_id": "", "data": None}, ["channel_id"]
-    )
-    for dialect in ("sqlite", "postgresql")
-}
+
+
+def _rotation_locked(dialect: str) -> sa.Insert:
+    """The channel's rotation row, created empty if missing and locked for the unit, in one
+    statement: an upsert whose update keeps the row as it is. Its row lock is what a
+    ``SELECT ... FOR UPDATE`` would take (PostgreSQL; SQLite holds its one write lock), and two
+    workers making the first assignment queue on the insert like all later ones instead of
+    racing. It replaced an insert-if-missing followed by that select (one statement fewer)."""
+    keep = {"data": t.ROTATIONS.c.data}
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(t.ROTATIONS).values(channel_id=sa.bindparam("channel"), data=None)
+    upsert: sa.Insert = statement.on_conflict_do_update(index_elements=["channel_id"], set_=keep)
+    return upsert.returning(t.ROTATIONS.c.data)
+
+
+_ROTATION_LOCKED = {dialect: _rotation_locked(dialect) for dialect in ("sqlite", "postgresql")}
 _ROTATION_SAVE = {
     dialect: t.upsert(dialect, t.ROTATIONS, {"channel_id": "", "data": None}, ["channel_id"])
     for dialect in ("sqlite", "postgresql")
@@ -291,6 +297,7 @@ class _Contacts(_Repo):
 
     def add(self, contact: Contact) -> None:
         self._insert(t.CONTACTS, self._values(contact))
+        self._uow.new_contacts.add(contact.id)
 
     def update(self, contact: Contact) -> None:
         self._update(Contact, t.CONTACTS, self._values(contact))
@@ -318,6 +325,7 @@ class _Conversations(_Repo):
 
     def add(self, conversation: Conversation) -> None:
         self._insert(t.CONVERSATIONS, self._values(conversation))
+        self._uow.new_contacts.discard(conversation.contact_id)
 
     def update(self, conversation: Conversation) -> None:
         self._update(Conversation, t.CONVERSATIONS, self._values(conversation))
@@ -353,6 +361,10 @@ class _Conversations(_Repo):
         limit: int = 20,
     ) -> tuple[Conversation, ...]:
         check_page_size(limit)
+        if contact_id in self._uow.new_contacts:
+            # Made in this unit, uncommitted, with no conversation yet: none can match (no
+            # other unit sees the contact, so none can have given it one).
+            return ()
         params = {
             "channel": channel_id,
             "contact": contact_id,
@@ -503,11 +515,8 @@ class _Tickets(_Repo):
 
 class _Routing(_Repo):
     def rotation(self, channel_id: ChannelId) -> RotationState | None:
-        # An empty row first, so that there is always a row to lock: two workers making the
-        # first assignment then queue on it like all later ones instead of racing to insert.
-        placeholder = {"channel_id": channel_id, "data": None}
-        self._uow.run(_ROTATION_PLACEHOLDER[self._uow.dialect], placeholder, write=True)
-        row = self._uow.run(_ROTATION_FOR_UPDATE, {"channel": channel_id}, write=True).first()
+        locked = _ROTATION_LOCKED[self._uow.dialect]
+        row = self._uow.run(locked, {"channel": channel_id}, write=True).first()
         if row is None or row[0] is None:
             return None
         return converter.structure(row[0], RotationState)

@@ -52,6 +52,7 @@ class SqlRawStore:
         raw_id = raw_message_id(data)
         try:
             with self._engine.connect() as connection:
+                self._begin(connection)
                 if not self._exists(connection, raw_id):
                     # Only when absent: do not send megabytes to the database again.
                     values = {"raw_id": raw_id, "size": len(data), "data": bytes(data)}
@@ -63,6 +64,13 @@ class SqlRawStore:
         except sa.exc.SQLAlchemyError as exc:
             raise StorageError(f"could not store raw message {raw_id}: {exc}") from exc
         return raw_id
+
+    def _begin(self, connection: Connection) -> None:
+        """On SQLite, whose driver runs in autocommit mode, open the put's one transaction: one
+        commit and one WAL flush for the bytes and the receipt, not one each (and never the
+        bytes without their receipt). PostgreSQL's connection is in a transaction already."""
+        if self._dialect == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     def _receipt(self, raw_id: RawMessageId, envelope: Envelope | None) -> sa.Insert:
         if envelope is None:

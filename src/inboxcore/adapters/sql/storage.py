@@ -58,6 +58,7 @@ from inboxcore.domain.errors import (
     InvalidValueError,
     StorageError,
 )
+from inboxcore.domain.ids import ContactId
 from inboxcore.domain.model import (
     Account,
     Channel,
@@ -307,6 +308,9 @@ class SqlUnitOfWork:
         self._write_locked = False
         self._closed = False
         self._poisoned = False
+        # Contacts this unit added and has given no conversation: the repositories answer
+        # their subject lookup without a query (a new customer's first message).
+        self.new_contacts: set[ContactId] = set()
         self.accounts = _Accounts(self)
         self.channels = _Channels(self)
         self.contacts = _Contacts(self)

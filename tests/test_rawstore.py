@@ -145,24 +145,25 @@ def _recording_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 def test_directory_put_fsyncs_file_and_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """put flushes the message file, then its folder (the envelope's name with it), before it
+    """put flushes the envelope file and the message file, then their folder, before it
     returns; the new fan-out folders' parents before that."""
     synced = _recording_fsyncs(monkeypatch)
     store = DirectoryRawStore(tmp_path / "raw")
     store.put(MESSAGE, _arrival())
     assert len(synced) >= 2
     if os.path.isdir("/proc"):
-        assert synced[-2:] == [False, True]
+        assert synced[-3:] == [False, False, True]
     synced.clear()
     store.put(MESSAGE, _arrival())
     assert synced == []  # already stored: nothing written, nothing to flush
 
 
-def test_directory_put_in_made_folders_costs_one_file_and_one_folder_fsync(
+def test_directory_put_in_made_folders_costs_two_file_and_one_folder_fsync(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With the fan-out folders made, each new message costs exactly one file fsync and one
-    folder fsync, envelope file included; a reopened store makes no folder either."""
+    """With the fan-out folders made, each new message costs exactly two file fsyncs (envelope
+    and message: a receiver that acknowledges on the raw store alone needs both durable) and one
+    folder fsync; a reopened store makes no folder either."""
     DirectoryRawStore(tmp_path / "raw").create_folders()
     assert len(list((tmp_path / "raw").iterdir())) == 256
     synced = _recording_fsyncs(monkeypatch)
@@ -172,9 +173,9 @@ def test_directory_put_in_made_folders_costs_one_file_and_one_folder_fsync(
     assert {m.raw_id for m in listed} == ids
     assert all(m.envelope is not None for m in listed)
     if os.path.isdir("/proc"):
-        assert synced == [False, True] * 3
+        assert synced == [False, False, True] * 3
     else:  # pragma: no cover - no /proc to tell files from folders
-        assert len(synced) == 6
+        assert len(synced) == 9
 
 
 def test_directory_envelope_written_alone_is_flushed(

@@ -2,13 +2,13 @@
 
 Raw messages are written before anything else happens to them, so that no message is ever lost:
 whatever later fails, the bytes can be processed again. The store therefore makes every put
-durable before it returns, with one file ``fsync`` and one folder ``fsync``:
+durable before it returns, with one ``fsync`` per file written and one folder ``fsync``:
 
 1. the bytes go to a temporary file in the final folder (same file system, so the rename below
    is atomic), which is flushed and ``fsync``-ed;
 2. the file is renamed to its final name: readers see the whole message or none of it;
-3. the folder is ``fsync``-ed, so the new name itself (and the envelope file's, below) survives
-   a power cut.
+3. the folder is ``fsync``-ed, so the new names (the message's and the envelope file's, below)
+   survive a power cut.
 
 Files live under two levels of fan-out folders (``ab/cd/abcd...``): 65,536 folders keep each
 one small even with hundreds of millions of messages. A folder is made (and its name flushed)
@@ -19,15 +19,11 @@ Reads check the SHA-256 again, so a corrupted file is reported, never served.
 
 Beside each message, ``<id>.json`` holds the envelope it was received with (``{"envelope":
 {...}}``), or ``{"envelope": null}`` for our own outbound copies. It is written the same way and
-*before* the message, so a message on disk always has its envelope beside it; its name is made
-durable by the same folder ``fsync`` as the message's, but its content is not flushed on its
-own: that would be a second file ``fsync`` per message, for a copy that is not the durable one.
-The envelope that counts is in the intake record, which is committed before any 2xx answer; the
-file serves the recovery sweep for messages that have no record, which after a power cut before
-their commit were never acknowledged (their sender retries). A file the cut left empty or torn
-reads as an unknown envelope, like a message stored before envelopes were kept, which
-:meth:`DirectoryRawStore.received` lists with the file's time. When only the envelope file is
-written (the bytes were stored before), it is flushed itself. Listing walks the fan-out folders
+*before* the message, so a message on disk always has its envelope beside it, and flushed like
+the message: when a receiver acknowledges on the raw store alone (split intake: store, enqueue,
+answer 250, process later), this file is the only durable copy of the envelope until a worker
+commits the intake record, and the recovery sweep needs it. Its name is made durable by the
+message's folder ``fsync``. Listing walks the fan-out folders
 in id order from where the last page ended: memory stays
 flat, and a sweep reads one small file per message, or only its time (a ``stat``) when it was
 written more than a day before the window's start.
@@ -104,11 +100,9 @@ class DirectoryRawStore:
             if target.parent not in self._known:
                 self._make_folders(target.parent)
                 self._known.add(target.parent)
-            # The envelope first: a message on disk always has its envelope beside it. Its
-            # content is flushed only when no message file follows (see the module's notes).
-            stored = target.is_file()
-            wrote = self._keep_envelope(_envelope_path(target), envelope, flush=stored)
-            if not stored:
+            # The envelope first: a message on disk always has its envelope beside it.
+            wrote = self._keep_envelope(_envelope_path(target), envelope)
+            if not target.is_file():
                 self._write(target, data, flush=True)
                 wrote = True
             if wrote and self._fsync:
@@ -117,13 +111,13 @@ class DirectoryRawStore:
             raise StorageError(f"could not store raw message {raw_id}: {exc}") from exc
         return raw_id
 
-    def _keep_envelope(self, path: Path, envelope: Envelope | None, *, flush: bool) -> bool:
+    def _keep_envelope(self, path: Path, envelope: Envelope | None) -> bool:
         """Write the envelope file unless it holds an envelope already (the first one stays);
         an own copy's file is replaced when the same bytes are received. Whether it wrote."""
         if path.is_file() and (envelope is None or _read_envelope(path)[1] is not None):
             return False
         document = {"envelope": None if envelope is None else converter.unstructure(envelope)}
-        self._write(path, json.dumps(document, sort_keys=True).encode(), flush=flush)
+        self._write(path, json.dumps(document, sort_keys=True).encode(), flush=True)
         return True
 
     def _write(self, target: Path, data: bytes, *, flush: bool) -> None:

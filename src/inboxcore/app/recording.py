@@ -11,7 +11,7 @@ from inboxcore.domain.model import IntakeRecord
 from inboxcore.domain.outcomes import Disposition
 from inboxcore.ports import Storage, UnitOfWork
 
-__all__ = ["commit_logged", "latest_listing"]
+__all__ = ["commit_logged", "latest_listing", "listing_record"]
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +23,15 @@ _LISTING = frozenset(
 
 def latest_listing(history: Sequence[IntakeRecord]) -> Disposition | None:
     """The disposition of the newest record that lists the message; None if none does."""
+    record = listing_record(history)
+    return record.disposition if record is not None else None
+
+
+def listing_record(history: Sequence[IntakeRecord]) -> IntakeRecord | None:
+    """The newest record that lists the message; None if none does."""
     for record in reversed(history):
         if record.disposition in _LISTING:
-            return record.disposition
+            return record
     return None
 
 

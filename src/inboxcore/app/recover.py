@@ -13,13 +13,13 @@ gets no second record. Running it twice does nothing more.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import attrs
 
 from inboxcore.app.context import ServiceContext
-from inboxcore.app.delivery import RecoveredMessage, Recovery
+from inboxcore.app.delivery import Delivery, RecoveredMessage, Recovery
 from inboxcore.app.recording import latest_listing
 from inboxcore.app.settle import settle
 from inboxcore.domain.errors import InvalidValueError
@@ -29,7 +29,10 @@ from inboxcore.domain.outcomes import Reason
 from inboxcore.ingest import IntakeResult, reprocess
 from inboxcore.mail.parsing import parse_message
 
-__all__ = ["DEFAULT_RECOVERY_GRACE", "recover"]
+__all__ = ["DEFAULT_RECOVERY_GRACE", "Handoff", "recover", "run_stored"]
+
+Handoff = Callable[[RawMessageId], object]
+"""Takes a raw id to run elsewhere (a task queue's enqueue); raises if it could not."""
 
 DEFAULT_RECOVERY_GRACE = timedelta(minutes=15)
 """How old a stored message must be before :func:`recover` takes it: far longer than intake
@@ -44,11 +47,16 @@ def recover(
     since: datetime | None = None,
     limit: int = 100,
     dry_run: bool = False,
+    handoff: Handoff | None = None,
 ) -> Recovery:
     """Run the received messages that no intake record lists through intake, as received.
 
     At most ``limit`` messages are run per call (:attr:`Recovery.complete` says whether more
     wait); ``since`` skips messages received before it; ``dry_run`` lists without running.
+    ``handoff``: instead of running each message here, hand its raw id to this callable (a
+    task queue's enqueue, whose workers run it with
+    :func:`~inboxcore.app.split.process_raw`); its record says ``handed_off``. An error the
+    callable raises stops the sweep and propagates: what was not handed off is found next time.
     Raises :class:`~inboxcore.domain.errors.InvalidValueError` for a ``limit`` below 1 or a
     negative ``older_than``, and :class:`~inboxcore.domain.errors.StorageError` when the raw
     store or the intake log cannot be read.
@@ -67,7 +75,7 @@ def recover(
                     return Recovery(
                         examined=examined, messages=tuple(found), complete=False, dry_run=dry_run
                     )
-                found.append(_recover_one(ctx, stored, dry_run=dry_run))
+                found.append(_recover_one(ctx, stored, dry_run=dry_run, handoff=handoff))
             examined += 1
         after = page[-1].raw_id
     return Recovery(examined=examined, messages=tuple(found), complete=True, dry_run=dry_run)
@@ -96,8 +104,11 @@ _NO_ENVELOPE = (
 )
 
 
+_HANDED_OFF = "Handed to the task queue, whose workers run it as received."
+
+
 def _recover_one(
-    ctx: ServiceContext, stored: StoredRawMessage, *, dry_run: bool
+    ctx: ServiceContext, stored: StoredRawMessage, *, dry_run: bool, handoff: Handoff | None
 ) -> RecoveredMessage:
     when = f"{stored.received_at:%Y-%m-%d %H:%M} UTC"
     reasons = [Reason(code="unrecorded", message=_UNRECORDED.format(when=when))]
@@ -114,14 +125,27 @@ def _recover_one(
         return RecoveredMessage(
             raw_id=stored.raw_id, received_at=stored.received_at, reasons=tuple(reasons)
         )
-    result = reprocess(stored.raw_id, envelope, ports=ctx.intake, config=ctx.intake_config)
-    result = _with_reasons(result, reasons)
+    if handoff is not None:
+        handoff(stored.raw_id)
+        reasons.append(Reason(code="handed_off", message=_HANDED_OFF))
+        return RecoveredMessage(
+            raw_id=stored.raw_id, received_at=stored.received_at, reasons=tuple(reasons)
+        )
     return RecoveredMessage(
         raw_id=stored.raw_id,
         received_at=stored.received_at,
         reasons=tuple(reasons),
-        delivery=settle(ctx, result, recovering=True),
+        delivery=run_stored(ctx, stored.raw_id, envelope, reasons),
     )
+
+
+def run_stored(
+    ctx: ServiceContext, raw_id: RawMessageId, envelope: Envelope, reasons: Sequence[Reason] = ()
+) -> Delivery:
+    """Run a stored message that no record listed as received, ``reasons`` first on its record.
+    Settled as recovering: a worker that records it meanwhile keeps the only record."""
+    result = reprocess(raw_id, envelope, ports=ctx.intake, config=ctx.intake_config)
+    return settle(ctx, _with_reasons(result, reasons), recovering=True)
 
 
 def _own_copy(ctx: ServiceContext, raw_id: RawMessageId) -> bool:

@@ -21,17 +21,18 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import BinaryIO
 
-from inboxcore.app import held, recover
+from inboxcore.app import held, recover, split
 from inboxcore.app.config import InboxConfig
 from inboxcore.app.context import ServiceContext
 from inboxcore.app.delivery import Delivery, RecoveredMessage, Recovery
 from inboxcore.app.outbox import Outbox
-from inboxcore.app.recover import DEFAULT_RECOVERY_GRACE
+from inboxcore.app.recover import DEFAULT_RECOVERY_GRACE, Handoff
 from inboxcore.app.settle import settle
+from inboxcore.app.split import AlreadyRecorded, Stored
 from inboxcore.domain.errors import ConfigurationError, Problem
 from inboxcore.domain.ids import MessageId, RawMessageId
 from inboxcore.domain.model import Channel, Envelope, IntakeRecord
-from inboxcore.domain.outcomes import SmtpReply
+from inboxcore.domain.outcomes import Reason, SmtpReply
 from inboxcore.ingest import IntakePorts, channel_for_recipients, check_declared_size, ingest
 from inboxcore.policies.recipients import RecipientCheck, check_recipient
 from inboxcore.ports import (
@@ -47,11 +48,13 @@ from inboxcore.ports import (
 
 __all__ = [
     "DEFAULT_RECOVERY_GRACE",
+    "AlreadyRecorded",
     "Delivery",
     "InboxConfig",
     "InboxService",
     "RecoveredMessage",
     "Recovery",
+    "Stored",
 ]
 
 
@@ -197,9 +200,35 @@ class InboxService:
         since: datetime | None = None,
         limit: int = 100,
         dry_run: bool = False,
+        handoff: Handoff | None = None,
     ) -> Recovery:
-        """Run the received messages no intake record lists, as received
-        (:func:`inboxcore.app.recover.recover`; safe from cron beside live intake)."""
+        """Run the received messages no intake record lists, as received, or hand each to
+        ``handoff`` (:func:`inboxcore.app.recover.recover`; safe from cron beside live
+        intake)."""
         return recover.recover(
-            self.context, older_than=older_than, since=since, limit=limit, dry_run=dry_run
+            self.context,
+            older_than=older_than,
+            since=since,
+            limit=limit,
+            dry_run=dry_run,
+            handoff=handoff,
         )
+
+    # --- split intake: receivers store, workers process --------------------------------------
+
+    def store(self, data: bytes, envelope: Envelope) -> Stored:
+        """Store a received message for a worker (:func:`inboxcore.app.split.store`); a
+        failing raw store is a 451 value, never a raise."""
+        return split.store(self.context, data, envelope)
+
+    def process_raw(self, raw_id: RawMessageId) -> Delivery | AlreadyRecorded:
+        """Process a stored message, once however often it is called
+        (:func:`inboxcore.app.split.process_raw`)."""
+        return split.process_raw(self.context, raw_id)
+
+    def hold_unprocessed(
+        self, raw_id: RawMessageId, reason: Reason
+    ) -> IntakeRecord | AlreadyRecorded:
+        """Quarantine a stored message that could not be processed
+        (:func:`inboxcore.app.split.hold_unprocessed`)."""
+        return split.hold_unprocessed(self.context, raw_id, reason)

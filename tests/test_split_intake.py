@@ -7,15 +7,16 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+import attrs
 import pytest
 
 from inboxcore.app.delivery import Delivery
-from inboxcore.app.service import AlreadyRecorded, InboxService
+from inboxcore.app.service import AlreadyRecorded, InboxService, Stored
 from inboxcore.domain.errors import NotFoundError
 from inboxcore.domain.events import ConversationCreated, MessageQuarantined
 from inboxcore.domain.ids import RawMessageId
 from inboxcore.domain.model import IntakeRecord, Message
-from inboxcore.domain.outcomes import Disposition, Reason
+from inboxcore.domain.outcomes import Disposition, Reason, Reply
 from inboxcore.testing import FlakyRawStore, FlakyStorage
 from tests.test_service import World, envelope, mail, make_storage, world
 
@@ -170,3 +171,47 @@ def test_recover_stops_when_the_handoff_fails() -> None:
     with pytest.raises(ConnectionError):
         w.service.recover(handoff=broker_down)
     assert w.storage.intake_records() == ()
+
+
+def test_the_receiver_answers_what_its_accept_gives() -> None:
+    """A receiver given ``accept`` hands it the data (no intake runs) and answers its reply:
+    250 once stored, 451 when it could not be (split intake's store-and-enqueue)."""
+    receiver_module = pytest.importorskip("inboxcore.entrypoints.receiver")
+    import asyncio
+    import smtplib
+
+    from tests.test_service import ADDRESS
+
+    w = world()
+    stored = w.service.store(mail(), envelope())
+    answers = [stored, attrs.evolve(stored, raw_id=None, smtp=Reply.STORAGE_DOWN.value)]
+    given: list[bytes] = []
+
+    def accept(data: bytes, env: Any) -> Stored:
+        given.append(data)
+        return answers[len(given) - 1]
+
+    lmtp = receiver_module.ReceiverProtocol.LMTP
+    listener = receiver_module.ListenAddress.parse(lmtp, "127.0.0.1:0")
+    receiver = receiver_module.Receiver(w.service, [listener], accept=accept)
+    loop = asyncio.new_event_loop()
+    bound = loop.run_until_complete(receiver.start())
+    thread = threading.Thread(target=loop.run_until_complete, args=(receiver.serve(),))
+    thread.start()
+    replies = []
+    try:
+        for _attempt in range(2):
+            client = smtplib.LMTP("127.0.0.1", bound[0].port, timeout=10)
+            client.ehlo("postfix.test")
+            client.mail("srs0=x@acme.example")
+            client.rcpt(ADDRESS)
+            replies.append(client.data(mail())[0])
+            client.quit()
+    finally:
+        loop.call_soon_threadsafe(receiver.request_stop)
+        thread.join(30)
+        loop.close()
+    assert replies == [250, 451]
+    assert len(given) == 2
+    assert given[0].endswith(mail())
+    assert w.storage.intake_records() == ()  # nothing ran intake

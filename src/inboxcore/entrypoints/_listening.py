@@ -116,18 +116,22 @@ def format_delivery_line(
     client_ip: str | None = None,
     size: int | None = None,
     reason_codes: Sequence[str] = (),
+    stored_as: str | None = None,
     at: str,
 ) -> str:
     """The one log line of a message (or of a recipient refused at RCPT).
 
-    ``key=value`` fields, values without spaces except the quoted reply, so that ``grep`` and
+    ``stored_as``: the raw id of a message split intake stored for a worker (no ``delivery``
+    yet). ``key=value`` fields, values without spaces except the quoted reply, so that ``grep`` and
     ``awk`` read it: the raw id finds the message for ``reprocess``; the reason codes say why.
     """
     codes = delivery.reason_codes if delivery is not None else tuple(reason_codes)
-    raw_id = delivery.raw_id if delivery is not None else None
+    raw_id = delivery.raw_id if delivery is not None else stored_as
     if delivery is not None:
         size = delivery.intake.size
         disposition = delivery.disposition.value
+    elif stored_as is not None and not reply.is_temporary_failure:
+        disposition = "stored"  # split intake: a worker decides later
     else:
         disposition = "rejected" if reply.is_permanent_failure else "deferred"
     fields = [

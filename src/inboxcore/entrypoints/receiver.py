@@ -21,6 +21,9 @@ What a sending mail server (Postfix, say) sees, and why:
   durably first and decides after; the reply is sent only when it has returned, so a receiver
   killed at any point has answered 250 only for messages in the store. Blocking work (storage,
   DNS) runs in worker threads, never on the event loop.
+- **Split intake.** Given ``accept`` (:data:`Accept`), the receiver hands each message to it
+  instead of :meth:`InboxService.receive`: :mod:`inboxcore.contrib.celery` passes one that only
+  stores the raw message and enqueues its id, answering 250 once both succeeded.
 - **Temporary trouble is a 4xx**: ``live_smtp=True`` makes a DNS failure that could change the
   verdict a ``451``, and a broken storage port a ``451 4.3.0``; the sender retries.
 - **The original client.** A connection from a trusted relay (loopback by default: the local
@@ -58,7 +61,7 @@ from typing import Any, TypeVar
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from inboxcore.app.service import InboxService
+from inboxcore.app.service import Delivery, InboxService, Stored
 from inboxcore.domain.errors import InvalidValueError
 from inboxcore.domain.ids import ChannelId
 from inboxcore.domain.model import Envelope as InboxEnvelope
@@ -72,6 +75,7 @@ from inboxcore.entrypoints._listening import (
 )
 
 __all__ = [
+    "Accept",
     "BoundListener",
     "InboxHandler",
     "ListenAddress",
@@ -92,6 +96,10 @@ _BAD_ADDRESS = Reply.BAD_ADDRESS.value
 _TOO_BIG = Reply.TOO_BIG.value
 _OTHER_CHANNEL = Reply.OTHER_CHANNEL.value
 _STORE_DOWN = Reply.STORAGE_DOWN.value
+
+Accept = Callable[[bytes, InboxEnvelope], Delivery | Stored]
+"""What takes one message's data after the final dot and gives the verdict to answer: by default
+the service's :meth:`~InboxService.receive` (live), or a split intake's store-and-enqueue."""
 _LINE_TOO_LONG = Reply.LINE_TOO_LONG.value
 _SHUTTING_DOWN = str(Reply.SHUTTING_DOWN.value)
 _UTF8_SENDER = str(Reply.UTF8_SENDER.value)
@@ -351,8 +359,10 @@ class InboxHandler:
         settings: ReceiverSettings,
         executor: ThreadPoolExecutor,
         closing: Callable[[], bool] = lambda: False,
+        accept: Accept | None = None,
     ) -> None:
         self.service = service
+        self.accept: Accept = accept or self._receive
         self.protocol = protocol
         self.settings = settings
         self._executor = executor
@@ -536,13 +546,14 @@ class InboxHandler:
             return str(reply)
         return "\r\n".join(str(replies[channel_id]) for channel_id in envelope.channels)
 
+    def _receive(self, content: bytes, envelope: InboxEnvelope) -> Delivery:
+        return self.service.receive(content, envelope, live_smtp=True)
+
     async def _deliver(self, content: bytes, envelope: InboxEnvelope) -> SmtpReply:
-        """Run one delivery in a worker thread; the reply exists only once ``receive`` returned,
+        """Run one delivery in a worker thread; the reply exists only once ``accept`` returned,
         that is once the raw message is durably stored."""
         try:
-            delivery = await self._in_thread(
-                lambda: self.service.receive(content, envelope, live_smtp=True)
-            )
+            delivery = await self._in_thread(self.accept, content, envelope)
         except Exception:  # a broken port: the sender keeps the message and retries
             log.exception("delivery to %s failed", ",".join(envelope.rcpt_to))
             log.info(
@@ -565,9 +576,12 @@ class InboxHandler:
                 protocol=self.protocol,
                 recipients=envelope.rcpt_to,
                 reply=delivery.smtp,
-                delivery=delivery,
+                delivery=delivery if isinstance(delivery, Delivery) else None,
                 mail_from=envelope.mail_from,
                 client_ip=envelope.client_ip,
+                size=len(content),
+                reason_codes=delivery.reason_codes,
+                stored_as=delivery.raw_id if isinstance(delivery, Stored) else None,
                 at=self._now(),
             ),
         )
@@ -595,12 +609,17 @@ class Receiver:
         service: InboxService,
         listeners: Sequence[ListenAddress],
         settings: ReceiverSettings | None = None,
+        *,
+        accept: Accept | None = None,
     ) -> None:
+        """``accept``: what takes each message (:data:`Accept`); the service's ``receive`` by
+        default."""
         if not listeners:
             raise InvalidValueError("a receiver needs at least one listener")
         self.service = service
         self.listeners = tuple(listeners)
         self.settings = settings or ReceiverSettings()
+        self.accept = accept
         self._executor = ThreadPoolExecutor(
             max_workers=self.settings.workers, thread_name_prefix="inboxcore-receive"
         )
@@ -616,6 +635,7 @@ class Receiver:
             settings=self.settings,
             executor=self._executor,
             closing=lambda: self.closing,
+            accept=self.accept,
         )
         cls = _LmtpSession if protocol is ReceiverProtocol.LMTP else _ReceiverSession
 

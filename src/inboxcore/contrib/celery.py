@@ -112,6 +112,7 @@ def register_tasks(
 
     @app.task(  # type: ignore[untyped-decorator]
         name=PROCESS_RAW,
+        shared=False,  # each app its own: a host may run several inboxes
         bind=True,
         acks_late=True,
         reject_on_worker_lost=True,
@@ -240,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ``--broker`` (the rest of the environment as :func:`inbox_from_environment` reads it)."""
     args = _parser().parse_args(argv)
     os.environ.update(INBOXCORE_DATABASE=args.database, INBOXCORE_RAW_DIR=args.raw_dir)
-    worker_app.conf.broker_url = args.broker
+    worker_app.conf.update(broker_url=args.broker, task_default_queue=args.queue)
     inbox = inbox_from_environment()
     if args.command == "recover":
         recovery = inbox.recover(
@@ -273,6 +274,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--database", required=True, metavar="URL")
         command.add_argument("--raw-dir", required=True, metavar="DIR")
         command.add_argument("--broker", required=True, metavar="URL")
+        command.add_argument("--queue", default="celery", help="the workers' queue (-Q)")
     return parser
 
 

@@ -47,8 +47,8 @@ from inboxcore.ports import (
 )
 
 __all__ = [
-    "DEFAULT_RECOVERY_GRACE",
     "AlreadyRecorded",
+    "DEFAULT_RECOVERY_GRACE",
     "Delivery",
     "InboxConfig",
     "InboxService",

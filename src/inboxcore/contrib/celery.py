@@ -40,12 +40,13 @@ from inboxcore.domain.model import Envelope
 from inboxcore.domain.outcomes import Disposition, Reason, Reply
 
 __all__ = [
-    "PROCESS_RAW",
     "InboxTasks",
+    "PROCESS_RAW",
     "RetryPolicy",
     "inbox_from_environment",
     "main",
     "register_tasks",
+    "run_task",
     "worker_app",
 ]
 

@@ -27,7 +27,7 @@ from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.ids import ChannelId, RawMessageId
 from inboxcore.domain.model import Account, Channel, ChannelState
 from inboxcore.domain.outcomes import Disposition
-from inboxcore.testing import FlakyStorage
+from inboxcore.testing import FlakyStorage, InMemoryDns
 from tests.test_service import ACME, ADDRESS, T0, envelope, mail, make_storage, world
 
 REDIS = os.environ.get("INBOXCORE_TEST_REDIS")
@@ -93,6 +93,26 @@ def test_run_task_quarantines_after_the_last_retry() -> None:
     assert task.countdowns == []
     assert contrib.run_task(task, w.service, raw_id, policy) == "quarantined"  # no second record
     assert len(flaky.intake_records()) == 1
+
+
+def test_run_task_retries_a_dns_failure_and_the_last_try_quarantines_it_for_a_recheck() -> None:
+    """DNS down (a DMARC temperror) while retries remain: deferred and retried, nothing recorded;
+    on the last try: quarantined with the DNS reason (rechecked later), never dropped."""
+    w = world(dns=True)
+    dns = w.service.context.intake.dns
+    assert isinstance(dns, InMemoryDns)
+    dns.fail("_dmarc.customer.example")
+    raw_id = w.service.store(mail(), envelope()).raw_id
+    assert raw_id is not None
+    task, policy = _FakeTask(), contrib.RetryPolicy(max_retries=2, first_delay=3)
+    with pytest.raises(_Retry):
+        contrib.run_task(task, w.service, raw_id, policy)
+    assert (task.countdowns, w.service.quarantined()) == ([3], ())
+    task.request.retries = 2
+    assert contrib.run_task(task, w.service, raw_id, policy) == "quarantined"
+    (held,) = w.service.quarantined()
+    assert held.raw_id == raw_id
+    assert "dmarc.temperror" in held.reason_codes
 
 
 def test_run_task_of_an_unknown_id_is_not_retried() -> None:

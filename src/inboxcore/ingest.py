@@ -453,10 +453,15 @@ def reprocess(
     config: IntakeConfig = IntakeConfig(),
     team_addresses: Collection[str] = (),
     release: bool = False,
+    retry_later: bool = False,
 ) -> IntakeResult:
     """Run intake again on a stored raw message (after a quarantine for an internal error or a
     temporary DNS failure). Raises :class:`~inboxcore.domain.errors.NotFoundError` for an unknown
     id.
+
+    ``retry_later``: the caller will run it again on a temporary failure (a queue's retries), so
+    a temporary authentication failure defers it, as inside a live SMTP session, instead of
+    quarantining it for a recheck.
 
     ``release``: the team has looked at a message held back by authentication or spam checks and
     lets it in; the checks still run and their results are kept, but they no longer hold it back.
@@ -467,7 +472,13 @@ def reprocess(
     keys = recipient_candidates(envelope, None)
     if keys:
         channel = find_channel(ports.storage, keys)
-    run = _Run(ports=ports, config=config, team_addresses=team_addresses, release=release)
+    run = _Run(
+        ports=ports,
+        config=config,
+        team_addresses=team_addresses,
+        release=release,
+        live_smtp=retry_later,
+    )
     return _process_stored(raw, raw_id, envelope, channel, run)
 
 

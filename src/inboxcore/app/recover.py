@@ -140,11 +140,19 @@ def _recover_one(
 
 
 def run_stored(
-    ctx: ServiceContext, raw_id: RawMessageId, envelope: Envelope, reasons: Sequence[Reason] = ()
+    ctx: ServiceContext,
+    raw_id: RawMessageId,
+    envelope: Envelope,
+    reasons: Sequence[Reason] = (),
+    *,
+    retry_later: bool = False,
 ) -> Delivery:
     """Run a stored message that no record listed as received, ``reasons`` first on its record.
-    Settled as recovering: a worker that records it meanwhile keeps the only record."""
-    result = reprocess(raw_id, envelope, ports=ctx.intake, config=ctx.intake_config)
+    Settled as recovering: a worker that records it meanwhile keeps the only record.
+    ``retry_later``: see :func:`inboxcore.ingest.reprocess`."""
+    result = reprocess(
+        raw_id, envelope, ports=ctx.intake, config=ctx.intake_config, retry_later=retry_later
+    )
     return settle(ctx, _with_reasons(result, reasons), recovering=True)
 
 

@@ -221,10 +221,12 @@ class InboxService:
         failing raw store is a 451 value, never a raise."""
         return split.store(self.context, data, envelope)
 
-    def process_raw(self, raw_id: RawMessageId) -> Delivery | AlreadyRecorded:
+    def process_raw(
+        self, raw_id: RawMessageId, *, retry_later: bool = False
+    ) -> Delivery | AlreadyRecorded:
         """Process a stored message, once however often it is called
         (:func:`inboxcore.app.split.process_raw`)."""
-        return split.process_raw(self.context, raw_id)
+        return split.process_raw(self.context, raw_id, retry_later=retry_later)
 
     def hold_unprocessed(
         self, raw_id: RawMessageId, reason: Reason

@@ -90,11 +90,14 @@ def store(ctx: ServiceContext, data: bytes, envelope: Envelope) -> Stored:
     return Stored(raw_id=raw_id, smtp=Reply.ACCEPTED.value)
 
 
-def process_raw(ctx: ServiceContext, raw_id: RawMessageId) -> Delivery | AlreadyRecorded:
+def process_raw(
+    ctx: ServiceContext, raw_id: RawMessageId, *, retry_later: bool = False
+) -> Delivery | AlreadyRecorded:
     """Process one stored message with the envelope it was stored with; idempotent.
 
-    A deferral (:attr:`~inboxcore.domain.outcomes.Disposition.DEFERRED`: storage failing, DNS
-    down) lists nothing: run it again later. Raises
+    A deferral (:attr:`~inboxcore.domain.outcomes.Disposition.DEFERRED`: storage failing, or DNS
+    down when ``retry_later`` says the caller will run it again) lists nothing: run it again
+    later. Without ``retry_later`` a DNS failure quarantines it for a recheck instead. Raises
     :class:`~inboxcore.domain.errors.NotFoundError` when no received message has that id, and
     :class:`~inboxcore.domain.errors.StorageError` when the log or the raw store cannot be read.
     """
@@ -106,7 +109,7 @@ def process_raw(ctx: ServiceContext, raw_id: RawMessageId) -> Delivery | Already
         raise NotFoundError(f"no received message {raw_id} is stored")
     # Stored before envelopes were kept: only the recovery sweep knows how to run those.
     envelope = stored.envelope or Envelope(received_at=stored.received_at)
-    return run_stored(ctx, raw_id, envelope)
+    return run_stored(ctx, raw_id, envelope, retry_later=retry_later)
 
 
 def find_received(ctx: ServiceContext, raw_id: RawMessageId) -> StoredRawMessage | None:

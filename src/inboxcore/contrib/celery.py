@@ -127,9 +127,11 @@ def register_tasks(
 
 def run_task(task: Task, inbox: InboxService, raw_id: RawMessageId, retry: RetryPolicy) -> str:
     """One run of the task: process, retry while temporary, quarantine once retries are spent.
-    Returns the disposition's value (the task's result, for monitoring)."""
+    While retries remain, a DNS failure defers (and retries) rather than quarantining; the last
+    try quarantines it for a recheck. Returns the disposition's value (the task's result)."""
+    tries = task.request.retries
     try:
-        outcome = inbox.process_raw(raw_id)
+        outcome = inbox.process_raw(raw_id, retry_later=tries < retry.max_retries)
     except NotFoundError:
         log.error("raw message %s is not stored: nothing to process", raw_id)
         return "not_found"
@@ -139,7 +141,6 @@ def run_task(task: Task, inbox: InboxService, raw_id: RawMessageId, retry: Retry
         if not _temporary(outcome):
             return outcome.disposition.value
         problem = ",".join(outcome.reason_codes)
-    tries = task.request.retries
     if tries < retry.max_retries:
         log.info("raw message %s failed for now (%s); retry %d", raw_id, problem, tries + 1)
         raise task.retry(countdown=retry.countdown(tries), max_retries=retry.max_retries)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -52,3 +53,56 @@ def test_recover_usage_errors_are_command_errors() -> None:
 
     with pytest.raises(CommandError):
         recover("--limit", "0")
+
+
+SERVE = """
+import sys
+from tests.django_support import setup_django
+setup_django()
+from django.conf import settings
+from django.core.management import call_command
+settings.INBOXCORE = {settings!r}
+call_command("inboxcore_serve", "--lmtp", "127.0.0.1:0", "--workers", "1")
+"""
+
+
+def test_serve_receives_over_lmtp_on_the_site_inbox_and_stops_on_sigterm() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = SERVE.replace("{settings!r}", repr(SETTINGS))
+    root = Path(__file__).resolve().parent.parent
+    with subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=root,
+        env={"PYTHONPATH": f"{root / 'src'}:{root}", "PATH": "/usr/bin:/bin"},
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        try:
+            _deliver_then_stop(process)
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+
+def _deliver_then_stop(process: Any) -> None:
+    import signal
+    import smtplib
+
+    assert process.stderr is not None
+    line = process.stderr.readline()
+    assert line.startswith("listening lmtp 127.0.0.1 "), line
+    port = int(line.split()[-1])
+    with smtplib.LMTP("127.0.0.1", port, timeout=30) as lmtp:
+        lmtp.ehlo("relay.example")
+        lmtp.mail("ada@customer.example")
+        # The RCPT check reads the site's channels through the ORM: 550 for an unknown
+        # address, not a 451 from an ORM call on the event loop.
+        code_, reply = lmtp.rcpt("nobody@acme.example")
+        assert code_ == 550, reply
+    process.send_signal(signal.SIGTERM)
+    rest = process.stderr.read()
+    assert process.wait(timeout=60) == 0
+    assert rest.endswith("stopped\n")

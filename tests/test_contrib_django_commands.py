@@ -106,3 +106,35 @@ def _deliver_then_stop(process: Any) -> None:
     rest = process.stderr.read()
     assert process.wait(timeout=60) == 0
     assert rest.endswith("stopped\n")
+
+
+def test_ingest_records_files_in_the_site_inbox_like_the_cli(tmp_path: Any) -> None:
+    import json
+
+    setup_django()
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    from inboxcore.contrib.django.conf import get_inbox, reset_inbox
+
+    empty_tables("default")
+    reset_inbox()
+    (tmp_path / "one.eml").write_bytes(MESSAGE)
+    out = io.StringIO()
+    with override_settings(INBOXCORE=SETTINGS):
+        # No channel receives at this address: rejected as the CLI reports it, nothing recorded.
+        call_command(
+            "inboxcore_ingest",
+            str(tmp_path / "one.eml"),
+            "--recipient",
+            "help@acme.example",
+            "--json",
+            stdout=out,
+        )
+        assert get_inbox().storage.intake_records() == ()  # type: ignore[attr-defined]
+    reset_inbox()
+    *messages, summary = (json.loads(line) for line in out.getvalue().splitlines())
+    assert len(messages) == 1
+    assert summary["record"] == "summary"
+    assert messages[0]["disposition"] == "rejected"
+    assert summary["rejected"] == 1

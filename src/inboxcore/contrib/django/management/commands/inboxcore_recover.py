@@ -11,6 +11,8 @@ from django.core.management.base import BaseCommand, CommandError
 from inboxcore.cli._recover import add_recover_arguments, run_recover
 from inboxcore.contrib.django.conf import get_inbox
 
+__all__ = ["Command"]
+
 
 class Command(BaseCommand):  # type: ignore[misc]  # django ships no types
     help = "Run the messages that were stored but never recorded (see inboxcore recover)."

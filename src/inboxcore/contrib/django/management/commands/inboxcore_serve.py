@@ -13,6 +13,8 @@ from django.core.management.base import BaseCommand, CommandError
 from inboxcore.cli._serve import add_serve_arguments, run_serve
 from inboxcore.contrib.django.conf import get_inbox
 
+__all__ = ["Command"]
+
 
 class Command(BaseCommand):  # type: ignore[misc]  # django ships no types
     help = "Receive mail over LMTP/SMTP into the site's inbox (see inboxcore serve)."

@@ -11,10 +11,14 @@
     def notify(sender, event, **kwargs): ...
 
 The service hands an event to :class:`SignalEventSink` after the unit of work that made it
-committed. The sink still goes through ``transaction.on_commit`` on the storage's alias: when the
-host calls the inbox inside an atomic block of its own, the signal waits for that block to commit,
-so a receiver's writes to the host's tables commit (or roll back) with the host's, and a receiver
-never sees an event from a block that rolled back. Outside an atomic block it is sent at once.
+committed. The sink still goes through ``transaction.on_commit`` on the storage's alias: outside
+an atomic block the signal is sent at once; inside an atomic block of the host's it waits for that
+block to commit, so a receiver's writes to the host's tables go with the host's transaction, and
+it is not sent when the host's block rolls back. inboxcore's own records do not roll back with
+the host's block (a unit of work inside one commits on a connection of its own, see
+:mod:`~inboxcore.contrib.django.storage`): an event dropped that way is lost to receivers while
+its records stay. Call the inbox outside your atomic blocks (``ATOMIC_REQUESTS`` off for the
+views that receive mail) to have every event.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ final summary object) goes to stdout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import mailbox
 import sys
@@ -41,24 +42,26 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import attrs
 
-from inboxcore.app.service import Delivery
-from inboxcore.cli._inbox import DEFAULT_DB, Inbox, open_inbox
+from inboxcore.app.service import Delivery, InboxService
+from inboxcore.cli._inbox import DEFAULT_DB, open_inbox
 from inboxcore.cli._options import add_dns_arguments, dns_from_args, email_address
 from inboxcore.cli._sources import MessageSource, collect_sources, envelope_sender
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import InboxcoreError, InvalidEmailAddress, InvalidValueError
 from inboxcore.domain.events import TicketCreated
-from inboxcore.domain.model import Envelope
+from inboxcore.domain.model import Channel, Envelope
 from inboxcore.domain.outcomes import Disposition
+from inboxcore.ports import Clock, DnsResolver
 
 __all__ = [
     "IngestSummary",
     "MAILBOX_EXPORT",
     "Progress",
+    "IngestTarget",
     "add_ingest_arguments",
     "ingest_sources",
     "run_ingest",
@@ -185,7 +188,24 @@ class IngestSummary:
             )
 
 
-def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
+class IngestTarget(Protocol):
+    """Where ``ingest`` delivers: the CLI's :class:`~inboxcore.cli._inbox.Inbox`, or a
+    framework's inbox."""
+
+    @property
+    def service(self) -> InboxService: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    def channels(self) -> tuple[Channel, ...]:
+        """The account's channels, oldest first (one: its address is the default recipient)."""
+        ...
+
+
+def add_ingest_arguments(parser: argparse.ArgumentParser, *, dns: bool = True) -> None:
+    """``ingest``'s options; ``dns=False`` leaves out the DNS ones (a framework's inbox has its
+    own)."""
     parser.add_argument(
         "paths", nargs="+", type=Path, metavar="PATH", help=".eml files, folders, mbox, Maildir"
     )
@@ -195,7 +215,8 @@ def add_ingest_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ADDR",
         help="the envelope recipient (default: the forwarding address of the only channel)",
     )
-    add_dns_arguments(parser)
+    if dns:
+        add_dns_arguments(parser)
     parser.add_argument(
         "--mailbox-export",
         action="store_true",
@@ -228,7 +249,7 @@ def _message_json(source: MessageSource, delivery: Delivery) -> dict[str, Any]:
 
 
 def ingest_sources(
-    inbox: Inbox,
+    inbox: IngestTarget,
     sources: Sequence[MessageSource],
     *,
     recipient: str | None = None,
@@ -305,17 +326,30 @@ class _Reporter:
             )
 
 
+def _opened(
+    args: argparse.Namespace, dns: DnsResolver | None, target: IngestTarget | None
+) -> contextlib.AbstractContextManager[IngestTarget]:
+    if target is not None:
+        return contextlib.nullcontext(target)
+    return open_inbox(getattr(args, "db", DEFAULT_DB), dns=dns)
+
+
 def run_ingest(
-    args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
+    args: argparse.Namespace,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    *,
+    target: IngestTarget | None = None,
 ) -> int:
     """Carry out ``inboxcore ingest``: 0 when every message was read and recorded, 1 otherwise
-    (a path or message unreadable, a message not stored, the inbox failing)."""
+    (a path or message unreadable, a message not stored, the inbox failing). ``target``: the
+    inbox to deliver to (a framework's), instead of the ``--db`` one."""
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     try:
         if args.recipient is not None:
             EmailAddress.parse(args.recipient)
-        dns = dns_from_args(args)
+        dns = dns_from_args(args) if target is None else None
     except (InvalidEmailAddress, InvalidValueError) as exc:
         err.write(f"inboxcore ingest: {exc}\n")
         return 2
@@ -331,7 +365,7 @@ def run_ingest(
         delay = 0.0 if args.progress else 0.5
         progress = Progress(err, len(found.messages), enabled=enabled, delay=delay)
         try:
-            with open_inbox(getattr(args, "db", DEFAULT_DB), dns=dns) as inbox:
+            with _opened(args, dns, target) as inbox:
                 summary = ingest_sources(
                     inbox,
                     found.messages,

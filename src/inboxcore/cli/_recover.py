@@ -18,7 +18,12 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any, TextIO
 
-from inboxcore.app.service import DEFAULT_RECOVERY_GRACE, RecoveredMessage, Recovery
+from inboxcore.app.service import (
+    DEFAULT_RECOVERY_GRACE,
+    InboxService,
+    RecoveredMessage,
+    Recovery,
+)
 from inboxcore.cli._inbox import DEFAULT_DB, open_inbox
 from inboxcore.cli._options import at_least
 from inboxcore.domain.errors import InboxcoreError
@@ -127,22 +132,34 @@ def _write_table(out: TextIO, recovery: Recovery, limit: int) -> None:
         out.write(f"Stopped at the limit of {limit}: run recover again for the rest.\n")
 
 
+def _recover(service: InboxService, args: argparse.Namespace) -> Recovery:
+    since = None if args.all else service.clock.now() - timedelta(days=args.days)
+    return service.recover(
+        older_than=timedelta(minutes=args.older_than),
+        since=since,
+        limit=args.limit,
+        dry_run=args.dry_run,
+    )
+
+
 def run_recover(
-    args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
+    args: argparse.Namespace,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    *,
+    service: InboxService | None = None,
 ) -> int:
     """Carry out ``inboxcore recover``: 0 when every message found is recorded now (or on a dry
-    run), 1 when some could not be (storage still failing) or the inbox failed."""
+    run), 1 when some could not be (storage still failing) or the inbox failed. ``service``: the
+    inbox to recover in (a framework's), instead of the ``--db`` one."""
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     try:
-        with open_inbox(getattr(args, "db", DEFAULT_DB)) as inbox:
-            since = None if args.all else inbox.clock.now() - timedelta(days=args.days)
-            recovery = inbox.service.recover(
-                older_than=timedelta(minutes=args.older_than),
-                since=since,
-                limit=args.limit,
-                dry_run=args.dry_run,
-            )
+        if service is not None:
+            recovery = _recover(service, args)
+        else:
+            with open_inbox(getattr(args, "db", DEFAULT_DB)) as inbox:
+                recovery = _recover(inbox.service, args)
     except InboxcoreError as exc:
         err.write(f"inboxcore recover: {exc}\n")
         return 1

@@ -24,9 +24,10 @@ from inboxcore.cli._options import add_dns_arguments, dns_from_args
 from inboxcore.domain.errors import InboxcoreError, InvalidValueError
 
 if TYPE_CHECKING:
+    from inboxcore.app.service import InboxService
     from inboxcore.entrypoints.receiver import ListenAddress, ReceiverSettings
 
-__all__ = ["add_serve_command", "listeners_from_args", "run_serve"]
+__all__ = ["add_serve_arguments", "add_serve_command", "listeners_from_args", "run_serve"]
 
 _DEFAULT_DB = "inbox.db"
 
@@ -39,6 +40,12 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         description="Receive mail over LMTP (RFC 2033) or SMTP into the --db inbox, answering "
         "each recipient with its verdict. Stops gracefully on SIGTERM or SIGINT.",
     )
+    add_serve_arguments(parser)
+    add_dns_arguments(parser)
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``serve`` but the DNS ones (a framework's inbox has its own DNS)."""
     parser.add_argument(
         "--lmtp",
         action="append",
@@ -77,7 +84,6 @@ def add_serve_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         metavar="NETWORK",
         help="a peer that relays for others and may send XFORWARD (repeatable; default: loopback)",
     )
-    add_dns_arguments(parser)
 
 
 def listeners_from_args(args: argparse.Namespace) -> list[ListenAddress]:
@@ -115,8 +121,11 @@ def _configure_logging(err: TextIO) -> logging.Handler:
     return handler
 
 
-def run_serve(args: argparse.Namespace, err: TextIO = sys.stderr) -> int:
-    """Carry out ``inboxcore serve``; returns the exit status."""
+def run_serve(
+    args: argparse.Namespace, err: TextIO = sys.stderr, *, service: InboxService | None = None
+) -> int:
+    """Carry out ``inboxcore serve``; returns the exit status. ``service``: the inbox to receive
+    into (a framework's), instead of the ``--db`` one."""
     try:
         from inboxcore.entrypoints.receiver import ReceiverSettings
     except ImportError as exc:  # pragma: no cover - aiosmtpd is in the test extra
@@ -142,9 +151,16 @@ def run_serve(args: argparse.Namespace, err: TextIO = sys.stderr) -> int:
         return 2
     handler = _configure_logging(err)
     try:
-        return _serve(args, listeners, settings, err)
+        if service is not None:
+            status = _receive(service, listeners, settings, err)
+        else:
+            status = _serve(args, listeners, settings, err)
     finally:
         logging.getLogger().removeHandler(handler)
+    if status == 0:
+        err.write("stopped\n")
+        err.flush()
+    return status
 
 
 def _serve(
@@ -154,7 +170,6 @@ def _serve(
     err: TextIO,
 ) -> int:
     from inboxcore.cli._inbox import open_inbox
-    from inboxcore.entrypoints.receiver import BoundListener, Receiver
 
     db = Path(getattr(args, "db", None) or _DEFAULT_DB)
     try:
@@ -162,19 +177,28 @@ def _serve(
     except (InboxcoreError, OSError) as exc:
         err.write(f"inboxcore serve: {exc}\n")
         return 1
+    with inbox:
+        return _receive(inbox.service, listeners, settings, err)
+
+
+def _receive(
+    service: InboxService,
+    listeners: Sequence[ListenAddress],
+    settings: ReceiverSettings,
+    err: TextIO,
+) -> int:
+    """Receive into ``service`` until stopped: 0, or 1 when an address cannot be bound."""
+    from inboxcore.entrypoints.receiver import BoundListener, Receiver
 
     def started(bound: tuple[BoundListener, ...]) -> None:
         for b in bound:
             err.write(f"listening {b.protocol.value} {b.host} {b.port}\n")
         err.flush()
 
-    with inbox:
-        receiver = Receiver(inbox.service, listeners, settings)
-        try:
-            receiver.run(on_started=started)
-        except OSError as exc:
-            err.write(f"inboxcore serve: cannot listen: {exc.strerror or exc}\n")
-            return 1
-    err.write("stopped\n")
-    err.flush()
+    receiver = Receiver(service, listeners, settings)
+    try:
+        receiver.run(on_started=started)
+    except OSError as exc:
+        err.write(f"inboxcore serve: cannot listen: {exc.strerror or exc}\n")
+        return 1
     return 0

@@ -1,0 +1,3 @@
+"""Django management commands of inboxcore (``manage.py inboxcore_*``)."""
+
+__all__: list[str] = []

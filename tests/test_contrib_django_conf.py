@@ -114,3 +114,73 @@ def test_a_directory_setting_names_the_hosts_factory() -> None:
     ):
         get_inbox()
     reset_inbox()
+
+
+OUTBOUND: dict[str, Any] = {
+    "HOSTED_DOMAIN": "inbox.example.net",
+    "CONVERSATION_URL": "https://help.example.net/c/{conversation_id}",
+    "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
+    "DKIM_KEYS": "inboxcore.testing.InMemoryDkimKeys",
+}
+
+
+def test_outbound_settings_give_the_inbox_an_outbox_on_djangos_email_backend() -> None:
+    """OUTBOUND turns sending on: an outbox whose transport is Django's backend (locmem here,
+    byte for byte), whose threading is the inbox's, with the host's DKIM key store."""
+    setup_django()
+    from django.core import mail
+    from django.test import override_settings
+
+    from inboxcore.contrib.django.conf import get_inbox, reset_inbox
+    from inboxcore.contrib.django.mail import DjangoMailTransport
+    from inboxcore.domain.model import OutboundMail, SendStatus
+    from inboxcore.testing import InMemoryDkimKeys
+
+    reset_inbox()
+    with override_settings(INBOXCORE=VALID | {"OUTBOUND": OUTBOUND}):
+        outbox = get_inbox().outbox
+        assert outbox is not None
+        assert isinstance(outbox.transport, DjangoMailTransport)
+        assert isinstance(outbox.dkim_keys, InMemoryDkimKeys)
+        assert outbox.config.hosting.hosted_domain == "inbox.example.net"
+        assert outbox.config.threading == get_inbox().config.threading
+        data = b"From: a@inbox.example.net\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nhello\r\n"
+        mail.outbox = []
+        sent = outbox.transport.send(
+            OutboundMail(mail_from="a@inbox.example.net", rcpt_to=("b@example.com",), data=data)
+        )
+        assert sent.status is SendStatus.ACCEPTED
+        (message,) = mail.outbox
+        assert message.message().as_bytes(linesep="\r\n") == data
+    reset_inbox()
+
+
+def test_without_outbound_settings_the_inbox_sends_nothing() -> None:
+    setup_django()
+    from django.test import override_settings
+
+    from inboxcore.contrib.django.conf import get_inbox, reset_inbox
+
+    reset_inbox()
+    with override_settings(INBOXCORE=VALID):
+        assert get_inbox().outbox is None
+    reset_inbox()
+
+
+@pytest.mark.parametrize(
+    "outbound",
+    [
+        "inbox.example.net",
+        {"HOSTED_DOMAIN": ""},
+        {"HOSTED_DOMAIN": "inbox.example.net", "SMTP": "x"},
+        {"HOSTED_DOMAIN": "inbox.example.net", "CONVERSATION_URL": "http://help/{conversation_id}"},
+    ],
+)
+def test_wrong_outbound_settings_are_named(outbound: object) -> None:
+    setup_django()
+    from django.core.exceptions import ImproperlyConfigured
+
+    from inboxcore.contrib.django.conf import inbox_settings
+
+    with pytest.raises(ImproperlyConfigured, match=r"INBOXCORE\['OUTBOUND'\]"):
+        inbox_settings(VALID | {"OUTBOUND": outbound})

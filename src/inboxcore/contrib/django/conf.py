@@ -14,6 +14,18 @@
         "TRUSTED_FORWARDERS": [...],   # forwarders whose ARC seals are trusted
         "USERS": {"EMAIL_FIELD": None, "TEAMS": "groups"},  # see UserDirectory
         "DIRECTORY": None,             # or "myapp.inbox.Directory": a callable giving a Directory
+        "OUTBOUND": None,              # replies and notifications: see below; None sends nothing
+    }
+
+``OUTBOUND`` turns sending on (an :class:`~inboxcore.app.outbox.Outbox` through Django's email
+backend, :class:`~inboxcore.contrib.django.mail.DjangoMailTransport`)::
+
+    "OUTBOUND": {
+        "HOSTED_DOMAIN": "inbox.example.net",   # required: <local>@<subdomain>.<hosted domain>
+        "CONVERSATION_URL": "https://help.example.net/c/{conversation_id}",  # owner notifications
+        "NOTIFICATION_SENDER": None,            # default notifications@<MESSAGE_ID_DOMAIN>
+        "EMAIL_BACKEND": None,                  # default settings.EMAIL_BACKEND
+        "DKIM_KEYS": None,                      # "myapp.keys.store": gives a DkimKeyStore
     }
 
 Every value is checked by :func:`inbox_settings`; a wrong one raises ``ImproperlyConfigured``
@@ -36,9 +48,11 @@ from django.utils.module_loading import import_string
 from inboxcore.app.config import InboxConfig
 from inboxcore.app.service import InboxService
 from inboxcore.auth.authentication import AuthenticationConfig
+from inboxcore.channels import HostedDomainConfig
 from inboxcore.domain.errors import ConfigurationError, InvalidValueError
 from inboxcore.ingest import IntakeConfig
-from inboxcore.ports import Directory
+from inboxcore.policies.outbound import OutboundConfig
+from inboxcore.ports import Directory, DkimKeyStore
 
 __all__ = ["InboxSettings", "build_django_inbox", "get_inbox", "inbox_settings", "reset_inbox"]
 
@@ -55,7 +69,11 @@ _KEYS = frozenset(
         "TRUSTED_FORWARDERS",
         "USERS",
         "DIRECTORY",
+        "OUTBOUND",
     }
+)
+_OUTBOUND_KEYS = frozenset(
+    {"HOSTED_DOMAIN", "CONVERSATION_URL", "NOTIFICATION_SENDER", "EMAIL_BACKEND", "DKIM_KEYS"}
 )
 _READS = frozenset({"INBOXCORE", "DATABASES", "STORAGES", "AUTH_USER_MODEL"})
 """The settings the built inbox depends on: a change to one builds it again."""
@@ -73,6 +91,9 @@ class InboxSettings:
     email_field: str | None
     teams: Literal["groups"] | None
     directory: str | None
+    outbound: OutboundConfig | None = None
+    email_backend: str | None = None
+    dkim_keys: str | None = None
 
 
 def _fail(key: str, message: str) -> ImproperlyConfigured:
@@ -128,6 +149,31 @@ def _users(values: Mapping[str, Any]) -> tuple[str | None, Literal["groups"] | N
     return email_field, teams
 
 
+def _outbound(
+    values: Mapping[str, Any], config: InboxConfig
+) -> tuple[OutboundConfig | None, str | None, str | None]:
+    """``OUTBOUND`` checked: the outbound config, the email backend, the DKIM key store's path."""
+    outbound = values.get("OUTBOUND")
+    if outbound is None:
+        return None, None, None
+    if not isinstance(outbound, Mapping) or set(outbound) - _OUTBOUND_KEYS:
+        raise _fail("OUTBOUND", f"a dict of {', '.join(sorted(_OUTBOUND_KEYS))}")
+    try:
+        checked = OutboundConfig(
+            hosting=HostedDomainConfig(hosted_domain=_text(outbound, "HOSTED_DOMAIN")),
+            threading=config.threading,
+            conversation_url_template=_optional_text(outbound, "CONVERSATION_URL"),
+            notification_sender=_optional_text(outbound, "NOTIFICATION_SENDER"),
+        )
+    except (ImproperlyConfigured, ConfigurationError, InvalidValueError) as exc:
+        raise _fail("OUTBOUND", str(exc)) from exc
+    return (
+        checked,
+        _optional_text(outbound, "EMAIL_BACKEND"),
+        _optional_text(outbound, "DKIM_KEYS"),
+    )
+
+
 def inbox_settings(values: object = None) -> InboxSettings:
     """``values`` (by default ``settings.INBOXCORE``) checked; ``ImproperlyConfigured`` naming the
     first wrong key."""
@@ -158,6 +204,7 @@ def inbox_settings(values: object = None) -> InboxSettings:
     except InvalidValueError as exc:
         raise _fail("CONVERSATION_KEYS", str(exc)) from exc
     email_field, teams = _users(values)
+    outbound, email_backend, dkim_keys = _outbound(values, config)
     return InboxSettings(
         config=config,
         account_id=_text(values, "ACCOUNT_ID", "default"),
@@ -167,7 +214,21 @@ def inbox_settings(values: object = None) -> InboxSettings:
         email_field=email_field,
         teams=teams,
         directory=_optional_text(values, "DIRECTORY"),
+        outbound=outbound,
+        email_backend=email_backend,
+        dkim_keys=dkim_keys,
     )
+
+
+def _dkim_keys(checked: InboxSettings) -> DkimKeyStore | None:
+    if checked.dkim_keys is None:
+        return None
+    try:
+        factory = import_string(checked.dkim_keys)
+    except ImportError as exc:
+        raise _fail("OUTBOUND", f"cannot import DKIM_KEYS {checked.dkim_keys!r}: {exc}") from exc
+    keys: DkimKeyStore = factory()
+    return keys
 
 
 def _directory(checked: InboxSettings) -> Directory:
@@ -192,6 +253,7 @@ def build_django_inbox(checked: InboxSettings) -> InboxService:
     """The service of ``checked`` on the Django adapters, through
     :func:`~inboxcore.bootstrap.build_inbox`."""
     from inboxcore.bootstrap import build_inbox
+    from inboxcore.contrib.django.mail import DjangoMailTransport
     from inboxcore.contrib.django.rawstore import DjangoRawStore
     from inboxcore.contrib.django.signals import SignalEventSink
     from inboxcore.contrib.django.storage import DjangoStorage
@@ -204,6 +266,11 @@ def build_django_inbox(checked: InboxSettings) -> InboxService:
             raw_store=DjangoRawStore(checked.raw_storage, using=checked.database),
             events=SignalEventSink(using=checked.database),
             dns="system" if checked.dns == "system" else None,
+            transport=None
+            if checked.outbound is None
+            else DjangoMailTransport(checked.email_backend),
+            outbound=checked.outbound,
+            dkim_keys=_dkim_keys(checked),
         )
     except ConfigurationError as exc:
         raise ImproperlyConfigured(f"settings.INBOXCORE: {exc}") from exc

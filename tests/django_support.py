@@ -93,6 +93,29 @@ def setup_django() -> tuple[str, ...]:
         SECRET_KEY="inboxcore tests only",
         MEDIA_ROOT=os.path.join(folder, "media"),
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
+        # What the admin and the inbound view need: URLs, sessions, messages, templates.
+        ROOT_URLCONF="tests.django_urls",
+        MIDDLEWARE=[
+            "django.contrib.sessions.middleware.SessionMiddleware",
+            "django.middleware.common.CommonMiddleware",
+            "django.middleware.csrf.CsrfViewMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+            "django.contrib.messages.middleware.MessageMiddleware",
+        ],
+        TEMPLATES=[
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "APP_DIRS": True,
+                "OPTIONS": {
+                    "context_processors": [
+                        "django.template.context_processors.request",
+                        "django.contrib.auth.context_processors.auth",
+                        "django.contrib.messages.context_processors.messages",
+                    ]
+                },
+            }
+        ],
+        ALLOWED_HOSTS=["testserver", "127.0.0.1"],
     )
     django.setup()
     for alias in databases:

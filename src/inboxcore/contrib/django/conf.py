@@ -15,6 +15,7 @@
         "USERS": {"EMAIL_FIELD": None, "TEAMS": "groups"},  # see UserDirectory
         "DIRECTORY": None,             # or "myapp.inbox.Directory": a callable giving a Directory
         "OUTBOUND": None,              # replies and notifications: see below; None sends nothing
+        "INBOUND": {},                 # providers that POST mail to the inbound view: see below
     }
 
 ``OUTBOUND`` turns sending on (an :class:`~inboxcore.app.outbox.Outbox` through Django's email
@@ -27,6 +28,13 @@ backend, :class:`~inboxcore.contrib.django.mail.DjangoMailTransport`)::
         "EMAIL_BACKEND": None,                  # default settings.EMAIL_BACKEND
         "DKIM_KEYS": None,                      # "myapp.keys.store": gives a DkimKeyStore
     }
+
+``INBOUND`` names the providers whose POSTs the inbound view
+(:mod:`inboxcore.contrib.django.views`, at ``<prefix>/inbound/<provider>/``) takes, each with its
+secret (Mailgun's webhook signing key, the shared secret of SendGrid, Postmark and raw POSTs, the
+SNS topic ARN for SES) and, optionally, the forwarding address the provider's mail is for::
+
+    "INBOUND": {"mailgun": {"SECRET": env("MAILGUN_SIGNING_KEY")}, "raw": {"SECRET": "..."}},
 
 Every value is checked by :func:`inbox_settings`; a wrong one raises ``ImproperlyConfigured``
 naming its key. :func:`get_inbox` builds the service once per process and builds it again after
@@ -50,11 +58,20 @@ from inboxcore.app.service import InboxService
 from inboxcore.auth.authentication import AuthenticationConfig
 from inboxcore.channels import HostedDomainConfig
 from inboxcore.domain.errors import ConfigurationError, InvalidValueError
+from inboxcore.entrypoints.http_intake import HttpIntake, Provider
 from inboxcore.ingest import IntakeConfig
 from inboxcore.policies.outbound import OutboundConfig
 from inboxcore.ports import Directory, DkimKeyStore
 
-__all__ = ["InboxSettings", "build_django_inbox", "get_inbox", "inbox_settings", "reset_inbox"]
+__all__ = [
+    "InboundEndpoint",
+    "InboxSettings",
+    "build_django_inbox",
+    "get_inbox",
+    "get_intake",
+    "inbox_settings",
+    "reset_inbox",
+]
 
 _KEYS = frozenset(
     {
@@ -70,6 +87,7 @@ _KEYS = frozenset(
         "USERS",
         "DIRECTORY",
         "OUTBOUND",
+        "INBOUND",
     }
 )
 _OUTBOUND_KEYS = frozenset(
@@ -94,6 +112,17 @@ class InboxSettings:
     outbound: OutboundConfig | None = None
     email_backend: str | None = None
     dkim_keys: str | None = None
+    inbound: Mapping[str, InboundEndpoint] = attrs.field(factory=dict)
+
+
+@attrs.frozen(kw_only=True)
+class InboundEndpoint:
+    """One provider's door of the inbound view: its secret, and the address its mail is for
+    (None: the recipient the provider reports)."""
+
+    provider: Provider
+    secret: str = attrs.field(repr=False)
+    recipient: str | None = None
 
 
 def _fail(key: str, message: str) -> ImproperlyConfigured:
@@ -174,6 +203,31 @@ def _outbound(
     )
 
 
+def _inbound(values: Mapping[str, Any]) -> dict[str, InboundEndpoint]:
+    """``INBOUND`` checked: one endpoint per provider name."""
+    inbound = values.get("INBOUND", {})
+    known = ", ".join(p.value for p in Provider)
+    if not isinstance(inbound, Mapping):
+        raise _fail(
+            "INBOUND", f"a dict of provider ({known}) to {{'SECRET': ..., 'RECIPIENT': ...}}"
+        )
+    endpoints: dict[str, InboundEndpoint] = {}
+    for name, door in inbound.items():
+        if name not in {p.value for p in Provider}:
+            raise _fail("INBOUND", f"unknown provider {name!r} (known: {known})")
+        if not isinstance(door, Mapping) or set(door) - {"SECRET", "RECIPIENT"}:
+            raise _fail("INBOUND", f"{name}: a dict of 'SECRET' and 'RECIPIENT'")
+        try:
+            endpoints[name] = InboundEndpoint(
+                provider=Provider(name),
+                secret=_text(door, "SECRET"),
+                recipient=_optional_text(door, "RECIPIENT"),
+            )
+        except ImproperlyConfigured as exc:
+            raise _fail("INBOUND", f"{name}: {exc}") from exc
+    return endpoints
+
+
 def inbox_settings(values: object = None) -> InboxSettings:
     """``values`` (by default ``settings.INBOXCORE``) checked; ``ImproperlyConfigured`` naming the
     first wrong key."""
@@ -217,6 +271,7 @@ def inbox_settings(values: object = None) -> InboxSettings:
         outbound=outbound,
         email_backend=email_backend,
         dkim_keys=dkim_keys,
+        inbound=_inbound(values),
     )
 
 
@@ -277,6 +332,7 @@ def build_django_inbox(checked: InboxSettings) -> InboxService:
 
 
 _built: dict[str, InboxService] = {}
+_intakes: dict[str, HttpIntake] = {}
 _lock = threading.Lock()
 
 
@@ -289,10 +345,31 @@ def get_inbox() -> InboxService:
         return _built["inbox"]
 
 
+def get_intake(provider: str) -> HttpIntake | None:
+    """The inbound HTTP intake of ``provider`` (``INBOXCORE["INBOUND"]``) on the site's inbox,
+    kept for the process (Mailgun's replayed tokens are remembered there); None when the
+    provider has no door."""
+    with _lock:
+        if provider in _intakes:
+            return _intakes[provider]
+    endpoint = inbox_settings().inbound.get(provider)
+    if endpoint is None:
+        return None
+    intake = HttpIntake(
+        get_inbox(),
+        provider=endpoint.provider,
+        secret=endpoint.secret,
+        recipient=endpoint.recipient,
+    )
+    with _lock:
+        return _intakes.setdefault(provider, intake)
+
+
 def reset_inbox(**_: Any) -> None:
     """Forget the built inbox: the next :func:`get_inbox` builds it from the settings again."""
     with _lock:
         _built.clear()
+        _intakes.clear()
 
 
 def _on_setting_changed(*, setting: str, **_: Any) -> None:

@@ -22,6 +22,8 @@ __all__ = [
     "Channel",
     "Contact",
     "Conversation",
+    "HeldMessage",
+    "HeldMessageManager",
     "IntakeEntry",
     "Message",
     "RawReceipt",
@@ -244,3 +246,26 @@ class RawReceipt(models.Model):
     class Meta:
         db_table = "inboxcore_raw_receipts"
         indexes = (models.Index(fields=["received_at"], name="ibx_raw_received_at"),)
+
+
+class HeldMessageManager(models.Manager["HeldMessage"]):
+    """The quarantined log lines whose message is still held: not accepted, found duplicate or
+    discarded since (the rule of ``IntakeLogRepository.quarantined``)."""
+
+    def get_queryset(self) -> models.QuerySet[HeldMessage]:
+        since = IntakeEntry.objects.filter(
+            raw_id=models.OuterRef("raw_id"),
+            seq__gt=models.OuterRef("seq"),
+            disposition__in=("accepted", "duplicate", "discarded"),
+        )
+        return super().get_queryset().filter(~models.Exists(since), disposition="quarantined")
+
+
+class HeldMessage(IntakeEntry):
+    """Held mail, for the admin: a read-only view of the intake log (no table of its own)."""
+
+    objects = HeldMessageManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "held message"

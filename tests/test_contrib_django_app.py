@@ -7,6 +7,7 @@ import io
 import os
 import shutil
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -143,3 +144,33 @@ def test_storage_needs_timezone_aware_settings() -> None:
 
     with override_settings(USE_TZ=False), pytest.raises(InvalidValueError, match="USE_TZ"):
         DjangoStorage()
+
+
+def test_django_raw_store_flushes_a_local_file_and_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FileSystemStorage writes without fsync: the store flushes the new file, then its folder,
+    before put returns (a 2xx after it must survive a power cut)."""
+    import os
+
+    setup_django()
+    from django.core.files.storage import FileSystemStorage
+
+    from inboxcore.contrib.django.rawstore import DjangoRawStore
+
+    synced: list[bool] = []
+    real_fsync = os.fsync
+
+    def recording(fd: int) -> None:
+        synced.append(os.path.isdir(f"/proc/self/fd/{fd}") if os.path.isdir("/proc") else False)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    store = DjangoRawStore(FileSystemStorage(location=str(tmp_path)))
+    store.put(b"Subject: flushed\r\n\r\nbody\r\n")
+    assert len(synced) == 2
+    if os.path.isdir("/proc"):
+        assert synced == [False, True]
+    synced.clear()
+    store.put(b"Subject: flushed\r\n\r\nbody\r\n")
+    assert synced == []  # already stored: nothing written, nothing flushed

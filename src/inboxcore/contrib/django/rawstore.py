@@ -15,25 +15,27 @@ that were saved. How durable the bytes are is the backend's own promise.
 
 - Object stores (S3, GCS, Azure) acknowledge a write once it is stored redundantly: as durable
   as the database row.
-- ``FileSystemStorage`` does **not** fsync: when ``put`` returns the bytes may still be only in
-  the operating system's page cache. They survive the process crashing, but not a power cut or
-  kernel crash in the next seconds, after which the receipt (committed by the database, which
-  does fsync) names a message that is gone, though the sender was told 2xx. Where that matters,
-  keep raw messages in :class:`~inboxcore.adapters.rawstore.DirectoryRawStore` (which fsyncs
-  the file and its folder) or an object store.
+- ``FileSystemStorage`` writes without flushing, so ``put`` flushes for it: wherever the backend
+  can name a local path (``storage.path(name)``), the new file and its folder are ``fsync``-ed
+  before the receipt is committed, as :class:`~inboxcore.adapters.rawstore.DirectoryRawStore`
+  does. (Folders the backend creates on the way are not flushed one by one: on a young store a
+  power cut could lose a just-made fan-out folder; ``DirectoryRawStore`` flushes those too.)
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage, storages
 from django.db import DatabaseError
 
+from inboxcore.adapters.rawstore import _fsync_folder  # the one folder flush
 from inboxcore.contrib.django import models as m
 from inboxcore.contrib.django.storage import DjangoUnitOfWork
 from inboxcore.domain.errors import InvalidValueError, NotFoundError, StorageError
@@ -81,11 +83,25 @@ class DjangoRawStore:
                     # Another worker saved the same bytes meanwhile and this backend does not
                     # overwrite: the copy under a new name is not needed.
                     self.storage.delete(saved)
+                else:
+                    self._flush(name)
         except Exception as exc:  # any backend's own error type (OSError, botocore's, ...)
             raise StorageError(f"could not store raw message {raw_id}: {exc}") from exc
         if envelope is not None:
             self._keep_receipt(raw_id, envelope)
         return raw_id
+
+    def _flush(self, name: str) -> None:
+        """On a backend with local files (``FileSystemStorage``), which writes without flushing:
+        ``fsync`` the file and its folder, so that a 2xx given after ``put`` survives a power
+        cut. Object stores (``path`` unsupported) acknowledge durable writes themselves."""
+        try:
+            path = Path(self.storage.path(name))
+        except NotImplementedError:
+            return
+        with path.open("rb") as handle:
+            os.fsync(handle.fileno())
+        _fsync_folder(path.parent)
 
     def _keep_receipt(self, raw_id: RawMessageId, envelope: Envelope) -> None:
         """Commit the receipt, unless one is kept already (the first envelope stays)."""

@@ -29,18 +29,23 @@ DOCS = ROOT / "docs"
 RUNNABLE_PAGES = ["quickstart.md", "how-to/django.md", "how-to/fastapi.md", "how-to/celery.md"]
 
 _FENCE = re.compile(
-    r"(?P<marker><!-- test: run -->\n)?```(?P<lang>[a-z]*)[^\n]*\n(?P<code>.*?)^```",
+    r"(?:<!-- test: (?P<marker>run|django) -->\n)?```(?P<lang>[a-z]*)[^\n]*\n(?P<code>.*?)^```",
     re.DOTALL | re.MULTILINE,
 )
 
 
-def python_blocks(page: Path) -> list[tuple[bool, str]]:
-    """The page's Python code blocks, each with whether it is marked runnable."""
+def marked_blocks(page: Path) -> list[tuple[str | None, str]]:
+    """The page's Python code blocks, each with its marker: ``run``, ``django`` or None."""
     return [
-        (bool(m["marker"]), m["code"])
+        (m["marker"], m["code"])
         for m in _FENCE.finditer(page.read_text(encoding="utf-8"))
         if m["lang"] in {"python", "py"}
     ]
+
+
+def python_blocks(page: Path) -> list[tuple[bool, str]]:
+    """The page's Python code blocks, each with whether it is marked runnable."""
+    return [(marker == "run", code) for marker, code in marked_blocks(page)]
 
 
 # --- runnable examples ----------------------------------------------------------------------
@@ -55,6 +60,23 @@ def test_marked_examples_run_as_one_script(name: str) -> None:
     with redirect_stdout(io.StringIO()):
         for number, code in enumerate(blocks, 1):
             exec(compile(code, f"{name} (runnable block {number})", "exec"), namespace)
+
+
+def test_django_blocks_run_in_a_configured_project() -> None:
+    """Blocks marked ``<!-- test: django -->`` run in order, in one namespace, inside the test
+    suite's Django project (tests.django_support), as a host's code runs in theirs."""
+    from tests.django_support import empty_tables, setup_django
+
+    setup_django()
+    empty_tables("default")
+    blocks = [
+        code for marker, code in marked_blocks(DOCS / "how-to/django.md") if marker == "django"
+    ]
+    assert blocks, "the Django how-to has no Django-run block"
+    namespace: dict[str, Any] = {"__name__": "docs_django"}
+    with redirect_stdout(io.StringIO()):
+        for number, code in enumerate(blocks, 1):
+            exec(compile(code, f"how-to/django.md (Django block {number})", "exec"), namespace)
 
 
 @pytest.mark.parametrize("name", RUNNABLE_PAGES)
@@ -73,6 +95,8 @@ def test_the_runner_sees_marked_blocks_and_skips_other_languages(tmp_path: Path)
         encoding="utf-8",
     )
     assert python_blocks(page) == [(True, "x = 1\n"), (False, "import django\n")]
+    page.write_text("<!-- test: django -->\n```python\ny = 2\n```\n", encoding="utf-8")
+    assert marked_blocks(page) == [("django", "y = 2\n")]
 
 
 def test_quickstart_shows_the_promised_result() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import textwrap
 import tracemalloc
 from datetime import UTC, datetime
@@ -1341,3 +1342,19 @@ def test_a_named_single_text_plain_part_without_disposition_is_still_the_body() 
         b'\r\n\r\nHello\r\n--b\r\nContent-Type: text/plain; name="log.txt"\r\n\r\nx\r\n--b--\r\n'
     )
     assert [a.filename for a in parse_message(mixed).attachments] == ["log.txt"]
+
+
+@given(st.binary(max_size=300))
+def test_quoted_printable_fast_path_decodes_as_the_blank_stripping_path(data: bytes) -> None:
+    """A body with no blank before a line end skips the stripping pattern; whatever the bytes,
+    both ways decode alike (trailing blanks are removed before decoding, RFC 2045 6.7 (3))."""
+    from inboxcore.mail import _transfer_encodings as te
+
+    stripped = te._QP_TRAILING_WS.sub(b"", data)
+    assert te._qp_decode(data) == binascii.a2b_qp(stripped)
+
+
+def test_quoted_printable_strips_blanks_before_line_ends_but_keeps_encoded_ones() -> None:
+    from inboxcore.mail._transfer_encodings import _qp_decode
+
+    assert _qp_decode(b"caf=C3=A9 \t\r\nnext=20\r\nlast") == b"caf\xc3\xa9\r\nnext \r\nlast"

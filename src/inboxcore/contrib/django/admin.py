@@ -23,7 +23,7 @@ from django.utils.html import format_html, format_html_join
 from inboxcore.contrib.django import models as m
 from inboxcore.contrib.django.conf import get_inbox
 from inboxcore.domain.errors import InboxcoreError
-from inboxcore.domain.ids import RawMessageId
+from inboxcore.domain.ids import RawMessageId, UserId
 from inboxcore.domain.model import Channel, Contact, Conversation, IntakeRecord, Message, Ticket
 from inboxcore.domain.serialization import converter
 
@@ -110,12 +110,12 @@ class _MessagesOf:
 
 @admin.register(m.Conversation)
 class ConversationAdmin(_ReadOnly):
-    list_display = ("subject", "contact", "status", "assignee_id", "last_message_at")
+    list_display = ("subject", "contact", "status", "assignee", "last_message_at")
     list_filter = ("status", "kind", "channel_id")
     search_fields = ("subject_key", "record_id")
     date_hierarchy = "last_message_at"
     ordering = ("-last_message_at",)
-    readonly_fields = ("subject", "contact", "status", "assignee_id", "last_message_at", "messages")
+    readonly_fields = ("subject", "contact", "status", "assignee", "last_message_at", "messages")
     fields = readonly_fields
 
     @admin.display(description="subject")
@@ -129,6 +129,14 @@ class ConversationAdmin(_ReadOnly):
             return str(row.contact_id)
         contact = _record(Contact, found)
         return f"{contact.name} <{contact.email}>" if contact.name else str(contact.email)
+
+    @admin.display(description="assignee")
+    def assignee(self, row: m.Conversation) -> str:
+        """The agent's name as the inbox's directory knows it (the id when it knows none)."""
+        if row.assignee_id is None:
+            return "-"
+        user = get_inbox().directory.user(UserId(str(row.assignee_id)))
+        return str(row.assignee_id) if user is None else user.full_name
 
     @admin.display(description="messages")
     def messages(self, row: m.Conversation) -> str:

@@ -150,3 +150,17 @@ def _pk_of(raw_id: str) -> int:
     from inboxcore.contrib.django.models import HeldMessage
 
     return int(HeldMessage.objects.get(raw_id=raw_id).pk)
+
+
+def test_a_held_messages_page_is_view_only_while_the_list_offers_the_actions(
+    admin_client: Any,
+) -> None:
+    (raw_id,) = _held()
+    listing = admin_client.get("/admin/inboxcore/heldmessage/").content.decode()
+    assert 'value="release"' in listing
+    assert 'value="discard"' in listing
+    page = admin_client.get(f"/admin/inboxcore/heldmessage/{_pk_of(raw_id)}/change/")
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.content.decode()
+    changed = admin_client.post(f"/admin/inboxcore/heldmessage/{_pk_of(raw_id)}/change/", {})
+    assert changed.status_code == 403

@@ -172,9 +172,9 @@ class HeldMessageAdmin(_ReadOnly):
     fields = readonly_fields
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        # The actions need it (Django offers actions only to those who may change); the change
-        # form itself shows read-only fields, so nothing is edited through it.
-        return bool(request.user.has_perm("inboxcore.change_intakeentry"))
+        # The list's actions need it (Django offers actions only to those who may change); a
+        # held message's own page (obj given) stays view-only, with no form to save.
+        return obj is None and bool(request.user.has_perm("inboxcore.change_intakeentry"))
 
     @admin.display(description="from")
     def sender(self, row: m.HeldMessage) -> str:

@@ -52,6 +52,15 @@ def throwaway_schema(url: str) -> Iterator[str]:
             engine.dispose()
 
 
+def database_url(backend: str, tmp_path: Path, stack: ExitStack) -> tuple[str, str | None]:
+    """``(url, schema)`` of a fresh database: a SQLite file in ``tmp_path``
+    (``backend="sqlite"``), or a PostgreSQL schema dropped when ``stack`` closes."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'inbox.db'}", None
+    url = postgres_url()
+    return url, stack.enter_context(throwaway_schema(url))
+
+
 @contextmanager
 def seeded_database(
     backend: str, tmp_path: Path, account: Account, channel: Channel
@@ -61,11 +70,7 @@ def seeded_database(
     from inboxcore.adapters.sql import SqlStorage
 
     with ExitStack() as stack:
-        if backend == "sqlite":
-            url, schema = f"sqlite:///{tmp_path / 'inbox.db'}", None
-        else:
-            url = postgres_url()
-            schema = stack.enter_context(throwaway_schema(url))
+        url, schema = database_url(backend, tmp_path, stack)
         storage = SqlStorage.from_url(url, schema=schema)
         stack.callback(storage.close)
         with storage.unit_of_work() as uow:

@@ -25,7 +25,7 @@ from inboxcore.domain.model import Account, Channel, Contact, Conversation, Mess
 from inboxcore.domain.outcomes import Disposition
 from inboxcore.testing import FlakyStorage
 from tests import test_service as scenarios
-from tests.sql_support import postgres_url, throwaway_schema
+from tests.sql_support import database_url
 
 SCENARIOS: dict[str, Callable[..., Any]] = {
     name: value
@@ -41,11 +41,7 @@ def sql_backend(
 ) -> Iterator[list[FlakyStorage[SqlStorage]]]:
     """Make every ``world()`` of the test build its storage on a fresh SQL database."""
     with ExitStack() as stack:
-        if request.param == "sqlite":
-            url, schema = f"sqlite:///{tmp_path / 'inbox.db'}", None
-        else:
-            url = postgres_url()
-            schema = stack.enter_context(throwaway_schema(url))
+        url, schema = database_url(request.param, tmp_path, stack)
         made: list[FlakyStorage[SqlStorage]] = []
 
         def make_storage() -> FlakyStorage[SqlStorage]:

@@ -66,6 +66,7 @@ __all__ = [
     "EventSink",
     "IdSource",
     "IntakeLogRepository",
+    "JoinableRawStore",
     "MailTransport",
     "MessageRepository",
     "RawMessageStore",
@@ -197,6 +198,33 @@ class RawMessageStore(Protocol):
         :class:`~inboxcore.domain.errors.StorageError` if the store cannot be read, and
         :class:`~inboxcore.domain.errors.InvalidValueError` for a ``limit`` below 1.
         """
+        ...
+
+
+@runtime_checkable
+class JoinableRawStore(RawMessageStore, Protocol):
+    """A raw store that can write a message inside a unit of work of the storage it shares a
+    database with (the SQL table store on :class:`~inboxcore.adapters.sql.SqlStorage`'s own
+    database).
+
+    The service then keeps a received message's bytes in memory while intake runs and writes
+    them in the unit that records the message: one commit a message instead of two, and the
+    bytes never without their record nor the record without its bytes. Nothing is acknowledged
+    before that commit, so a crash before it loses nothing the sender does not still hold.
+    """
+
+    def joins(self, storage: Storage) -> bool:
+        """Whether :meth:`put_in` can write in the units of work of ``storage`` (the same
+        database). Never raises."""
+        ...
+
+    def put_in(
+        self, uow: UnitOfWork, data: bytes, envelope: Envelope | None = None
+    ) -> RawMessageId:
+        """What :meth:`~RawMessageStore.put` does, inside ``uow``'s transaction: durable once
+        ``uow`` commits, gone if it rolls back. Raises
+        :class:`~inboxcore.domain.errors.StorageError` as ``put`` does, and
+        :class:`~inboxcore.domain.errors.InvalidValueError` for a unit of another storage."""
         ...
 
 

@@ -208,7 +208,7 @@ def _log_accepted(
         message_id=message.id,
     )
     uow.intake_log.record(entry)
-    commit_logged(ctx.storage, uow, entry)
+    commit_logged(ctx.storage, uow, entry, ctx.staged)
 
 
 def _fallback_sender(channel: Channel) -> EmailAddress:

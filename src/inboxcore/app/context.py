@@ -14,6 +14,7 @@ import attrs
 from inboxcore.app.config import InboxConfig
 from inboxcore.app.outbox import Outbox
 from inboxcore.app.publish import publish
+from inboxcore.app.staged import StagedRawStore
 from inboxcore.domain.events import DomainEvent
 from inboxcore.domain.tokens import Signer
 from inboxcore.ingest import IntakeConfig, IntakePorts
@@ -40,6 +41,9 @@ class ServiceContext:
     bounce_signer: Signer
     """Bounce tags (the Return-Path of our mail)."""
     outbox: Outbox | None = None
+    staged: StagedRawStore | None = None
+    """The raw message of the receive in progress, waiting to be written in the unit that
+    records it (:mod:`inboxcore.app.staged`); None when puts are durable at once."""
 
     def publish(self, events: Iterable[DomainEvent]) -> None:
         """Tell the host of committed changes (:func:`~inboxcore.app.publish.publish`)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from inboxcore.app.staged import StagedRawStore
 from inboxcore.domain.errors import CommitFailed, ConflictError, PortError
 from inboxcore.domain.model import IntakeRecord
 from inboxcore.domain.outcomes import Disposition
@@ -35,11 +36,16 @@ def listing_record(history: Sequence[IntakeRecord]) -> IntakeRecord | None:
     return None
 
 
-def commit_logged(storage: Storage, uow: UnitOfWork, entry: IntakeRecord) -> None:
-    """Commit a unit that logs ``entry``. A commit whose answer was lost (an error other than
+def commit_logged(
+    storage: Storage, uow: UnitOfWork, entry: IntakeRecord, staged: StagedRawStore | None = None
+) -> None:
+    """Commit a unit that logs ``entry`` (with the ``staged`` raw message, written in the same
+    unit: :mod:`inboxcore.app.staged`). A commit whose answer was lost (an error other than
     CommitFailed or a lost race) is checked: ``entry`` in the log means it applied; otherwise,
     or if the log cannot be read, the error stands and nothing is acknowledged (a retry then
     finds the message, if it was stored after all)."""
+    if staged is not None:
+        staged.write_into(uow)
     try:
         uow.commit()
     except (CommitFailed, ConflictError):

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import BinaryIO
+from typing import BinaryIO, cast
+
+import attrs
 
 from inboxcore.app import held, recover, split
 from inboxcore.app.config import InboxConfig
@@ -29,6 +31,7 @@ from inboxcore.app.outbox import Outbox
 from inboxcore.app.recover import DEFAULT_RECOVERY_GRACE, Handoff
 from inboxcore.app.settle import settle
 from inboxcore.app.split import AlreadyRecorded, Stored
+from inboxcore.app.staged import StagedRawStore
 from inboxcore.domain.errors import ConfigurationError, Problem
 from inboxcore.domain.ids import MessageId, RawMessageId
 from inboxcore.domain.model import Channel, Envelope, IntakeRecord
@@ -41,6 +44,7 @@ from inboxcore.ports import (
     DnsResolver,
     EventSink,
     IdSource,
+    JoinableRawStore,
     RawMessageStore,
     SpamScorer,
     Storage,
@@ -118,6 +122,9 @@ class InboxService:
         self.ids, self.directory, self.events = ids, directory, events
         self.config, self.outbox = config, outbox
         self.signer, self.bounce_signer = self.context.signer, self.context.bounce_signer
+        # Checked once: a raw store that writes in this storage's units of work gets each
+        # received message written in the unit that records it (inboxcore.app.staged).
+        self._joined = isinstance(raw_store, JoinableRawStore) and raw_store.joins(storage)
 
     # --- receiving -------------------------------------------------------------------------
 
@@ -151,15 +158,25 @@ class InboxService:
         of the team's addresses where there is no DNS; see :func:`~inboxcore.ingest.ingest`.
         It holds for this run only: :meth:`reprocess` decides on the evidence alone.
         """
+        ctx = self._receiving()
         result = ingest(
             message,
             envelope,
-            ports=self.context.intake,
-            config=self.context.intake_config,
+            ports=ctx.intake,
+            config=ctx.intake_config,
             live_smtp=live_smtp,
             forwarding_path=forwarding_path,
         )
-        return settle(self.context, result)
+        return settle(ctx, result)
+
+    def _receiving(self) -> ServiceContext:
+        """The context of one receive: with a joined raw store, one whose raw store keeps the
+        message until the unit that records it commits (:mod:`inboxcore.app.staged`)."""
+        if not self._joined:
+            return self.context
+        staged = StagedRawStore(cast(JoinableRawStore, self.raw_store))
+        intake = attrs.evolve(self.context.intake, raw_store=staged)
+        return attrs.evolve(self.context, raw_store=staged, intake=intake, staged=staged)
 
     # --- mail a person looks at ------------------------------------------------------------
 

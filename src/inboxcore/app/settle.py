@@ -218,7 +218,7 @@ def _record(ctx: ServiceContext, delivery: Delivery, *, recovering: bool) -> Non
             message_id=delivery.message_id,
         )
         uow.intake_log.record(entry)
-        commit_logged(ctx.storage, uow, entry)
+        commit_logged(ctx.storage, uow, entry, ctx.staged)
 
 
 def _verdict_events(ctx: ServiceContext, delivery: Delivery) -> tuple[DomainEvent, ...]:
@@ -265,7 +265,7 @@ def _recover_unacknowledged(ctx: ServiceContext, result: IntakeDuplicate) -> Del
             message_id=message.id,
         )
         uow.intake_log.record(entry)
-        commit_logged(ctx.storage, uow, entry)
+        commit_logged(ctx.storage, uow, entry, ctx.staged)
     ctx.publish(events)
     reason = Reason(
         code="recovered",

@@ -146,16 +146,22 @@ class _Repo:
     def __init__(self, uow: SqlUnitOfWork) -> None:
         self._uow = uow
 
-    def _one(
-        self, kind: type[R], statement: sa.Select[Any], params: dict[str, Any] | None = None
-    ) -> R | None:
-        row = self._uow.run(statement, params).first()
+    def _one(self, kind: type[R], statement: sa.Select[Any], params: dict[str, Any]) -> R | None:
+        """The record a fixed statement (built once, above) finds, or None."""
+        row = self._uow.run_prepared(statement, params).first()
         return None if row is None else converter.structure(row[0], kind)
 
-    def _many(
-        self, kind: type[R], statement: sa.Select[Any], params: dict[str, Any] | None = None
+    def _fixed_many(
+        self, kind: type[R], statement: sa.Select[Any], params: dict[str, Any]
     ) -> tuple[R, ...]:
-        rows = self._uow.run(statement, params).all()
+        """The records a fixed statement (built once, above) finds."""
+        rows = self._uow.run_prepared(statement, params).all()
+        return tuple(converter.structure(row[0], kind) for row in rows)
+
+    def _many(self, kind: type[R], statement: sa.Select[Any]) -> tuple[R, ...]:
+        """The records a statement built for this call finds (lists, pages: off the hot
+        path)."""
+        rows = self._uow.run(statement).all()
         return tuple(converter.structure(row[0], kind) for row in rows)
 
     def _must(self, kind: type[R], table: sa.TableClause, key: str) -> R:
@@ -181,11 +187,12 @@ class _Repo:
         return self._many(kind, statement.order_by(at.desc(), key.desc()).limit(limit + 1))
 
     def _insert(self, table: sa.TableClause, values: dict[str, Any]) -> None:
-        self._uow.run(_INSERT[table.name], values, write=True)
+        self._uow.run_prepared(_INSERT[table.name], values, write=True)
 
     def _update(self, kind: type[Any], table: sa.TableClause, values: dict[str, Any]) -> None:
         key = values["id"]
-        result = self._uow.run(_UPDATE[table.name], {**values, "record_id": key}, write=True)
+        update = _UPDATE[table.name]
+        result = self._uow.run_prepared(update, {**values, "record_id": key}, write=True)
         if result.rowcount == 0:
             raise NotFoundError(f"no {kind.__name__} {key!r}")
 
@@ -372,7 +379,7 @@ class _Conversations(_Repo):
             "since": _utc(since),
             "limit": limit,
         }
-        return self._many(Conversation, _CONVERSATIONS_BY_SUBJECT, params)
+        return self._fixed_many(Conversation, _CONVERSATIONS_BY_SUBJECT, params)
 
     def page(self, query: ConversationQuery) -> Page[Conversation]:
         c = t.CONVERSATIONS.c
@@ -393,7 +400,7 @@ class _Conversations(_Repo):
         return _page(found, query.limit, lambda r: r.last_message_at)
 
     def count_open_assigned(self, user_id: UserId) -> int:
-        return int(self._uow.run(_OPEN_ASSIGNED, {"user": user_id}).scalar() or 0)
+        return int(self._uow.run_prepared(_OPEN_ASSIGNED, {"user": user_id}).scalar() or 0)
 
 
 class _Messages(_Repo):
@@ -516,14 +523,14 @@ class _Tickets(_Repo):
 class _Routing(_Repo):
     def rotation(self, channel_id: ChannelId) -> RotationState | None:
         locked = _ROTATION_LOCKED[self._uow.dialect]
-        row = self._uow.run(locked, {"channel": channel_id}, write=True).first()
+        row = self._uow.run_prepared(locked, {"channel": channel_id}, write=True).first()
         if row is None or row[0] is None:
             return None
         return converter.structure(row[0], RotationState)
 
     def save_rotation(self, state: RotationState) -> None:
         values = {"channel_id": state.channel_id, "data": _data(state)}
-        self._uow.run(_ROTATION_SAVE[self._uow.dialect], values, write=True)
+        self._uow.run_prepared(_ROTATION_SAVE[self._uow.dialect], values, write=True)
 
 
 class _IntakeLog(_Repo):
@@ -565,4 +572,4 @@ class _IntakeLog(_Repo):
         return tuple(first.values())
 
     def for_raw_message(self, raw_id: RawMessageId) -> tuple[IntakeRecord, ...]:
-        return self._many(IntakeRecord, _INTAKE_OF_RAW, {"raw_id": raw_id})
+        return self._fixed_many(IntakeRecord, _INTAKE_OF_RAW, {"raw_id": raw_id})

@@ -16,7 +16,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -27,6 +27,9 @@ from inboxcore.domain.ids import RawMessageId, raw_message_id
 from inboxcore.domain.model import Envelope, StoredRawMessage
 from inboxcore.domain.serialization import converter
 
+if TYPE_CHECKING:
+    from inboxcore.ports import Storage, UnitOfWork
+
 __all__ = ["SqlRawStore"]
 
 _RAW_ID = re.compile(r"[0-9a-f]{64}")
@@ -35,6 +38,37 @@ _RAW_ID = re.compile(r"[0-9a-f]{64}")
 def _utc(value: datetime) -> datetime:
     # SQLite hands timestamps back without their zone; they are stored in UTC.
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _receipt(dialect: str, envelope: Envelope | None) -> sa.Insert:
+    """The receipt of a put: ``own`` for our own copy, else ``received`` with its envelope."""
+    if envelope is None:
+        own = {"raw_id": "", "kind": "own", "received_at": None, "envelope": None}
+        return t.insert_ignoring(dialect, t.RAW_RECEIPTS, own, ["raw_id"])
+    received: dict[str, Any] = {
+        "raw_id": "",
+        "kind": "received",
+        "received_at": _utc(envelope.received_at),
+        "envelope": converter.unstructure(envelope),
+    }
+    # The first envelope stays; an own copy or a legacy row learns the envelope.
+    stored_kind = t.RAW_RECEIPTS.c.kind
+    return t.upsert(dialect, t.RAW_RECEIPTS, received, ["raw_id"], where=stored_kind != "received")
+
+
+# The statements of a put, built once (put_in runs them as prepared statements).
+_DIALECTS = ("sqlite", "postgresql")
+_EXISTS = sa.select(t.RAW_MESSAGES.c.raw_id).where(
+    t.RAW_MESSAGES.c.raw_id == sa.bindparam("raw_id")
+)
+_INSERT_BYTES = {
+    d: t.insert_ignoring(d, t.RAW_MESSAGES, {"raw_id": "", "size": 0, "data": b""}, ["raw_id"])
+    for d in _DIALECTS
+}
+_OWN_RECEIPT = {d: _receipt(d, None) for d in _DIALECTS}
+_RECEIVED_RECEIPT = {
+    d: _receipt(d, Envelope(received_at=datetime(2000, 1, 1, tzinfo=UTC))) for d in _DIALECTS
+}
 
 
 class SqlRawStore:
@@ -53,17 +87,54 @@ class SqlRawStore:
         try:
             with self._engine.connect() as connection:
                 self._begin(connection)
-                if not self._exists(connection, raw_id):
-                    # Only when absent: do not send megabytes to the database again.
-                    values = {"raw_id": raw_id, "size": len(data), "data": bytes(data)}
-                    connection.execute(
-                        t.insert_ignoring(self._dialect, t.RAW_MESSAGES, values, ["raw_id"])
-                    )
-                connection.execute(self._receipt(raw_id, envelope))
+                absent = not self._exists(connection, raw_id)
+                for statement, values in self._writes(absent, raw_id, data, envelope):
+                    connection.execute(statement, values)
                 connection.commit()
         except sa.exc.SQLAlchemyError as exc:
             raise StorageError(f"could not store raw message {raw_id}: {exc}") from exc
         return raw_id
+
+    def joins(self, storage: Storage) -> bool:
+        """Whether ``storage`` is a :class:`~inboxcore.adapters.sql.SqlStorage` on this store's
+        engine: then :meth:`put_in` writes in its units of work, and the service records each
+        received message with its bytes in one transaction (one commit instead of two)."""
+        return getattr(storage, "engine", None) is self._engine
+
+    def put_in(
+        self, uow: UnitOfWork, data: bytes, envelope: Envelope | None = None
+    ) -> RawMessageId:
+        """:meth:`put` inside ``uow``, a unit of work of the storage this store
+        :meth:`joins`: durable when it commits, gone if it rolls back."""
+        from inboxcore.adapters.sql.storage import SqlUnitOfWork
+
+        if not isinstance(uow, SqlUnitOfWork) or uow.engine is not self._engine:
+            raise InvalidValueError("put_in needs a unit of work of the storage on this engine")
+        raw_id = raw_message_id(data)
+        absent = uow.run_prepared(_EXISTS, {"raw_id": raw_id}).first() is None
+        for statement, values in self._writes(absent, raw_id, data, envelope):
+            uow.run_prepared(statement, values, write=True)
+        return raw_id
+
+    def _writes(
+        self, absent: bool, raw_id: RawMessageId, data: bytes, envelope: Envelope | None
+    ) -> list[tuple[sa.Insert, dict[str, Any]]]:
+        """The statements of a put: the bytes only when ``absent`` (do not send megabytes to
+        the database again), then the receipt."""
+        writes: list[tuple[sa.Insert, dict[str, Any]]] = []
+        if absent:
+            values = {"raw_id": raw_id, "size": len(data), "data": bytes(data)}
+            writes.append((_INSERT_BYTES[self._dialect], values))
+        if envelope is None:
+            writes.append((_OWN_RECEIPT[self._dialect], {"raw_id": raw_id}))
+        else:
+            received = {
+                "raw_id": raw_id,
+                "received_at": _utc(envelope.received_at),
+                "envelope": converter.unstructure(envelope),
+            }
+            writes.append((_RECEIVED_RECEIPT[self._dialect], received))
+        return writes
 
     def _begin(self, connection: Connection) -> None:
         """On SQLite, whose driver runs in autocommit mode, open the put's one transaction: one
@@ -71,22 +142,6 @@ class SqlRawStore:
         bytes without their receipt). PostgreSQL's connection is in a transaction already."""
         if self._dialect == "sqlite":
             connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    def _receipt(self, raw_id: RawMessageId, envelope: Envelope | None) -> sa.Insert:
-        if envelope is None:
-            own = {"raw_id": raw_id, "kind": "own", "received_at": None, "envelope": None}
-            return t.insert_ignoring(self._dialect, t.RAW_RECEIPTS, own, ["raw_id"])
-        received: dict[str, Any] = {
-            "raw_id": raw_id,
-            "kind": "received",
-            "received_at": _utc(envelope.received_at),
-            "envelope": converter.unstructure(envelope),
-        }
-        # The first envelope stays; an own copy or a legacy row learns the envelope.
-        stored_kind = t.RAW_RECEIPTS.c.kind
-        return t.upsert(
-            self._dialect, t.RAW_RECEIPTS, received, ["raw_id"], where=stored_kind != "received"
-        )
 
     def get(self, raw_id: RawMessageId) -> bytes:
         if not _RAW_ID.fullmatch(raw_id):
@@ -115,8 +170,7 @@ class SqlRawStore:
 
     @staticmethod
     def _exists(connection: Connection, raw_id: RawMessageId) -> bool:
-        c = t.RAW_MESSAGES.c
-        return connection.execute(sa.select(c.raw_id).where(c.raw_id == raw_id)).first() is not None
+        return connection.execute(_EXISTS, {"raw_id": raw_id}).first() is not None
 
     def received(
         self,

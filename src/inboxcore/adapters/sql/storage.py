@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, CursorResult, Engine
 
 from inboxcore.adapters.sql import _tables as t
+from inboxcore.adapters.sql._prepared import Prepared, Rows, prepare, run_prepared
 
 # The repositories lived here before they had a module of their own; tests and benchmarks
 # still import some of them from here.
@@ -193,6 +194,8 @@ class SqlStorage:
         self.engine = engine
         self.dialect = dialect
         self.schema = schema
+        # The hot path's statements compiled for this engine (inboxcore.adapters.sql._prepared).
+        self.prepared: dict[tuple[int, tuple[str, ...]], Prepared] = {}
         if migrate:
             self.migrate()
         else:
@@ -303,6 +306,9 @@ class SqlUnitOfWork:
 
     def __init__(self, storage: SqlStorage) -> None:
         self._engine = storage.engine
+        self._prepared = storage.prepared
+        dbapi: Any = storage.engine.dialect.dbapi
+        self._driver_error: type[Exception] = dbapi.Error
         self._dialect = storage.dialect
         self._conn: Connection | None = None
         self._write_locked = False
@@ -398,17 +404,47 @@ class SqlUnitOfWork:
         ``write`` marks a statement that changes data (or locks it): on SQLite it first takes
         the write lock.
         """
+        conn = self._connection(write)
+        return self._guard(lambda: conn.execute(statement, params))
+
+    def run_prepared(
+        self, statement: sa.Executable, params: dict[str, Any], *, write: bool = False
+    ) -> Rows:
+        """:meth:`run` for one of the hot path's fixed statements (built once, at import):
+        compiled once for this engine and run on the driver's cursor
+        (:mod:`inboxcore.adapters.sql._prepared`)."""
+        conn = self._connection(write)
+        key = (id(statement), tuple(params))
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            prepared = self._prepared.setdefault(key, prepare(statement, self._engine, key[1]))
+        try:
+            return run_prepared(conn, self._engine, prepared, params)
+        except self._driver_error as exc:
+            self._poisoned = True
+            wrapped = sa.exc.DBAPIError.instance(
+                prepared.sql, params, exc, self._driver_error, dialect=self._engine.dialect
+            )
+            assert isinstance(wrapped, sa.exc.DBAPIError)  # exc is the driver's own error
+            raise _translate(wrapped, StorageError("storage failed")) from exc
+
+    def _connection(self, write: bool) -> Connection:
+        """The unit's connection, its transaction begun; on SQLite, holding the write lock
+        before a ``write``."""
         self._check_open()
         if self._conn is None:
             try:
                 self._conn = self._engine.connect()
+                # Begun explicitly: statements run on the driver's cursor do not begin
+                # SQLAlchemy's transaction, and without one commit() would do nothing.
+                self._conn.begin()
             except sa.exc.SQLAlchemyError as exc:
                 raise StorageError(f"storage unavailable: {exc}") from exc
         conn = self._conn
         if write and self._dialect == "sqlite" and not self._write_locked:
             self._guard(lambda: conn.exec_driver_sql("BEGIN IMMEDIATE"))
             self._write_locked = True
-        return self._guard(lambda: conn.execute(statement, params))
+        return conn
 
     def _guard(self, call: Callable[[], _T]) -> _T:
         try:
@@ -427,3 +463,8 @@ class SqlUnitOfWork:
     @property
     def dialect(self) -> str:
         return self._dialect
+
+    @property
+    def engine(self) -> Engine:
+        """The engine of the storage this unit belongs to."""
+        return self._engine

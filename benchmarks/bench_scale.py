@@ -8,7 +8,8 @@ same customers: 30% replies threading by In-Reply-To/References, 10% replies by 
 (``Re: <subject>``, no headers), 60% new questions. Small helpdesk mail (about 3 KB), offline:
 what is measured is the storage path, not DKIM.
 
-For each fill level and backend (the in-memory fakes, SQLite with the directory raw store, and
+For each fill level and backend (the in-memory fakes, SQLite with the table raw store as
+``build_inbox`` sets it up, or the directory raw store with ``--sqlite-raw directory``, and
 PostgreSQL with the table raw store when ``--postgres``/``INBOXCORE_TEST_POSTGRES`` names one):
 the new messages' rate, p50/p95/p99 latency, and SQL statements per message; then each backend's
 cost at the largest fill over its cost at the smallest (the flatness target: at most 1.3x at
@@ -290,11 +291,17 @@ def measure(svc: InboxService, mail: list[bytes]) -> list[float]:
 
 
 @contextlib.contextmanager
-def sql_backend(kind: str, postgres: str | None) -> Iterator[tuple[SqlStorage, RawMessageStore]]:
+def sql_backend(
+    kind: str, postgres: str | None, sqlite_raw: str = "table"
+) -> Iterator[tuple[SqlStorage, RawMessageStore]]:
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as folder:
         if kind == "sqlite":
             storage = SqlStorage.from_url(f"sqlite:///{folder}/inbox.db")
-            raw: RawMessageStore = DirectoryRawStore(os.path.join(folder, "raw"))
+            raw: RawMessageStore = (
+                DirectoryRawStore(os.path.join(folder, "raw"))
+                if sqlite_raw == "directory"
+                else storage.raw_store()
+            )
             schema = None
         else:
             assert postgres is not None
@@ -313,9 +320,9 @@ def sql_backend(kind: str, postgres: str | None) -> Iterator[tuple[SqlStorage, R
 
 
 def run_sql(
-    kind: str, postgres: str | None, fill: Fill, mail: list[bytes]
+    kind: str, postgres: str | None, fill: Fill, mail: list[bytes], sqlite_raw: str = "table"
 ) -> tuple[list[float], float]:
-    with sql_backend(kind, postgres) as (storage, raw):
+    with sql_backend(kind, postgres, sqlite_raw) as (storage, raw):
         seed_sql(storage, fill)
         statements = [0]
 
@@ -345,6 +352,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=300, help="new messages per run")
     parser.add_argument("--postgres", default=os.environ.get("INBOXCORE_TEST_POSTGRES"))
     parser.add_argument("--no-memory", action="store_true", help="skip the in-memory fakes")
+    parser.add_argument("--sqlite-raw", default="table", help="table (default) or directory")
     args = parser.parse_args()
     fills = [int(x) for x in args.fill.split(",")]
     backends = ["sqlite"] + (["postgres"] if args.postgres else [])
@@ -367,7 +375,7 @@ def main() -> None:
             name, mean = row("memory", measure(svc, mail[5:]), None)
             means.setdefault(name, []).append(mean)
         for kind in backends:
-            latencies, statements = run_sql(kind, args.postgres, fill, mail)
+            latencies, statements = run_sql(kind, args.postgres, fill, mail, args.sqlite_raw)
             name, mean = row(kind, latencies, statements)
             means.setdefault(name, []).append(mean)
     if len(fills) > 1:

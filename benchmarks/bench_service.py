@@ -177,9 +177,9 @@ def _open(url: str, schema: str | None, raw_dir: str) -> tuple[Any, RawMessageSt
     from inboxcore.adapters.sql import SqlStorage
 
     storage = SqlStorage.from_url(url, schema=schema, migrate=False, pool_size=2)
-    if storage.dialect == "sqlite":
+    if raw_dir:
         return storage, DirectoryRawStore(raw_dir)
-    return storage, storage.raw_store()
+    return storage, storage.raw_store()  # the table store, written in the unit of work
 
 
 def _worker(
@@ -295,6 +295,12 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4", help="worker counts (default 1,2,4)")
     parser.add_argument("--rounds", type=int, default=2, help="runs per row; the best counts")
     parser.add_argument(
+        "--sqlite-raw",
+        default="table,directory",
+        help="raw stores beside SQLite: table (build_inbox's default, written in the unit of "
+        "work), directory (files, fsync each); default both",
+    )
+    parser.add_argument(
         "--postgres",
         default=os.environ.get("INBOXCORE_BENCH_POSTGRES")
         or os.environ.get("INBOXCORE_TEST_POSTGRES"),
@@ -320,16 +326,19 @@ def main() -> None:
     print(f"{'configuration':<34} {'messages/s':>10} {'ms/message':>10}  vs in-memory  vs stdlib")
     print(f"{'stdlib parse only (1 process)':<34} {stdlib:10.0f} {1000 / stdlib:10.2f}")
     print(f"{'service, in-memory (1 process)':<34} {memory:10.0f} {1000 / memory:10.2f}")
-    backends = ["sqlite"] + (["postgres"] if args.postgres else [])
+    backends = [f"sqlite+{raw}" for raw in args.sqlite_raw.split(",")]
+    backends += ["postgres+table"] if args.postgres else []
     if not args.postgres:
         print("(PostgreSQL skipped: pass --postgres URL or set INBOXCORE_BENCH_POSTGRES)")
-    for kind in backends:
+    for backend in backends:
+        kind, _, raw = backend.partition("+")
         for workers in counts:
             rate = 0.0
             for _ in range(args.rounds):
                 with fresh_database(kind, args.postgres) as (url, schema, raw_dir):
+                    raw_dir = raw_dir if raw == "directory" else ""
                     rate = max(rate, run_workers(url, schema, raw_dir, workers, args.messages))
-            label = f"service, {kind}, {workers} worker{'s' if workers > 1 else ''}"
+            label = f"{kind}, {raw} raw, {workers} worker{'s' if workers > 1 else ''}"
             print(
                 f"{label:<34} {rate:10.0f} {1000 / rate:10.2f}  {rate / memory:11.2f}x "
                 f"{rate / stdlib:8.2f}x"

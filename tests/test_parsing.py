@@ -471,6 +471,20 @@ def test_format_flowed_is_unflowed() -> None:
     )
 
 
+_FLOWED_PIECES = st.lists(
+    st.sampled_from([" ", "\n", ">", "> ", "-- ", "-- \n", "--", "a", "b c", " \n", "\n "]),
+    max_size=30,
+).map("".join)
+
+
+@given(_FLOWED_PIECES, st.booleans())
+def test_unflowing_without_quotes_joins_as_the_line_loop_does(text: str, delsp: bool) -> None:
+    """The fast join of unquoted flowed text gives what the line-by-line join gives."""
+    from inboxcore.mail.parsing import _unflow, _unflow_quoted
+
+    assert _unflow(text, delsp) == _unflow_quoted(text, delsp)
+
+
 def test_unknown_and_lying_charsets_fall_back() -> None:
     """An unknown charset and a UTF-8 label on Latin-1 bytes both yield the text, recorded."""
     unknown = parse_message(
@@ -1344,7 +1358,13 @@ def test_a_named_single_text_plain_part_without_disposition_is_still_the_body() 
     assert [a.filename for a in parse_message(mixed).attachments] == ["log.txt"]
 
 
-@given(st.binary(max_size=300))
+_QP_PIECES = st.lists(
+    st.sampled_from([b" ", b"\t", b"\r", b"\n", b"\r\n", b"=", b"=20", b"=\r\n", b"a", b"\xe9"]),
+    max_size=40,
+).map(b"".join)
+
+
+@given(st.one_of(st.binary(max_size=300), _QP_PIECES))
 def test_quoted_printable_fast_path_decodes_as_the_blank_stripping_path(data: bytes) -> None:
     """A body with no blank before a line end skips the stripping pattern; whatever the bytes,
     both ways decode alike (trailing blanks are removed before decoding, RFC 2045 6.7 (3))."""

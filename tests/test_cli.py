@@ -843,3 +843,27 @@ def test_show_source_puts_our_result_on_top_and_renames_forged_ones(
     code, _, err = _run(capsys, "--db", db, "show", conversation, "--source", "nope")
     assert code == 1
     assert "matches 'nope'" in err
+
+
+def test_ingest_commits_its_batch_with_one_flush(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ingest` acknowledges nothing to a sender: it runs inside the SQLite storage's group
+    commit (SqlStorage.batch_durability), every message inside it."""
+    from inboxcore.adapters.sql import SqlStorage
+
+    real = SqlStorage.batch_durability
+    inside: list[str] = []
+
+    @contextlib.contextmanager
+    def recorded(self: SqlStorage) -> Any:
+        with real(self):
+            inside.append("entered")
+            yield
+            inside.append(self.synchronous)
+
+    monkeypatch.setattr(SqlStorage, "batch_durability", recorded)
+    (tmp_path / "1.eml").write_bytes(MARIA)
+    summary = _ingest(capsys, db, tmp_path / "1.eml")
+    assert summary["accepted"] == 1
+    assert inside == ["entered", "NORMAL"]

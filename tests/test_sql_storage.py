@@ -30,7 +30,7 @@ from inboxcore.adapters.sql import (
 from inboxcore.adapters.sql import _tables as t
 from inboxcore.adapters.sql._tables import ALL_TABLES
 from inboxcore.adapters.sql.migrations import VERSION_TABLE
-from inboxcore.adapters.sql.storage import _UNIQUES, _Conversations
+from inboxcore.adapters.sql.storage import _UNIQUES, SqlUnitOfWork, _Conversations
 from inboxcore.domain.addresses import EmailAddress
 from inboxcore.domain.errors import (
     CommitFailed,
@@ -754,3 +754,34 @@ def test_a_contact_new_in_the_unit_is_threaded_by_subject_without_a_query(
     with storage.unit_of_work() as uow:  # a later unit asks the database again
         found = uow.conversations.by_subject(chan, contact.id, "invoice 1042", since)
         assert [c.id for c in found] == [conversation.id]
+
+
+def _pragma(storage: SqlStorage, name: str) -> int:
+    """A SQLite setting as a unit of work's connection has it."""
+    with storage.unit_of_work() as uow:
+        assert isinstance(uow, SqlUnitOfWork)
+        return int(uow.run(sa.text(f"PRAGMA {name}")).scalar() or 0)
+
+
+def test_batch_durability_defers_flushes_to_one_checkpoint_on_sqlite(backend: Backend) -> None:
+    """Inside, SQLite commits without a flush each (NORMAL = 1); on leaving, one full
+    checkpoint flushes them all, and units flush each commit again (FULL = 2)."""
+    storage = backend.storage()
+    if backend.name != "sqlite":
+        with storage.batch_durability():
+            assert storage.synchronous == "FULL"  # PostgreSQL: nothing relaxed
+        return
+    executed: list[str] = []
+    sa.event.listen(storage.engine, "before_cursor_execute", lambda *a: executed.append(a[2]))
+    assert (_pragma(storage, "synchronous"), _pragma(storage, "wal_autocheckpoint")) == (2, 1000)
+    with storage.batch_durability():
+        assert _pragma(storage, "synchronous") == 1
+        assert _pragma(storage, "wal_autocheckpoint") == 20000
+        _seed(storage)
+        with storage.unit_of_work() as uow:
+            uow.contacts.add(_contact(1, "ada@example.com"))
+            uow.commit()
+        assert "PRAGMA wal_checkpoint(FULL)" not in executed
+    assert executed[-1] == "PRAGMA wal_checkpoint(FULL)"
+    assert (_pragma(storage, "synchronous"), _pragma(storage, "wal_autocheckpoint")) == (2, 1000)
+    assert [c.id for c in storage.records(Contact)] == ["contact-1"]

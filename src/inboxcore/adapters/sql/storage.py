@@ -25,7 +25,7 @@ A constraint error leaves the unit usable only for rollback, as on PostgreSQL.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -120,6 +120,12 @@ _UNIQUES = (
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})  # serialization_failure, deadlock_detected
 
 
+# SQLite checkpoints the WAL into the database every N pages (1,000 by default, about 4 MB), two
+# fsyncs each. A batch (``batch_durability``) checkpoints every 20,000 pages (80 MB): in
+# ``inboxcore ingest`` the default interval cost 0.7 ms a message (271 -> 387 messages/s).
+_AUTOCHECKPOINT = {"FULL": 1000, "NORMAL": 20000}
+
+
 def _unique_violation(exc: sa.exc.DBAPIError) -> ConflictError | None:
     """The domain error for a unique violation, or None if ``exc`` is something else."""
     orig = exc.orig
@@ -196,6 +202,9 @@ class SqlStorage:
         self.schema = schema
         # The hot path's statements compiled for this engine (inboxcore.adapters.sql._prepared).
         self.prepared: dict[tuple[int, tuple[str, ...]], Prepared] = {}
+        self.synchronous = "FULL"
+        """SQLite's ``synchronous`` for the units of work: FULL (each commit flushed) except
+        inside :meth:`batch_durability`."""
         if migrate:
             self.migrate()
         else:
@@ -277,6 +286,27 @@ class SqlStorage:
             raise StorageError(f"storage unavailable: {exc}") from exc
         return tuple(converter.structure(row[0], kind) for row in rows)
 
+    @contextlib.contextmanager
+    def batch_durability(self) -> Iterator[None]:
+        """Group commit for a batch that acknowledges nothing to a sender (``inboxcore
+        ingest``): on SQLite, commits inside are not flushed to disk one by one (WAL with
+        ``synchronous=NORMAL``, automatic checkpoints every 80 MB of pages instead of 4 MB) and
+        one checkpoint on leaving flushes them all, so everything committed inside is durable
+        when the block ends. A power cut inside loses at most the commits since the last
+        checkpoint; running the batch again restores them, duplicates being recognised. Each
+        unit stays atomic, and a crash of the process alone loses nothing. Other units of this
+        storage (a receiver answering 250) must not run inside. PostgreSQL: nothing changes."""
+        if self.dialect != "sqlite":
+            yield
+            return
+        self.synchronous = "NORMAL"
+        try:
+            yield
+        finally:
+            self.synchronous = "FULL"
+            with self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(FULL)")
+
     def raw_store(self) -> SqlRawStore:
         """The table raw-message store on the same database."""
         return SqlRawStore(self.engine)
@@ -306,6 +336,7 @@ class SqlUnitOfWork:
 
     def __init__(self, storage: SqlStorage) -> None:
         self._engine = storage.engine
+        self._storage = storage
         self._prepared = storage.prepared
         dbapi: Any = storage.engine.dialect.dbapi
         self._driver_error: type[Exception] = dbapi.Error
@@ -435,6 +466,8 @@ class SqlUnitOfWork:
         if self._conn is None:
             try:
                 self._conn = self._engine.connect()
+                if self._dialect == "sqlite":
+                    self._synchronous(self._conn)
                 # Begun explicitly: statements run on the driver's cursor do not begin
                 # SQLAlchemy's transaction, and without one commit() would do nothing.
                 self._conn.begin()
@@ -445,6 +478,16 @@ class SqlUnitOfWork:
             self._guard(lambda: conn.exec_driver_sql("BEGIN IMMEDIATE"))
             self._write_locked = True
         return conn
+
+    def _synchronous(self, conn: Connection) -> None:
+        """Give a pooled SQLite connection the storage's ``synchronous`` setting, once per
+        change (:meth:`SqlStorage.batch_durability`)."""
+        wanted = self._storage.synchronous
+        if conn.info.get("inboxcore.synchronous", "FULL") != wanted:
+            conn.exec_driver_sql(f"PRAGMA synchronous={wanted}")
+            conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={_AUTOCHECKPOINT[wanted]}")
+            conn.commit()
+            conn.info["inboxcore.synchronous"] = wanted
 
     def _guard(self, call: Callable[[], _T]) -> _T:
         try:

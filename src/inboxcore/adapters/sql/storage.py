@@ -201,7 +201,7 @@ class SqlStorage:
         self.dialect = dialect
         self.schema = schema
         # The hot path's statements compiled for this engine (inboxcore.adapters.sql._prepared).
-        self.prepared: dict[tuple[int, tuple[str, ...]], Prepared] = {}
+        self._statements: dict[tuple[int, tuple[str, ...]], Prepared] = {}
         self.synchronous = "FULL"
         """SQLite's ``synchronous`` for the units of work: FULL (each commit flushed) except
         inside :meth:`batch_durability`."""
@@ -337,7 +337,7 @@ class SqlUnitOfWork:
     def __init__(self, storage: SqlStorage) -> None:
         self._engine = storage.engine
         self._storage = storage
-        self._prepared = storage.prepared
+        self._prepared = storage._statements
         dbapi: Any = storage.engine.dialect.dbapi
         self._driver_error: type[Exception] = dbapi.Error
         self._dialect = storage.dialect

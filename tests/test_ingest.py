@@ -528,3 +528,20 @@ def test_check_recipient_with_storage_down_is_a_temporary_failure() -> None:
     assert check.refusal is not None
     assert check.refusal.reply.is_temporary_failure
     assert check.refusal.reason.code == "storage_unavailable"
+
+
+@given(
+    st.lists(st.sampled_from([b"a", b":", b" ", b"\r", b"\n", b"\r\n", b"\n\n", b"\r\n\r\n"])).map(
+        b"".join
+    )
+)
+def test_the_fingerprint_body_starts_after_the_first_blank_line(raw: bytes) -> None:
+    """The bounded search finds what searching the whole message for both kinds finds."""
+    from inboxcore.ingest import _fingerprint_body_start
+
+    split, split_lf = raw.find(b"\r\n\r\n"), raw.find(b"\n\n")
+    if split < 0 or (0 <= split_lf < split):
+        expected = split_lf + 2 if split_lf >= 0 else len(raw)
+    else:
+        expected = split + 4
+    assert _fingerprint_body_start(raw) == expected
